@@ -1,0 +1,1 @@
+"""The kopf operator that manages NetworkAttachmentDefinitions: admission, status, usage, protection."""
