@@ -1,0 +1,16 @@
+"""What the meta-plugin does in a pod's network namespace itself, through pyroute2."""
+
+from multus.netns.links import Interface, interfaces
+from multus.netns.namespace import NamespaceGone, is_missing, netns_route
+from multus.netns.routes import DefaultRoute, default_routes, replace_default_route
+
+__all__ = [
+    "DefaultRoute",
+    "Interface",
+    "NamespaceGone",
+    "default_routes",
+    "interfaces",
+    "is_missing",
+    "netns_route",
+    "replace_default_route",
+]

@@ -1,0 +1,32 @@
+"""What a pod's network namespace really holds: interfaces, their addresses, MAC and MTU."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+from multus.netns.namespace import netns_route
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    mac: str | None
+    mtu: int | None
+    addresses: list[str] = field(default_factory=list)  # CIDR notation, both families
+
+
+def interfaces(netns_path: str) -> dict[str, Interface]:
+    """Every interface of the namespace by name, with its global-scope addresses."""
+    with netns_route(netns_path) as ipr:
+        by_index: dict[int, Interface] = {}
+        for link in ipr.get_links():
+            by_index[link["index"]] = Interface(
+                name=link.get("IFLA_IFNAME"), mac=link.get("IFLA_ADDRESS"), mtu=link.get("IFLA_MTU")
+            )
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for addr in ipr.get_addr(family=family):
+                owner = by_index.get(addr["index"])
+                if owner is not None and addr["scope"] == 0:
+                    owner.addresses.append(f"{addr.get('IFA_ADDRESS')}/{addr['prefixlen']}")
+    return {iface.name: iface for iface in by_index.values()}
