@@ -116,6 +116,8 @@ def make_credentials(pki: Path) -> None:
 class TestEnv:
     """One etcd and one kube-apiserver whose state lives in `root`; `state.json` there records the pids."""
 
+    __test__ = False  # a fixture's type, not a test class
+
     root: Path
     api_port: int = 0
     etcd_port: int = 0

@@ -42,8 +42,8 @@ link "kube-$kube" kube-bin
 
 etcd=$(version_of etcd go.etcd.io/etcd/server/v3)
 LDFLAGS="-s -w" build etcd "etcd-$etcd" go.etcd.io/etcd/server/v3
-# The etcd server module's main package is the module root, so go build names the binary after it.
-[ -e "$cache/etcd-$etcd/bin/etcd" ] || mv "$cache/etcd-$etcd/bin/v3" "$cache/etcd-$etcd/bin/etcd"
+# The etcd server module's main package is its root, which go build names "server".
+[ -e "$cache/etcd-$etcd/bin/etcd" ] || mv "$cache/etcd-$etcd/bin/server" "$cache/etcd-$etcd/bin/etcd"
 link "etcd-$etcd" etcd-bin
 
 cni=$(version_of cni github.com/containernetworking/plugins)

@@ -1,0 +1,104 @@
+"""FileView: a cluster from YAML files, with writes kept in a state folder across instances."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from multus.cni.errors import InvalidConfig, UnknownContainer
+from multus.k8s.fileview import FileView
+
+CLUSTER = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+    k8s.v1.cni.cncf.io/networks: storage
+spec:
+  nodeName: node-a
+---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata:
+  name: storage
+  namespace: shop
+spec:
+  config: '{"cniVersion": "1.0.0", "type": "bridge"}'
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ignored
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "cluster").mkdir()
+    (tmp_path / "cluster" / "all.yaml").write_text(CLUSTER)
+    (tmp_path / "cluster" / "notes.txt").write_text("not yaml: {")
+    return tmp_path / "cluster"
+
+
+def test_reads_pods_and_networks(folder: Path) -> None:
+    view = FileView(folder)
+    pod = asyncio.run(view.get_pod("shop", "web"))
+    assert pod is not None
+    assert pod.annotations == {"k8s.v1.cni.cncf.io/networks": "storage"}
+    assert pod.node_name == "node-a"
+    assert pod.uid == "file-shop-web"
+    network = asyncio.run(view.get_network("shop", "storage"))
+    assert network is not None
+    assert json.loads(network["spec"]["config"])["type"] == "bridge"
+    assert asyncio.run(view.get_network("shop", "ignored")) is None
+    assert asyncio.run(view.get_pod("default", "web")) is None
+
+
+def test_writes_survive_into_a_new_view_through_the_state_folder(folder: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = FileView(folder, state)
+    pod = asyncio.run(first.get_pod("shop", "web"))
+    assert pod is not None
+    asyncio.run(first.write_network_status(pod, '[{"name": "storage"}]'))
+    asyncio.run(first.record_event(pod, "Normal", "AddedInterface", "Add net1 [] from shop/storage"))
+
+    second = FileView(folder, state)
+    assert second.network_status("shop", "web") == '[{"name": "storage"}]'
+    again = asyncio.run(second.get_pod("shop", "web"))
+    assert again is not None
+    assert again.annotations["k8s.v1.cni.cncf.io/network-status"] == '[{"name": "storage"}]'
+    events = [json.loads(line) for line in (state / "events.jsonl").read_text().splitlines()]
+    assert events == [
+        {
+            "namespace": "shop",
+            "pod": "web",
+            "type": "Normal",
+            "reason": "AddedInterface",
+            "message": "Add net1 [] from shop/storage",
+        }
+    ]
+
+
+def test_in_memory_writes_and_uid_check(folder: Path) -> None:
+    view = FileView(folder)
+    pod = asyncio.run(view.get_pod("shop", "web"))
+    assert pod is not None
+    stale = type(pod)(pod.namespace, pod.name, "another-uid")
+    with pytest.raises(UnknownContainer, match="another-uid"):
+        asyncio.run(view.write_network_status(stale, "[1]"))
+    assert view.network_status("shop", "web") is None
+    asyncio.run(view.write_network_status(pod, "[2]"))
+    assert view.network_status("shop", "web") == "[2]"
+
+
+def test_bad_folder_and_bad_yaml_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(InvalidConfig, match="does not exist"):
+        FileView(tmp_path / "nope")
+    (tmp_path / "broken.yaml").write_text("kind: Pod\n  bad: [indent\n")
+    with pytest.raises(InvalidConfig, match=r"cannot read .*broken\.yaml"):
+        FileView(tmp_path)
