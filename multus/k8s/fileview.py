@@ -73,9 +73,10 @@ class FileView:
         stored = self.pods.get((pod.namespace, pod.name))
         if stored is None:
             return
-        if pod.uid and stored["metadata"]["uid"] != pod.uid:
+        stored_uid = stored["metadata"]["uid"]
+        if pod.uid and stored_uid != pod.uid:
             raise UnknownContainer(
-                f"pod {pod.namespace}/{pod.name} has UID {stored['metadata']['uid']}, the runtime asked for {pod.uid}"
+                f"pod {pod.namespace}/{pod.name} has UID {stored_uid}, the runtime asked for {pod.uid}"
             )
         stored["metadata"].setdefault("annotations", {})[STATUS_ANNOTATION] = status
         self._write_state(self._status_path(pod), status)
