@@ -1,0 +1,104 @@
+"""The meta-plugin's own CNI config: upstream Multus's keys and defaults, read from the CNI stdin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from multus.cni.errors import DecodeFailure, InvalidConfig
+
+
+class ApiTimeouts(BaseModel):
+    """How long and how often to try the API server; upstream hard-codes these."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    request: float = Field(10.0, gt=0, alias="requestSeconds")
+    retries: int = Field(3, ge=0)
+    backoff: float = Field(0.2, gt=0, alias="backoffSeconds")
+
+
+class MultusConfig(BaseModel):
+    """Keys named as upstream names them, so an existing `00-multus.conf` works unchanged.
+
+    Unknown keys are kept (`extra="allow"`) because runtimes add their own (`runtimeConfig`, `prevResult`)
+    and because an upstream config may carry options we do not act on (`logOptions`).
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    cni_version: str = Field("1.1.0", alias="cniVersion")
+    name: str = "multus-cni-network"
+    type: str = "multus"
+    kubeconfig: Path | None = None
+    conf_dir: Path = Field(Path("/etc/cni/multus/net.d"), alias="confDir")
+    cni_dir: Path = Field(Path("/var/lib/cni/multus"), alias="cniDir")
+    bin_dir: Path = Field(Path("/opt/cni/bin"), alias="binDir")
+    cluster_network: str | None = Field(None, alias="clusterNetwork")
+    default_networks: list[str] = Field(default_factory=list, alias="defaultNetworks")
+    delegates: list[dict[str, Any]] = Field(default_factory=list)
+    multus_namespace: str = Field("kube-system", alias="multusNamespace")
+    system_namespaces: list[str] = Field(default_factory=lambda: ["kube-system"], alias="systemNamespaces")
+    namespace_isolation: bool = Field(False, alias="namespaceIsolation")
+    global_namespaces: list[str] = Field(default_factory=list, alias="globalNamespaces")
+    readiness_indicator_file: Path | None = Field(None, alias="readinessindicatorfile")
+    readiness_timeout: float = Field(30.0, ge=0, alias="readinessTimeoutSeconds")
+    log_level: str = Field("error", alias="logLevel")
+    log_file: Path | None = Field(None, alias="logFile")
+    log_to_stderr: bool = Field(True, alias="logToStderr")
+    retry_delete_on_error: bool = Field(False, alias="retryDeleteOnError")
+    delegate_timeout: float = Field(60.0, gt=0, alias="delegateTimeoutSeconds")
+    api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
+    cluster_folder: Path | None = Field(None, alias="clusterFolder")
+    state_folder: Path | None = Field(None, alias="stateFolder")
+
+    @field_validator("global_namespaces", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        # Upstream documents a comma-delimited string; a JSON list is accepted as well.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("readiness_indicator_file", "kubeconfig", "log_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.lower()
+
+    def isolation_allows(self, pod_namespace: str, network_namespace: str) -> bool:
+        """Whether namespace isolation lets a pod use a network in another namespace. Like upstream,
+        `default` is global unless `globalNamespaces` is set, in which case only those are."""
+        if not self.namespace_isolation or pod_namespace == network_namespace:
+            return True
+        return network_namespace in (self.global_namespaces or ["default"])
+
+
+LOG_LEVELS = ("debug", "verbose", "info", "error", "panic")
+
+
+def parse_config(stdin: bytes) -> MultusConfig:
+    """The config from the runtime's stdin; every problem names the key at fault."""
+    try:
+        raw = json.loads(stdin)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DecodeFailure("the network config on stdin is not valid JSON", str(error)) from error
+    if not isinstance(raw, dict):
+        raise InvalidConfig("the network config on stdin must be a JSON object")
+    try:
+        return MultusConfig.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise InvalidConfig(
+            f"network config: {field}: {first['msg']}", f"{error.error_count()} problem(s)"
+        ) from error
