@@ -1,0 +1,92 @@
+"""What this node attached to each container, on disk, so DEL works without the pod, the NAD or the API.
+
+One file per container, `<cniDir>/<containerID>`, written atomically (temporary file, fsync, rename)
+before the first delegate runs and again after each step, so a crash at any point leaves a record that
+names every attachment that may exist. Each attachment keeps everything its DEL needs: the exact
+delegate config, runtimeConfig, CNI_ARGS and the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from multus.cni.errors import IOFailure
+
+CACHE_KIND = "multusAttachmentsV1"
+
+
+class AttachmentRecord(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    network: str  # `ns/name` of the NAD, or the CNI config's name for a file-based network
+    ifname: str
+    config: dict[str, Any]  # the config list exactly as the delegates got it
+    capability_args: dict[str, Any] = Field(default_factory=dict, alias="capabilityArgs")
+    cni_args: list[tuple[str, str]] = Field(default_factory=list, alias="cniArgs")
+    is_default: bool = Field(False, alias="isDefault")
+    result: dict[str, Any] | None = None  # None until the delegate's ADD succeeded
+    device_info: dict[str, Any] | None = Field(None, alias="deviceInfo")
+
+
+class ContainerRecord(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    kind: str = CACHE_KIND
+    container_id: str = Field(alias="containerId")
+    netns: str
+    pod_namespace: str = Field("", alias="podNamespace")
+    pod_name: str = Field("", alias="podName")
+    pod_uid: str = Field("", alias="podUID")
+    cni_version: str = Field(alias="cniVersion")
+    attachments: list[AttachmentRecord] = Field(default_factory=list)
+
+
+class AttachmentCache:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, container_id: str) -> Path:
+        return self.folder / container_id
+
+    def save(self, record: ContainerRecord) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            data = record.model_dump_json(by_alias=True).encode()
+            with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".tmp-", delete=False) as tmp:
+                tmp.write(data)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.replace(tmp.name, self.path(record.container_id))
+        except OSError as error:
+            raise IOFailure(f"cannot write the attachment cache in {self.folder}", str(error)) from error
+
+    def load(self, container_id: str) -> ContainerRecord | None:
+        """The container's record; None if there is none or it cannot be read (the caller recovers)."""
+        try:
+            raw = json.loads(self.path(container_id).read_bytes())
+            record = ContainerRecord.model_validate(raw)
+        except (OSError, ValueError, ValidationError):
+            return None
+        return record if record.kind == CACHE_KIND else None
+
+    def exists(self, container_id: str) -> bool:
+        return self.path(container_id).exists()
+
+    def remove(self, container_id: str) -> None:
+        try:
+            self.path(container_id).unlink(missing_ok=True)
+        except OSError as error:
+            raise IOFailure(
+                f"cannot remove the attachment cache {self.path(container_id)}", str(error)
+            ) from error
+
+    def container_ids(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.name for p in self.folder.iterdir() if p.is_file() and not p.name.startswith("."))

@@ -1,0 +1,61 @@
+"""The on-disk attachment cache: lossless, atomic, and honest about a file it cannot read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from multus.attachment_cache import AttachmentCache, AttachmentRecord, ContainerRecord
+
+
+def sample() -> ContainerRecord:
+    return ContainerRecord(
+        containerId="c1",
+        netns="/var/run/netns/x",
+        podNamespace="ns",
+        podName="p",
+        podUID="u",
+        cniVersion="1.1.0",
+        attachments=[
+            AttachmentRecord(
+                network="ns/a",
+                ifname="net1",
+                config={"cniVersion": "1.0.0", "name": "a", "plugins": [{"type": "bridge", "vendor.x": [1]}]},
+                capabilityArgs={"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]},
+                cniArgs=[("IgnoreUnknown", "1"), ("IP", "10.1.1.5/24")],
+                result={"cniVersion": "1.0.0", "ips": [{"address": "10.1.1.5/24"}]},
+                future_field={"kept": True},
+            )
+        ],
+    )
+
+
+def test_round_trip_is_lossless(tmp_path: Path) -> None:
+    cache = AttachmentCache(tmp_path / "multus")
+    record = sample()
+    cache.save(record)
+    loaded = cache.load("c1")
+    assert loaded == record
+    assert loaded is not None
+    assert loaded.attachments[0].model_extra == {"future_field": {"kept": True}}
+    assert cache.container_ids() == ["c1"]
+    assert [p.name for p in (tmp_path / "multus").iterdir()] == ["c1"]  # no temporary file left
+
+
+def test_unreadable_records_read_as_missing(tmp_path: Path) -> None:
+    cache = AttachmentCache(tmp_path)
+    cache.save(sample())
+    full = cache.path("c1").read_bytes()
+    cache.path("c1").write_bytes(full[: len(full) // 2])
+    assert cache.load("c1") is None
+    cache.path("c1").write_text('{"kind": "somethingElse"}')
+    assert cache.load("c1") is None
+    assert cache.load("never-written") is None
+
+
+def test_remove_is_idempotent(tmp_path: Path) -> None:
+    cache = AttachmentCache(tmp_path)
+    cache.save(sample())
+    cache.remove("c1")
+    cache.remove("c1")
+    assert not cache.exists("c1")
+    assert cache.container_ids() == []
