@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from multus.cni.errors import DecodeFailure, InvalidConfig
+from multus.logs import LEVELS
 
 
 class ApiTimeouts(BaseModel):
@@ -71,8 +72,8 @@ class MultusConfig(BaseModel):
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
-        if value.lower() not in LOG_LEVELS:
-            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        if value.lower() not in LEVELS:
+            raise ValueError(f"must be one of {', '.join(LEVELS)}")
         return value.lower()
 
     def isolation_allows(self, pod_namespace: str, network_namespace: str) -> bool:
@@ -81,9 +82,6 @@ class MultusConfig(BaseModel):
         if not self.namespace_isolation or pod_namespace == network_namespace:
             return True
         return network_namespace in (self.global_namespaces or ["default"])
-
-
-LOG_LEVELS = ("debug", "verbose", "info", "error", "panic")
 
 
 def parse_config(stdin: bytes) -> MultusConfig:

@@ -1,0 +1,89 @@
+"""Structured log lines, and the meta-plugin config read with upstream's keys and defaults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from multus.cni.errors import DecodeFailure, InvalidConfig
+from multus.config import parse_config
+from multus.logs import configure, fields, get_logger
+
+
+def test_one_json_line_per_event_with_context(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    configure("verbose", tmp_path / "multus.log", to_stderr=True)
+    get_logger("test").info(
+        "delegate added", extra=fields(container="c1", pod="ns/p", network="ns/a", skip="")
+    )
+    get_logger("test").debug("not shown at verbose")
+    lines = (tmp_path / "multus.log").read_text().splitlines()
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert {k: line[k] for k in ("level", "msg", "container", "pod", "network")} == {
+        "level": "info",
+        "msg": "delegate added",
+        "container": "c1",
+        "pod": "ns/p",
+        "network": "ns/a",
+    }
+    assert "skip" not in line
+    assert json.loads(capsys.readouterr().err.splitlines()[0]) == line
+    configure("error", None, to_stderr=False)
+
+
+def test_upstream_config_keys_and_defaults() -> None:
+    config = parse_config(
+        json.dumps(
+            {
+                "cniVersion": "0.3.1",
+                "name": "node-cni-network",
+                "type": "multus",
+                "kubeconfig": "/etc/kubernetes/node-kubeconfig.yaml",
+                "clusterNetwork": "defaultCRD",
+                "defaultNetworks": ["sidecarCRD"],
+                "namespaceIsolation": True,
+                "globalNamespaces": "default, shared",
+                "readinessindicatorfile": "",
+                "logLevel": "debug",
+                "logOptions": {"maxAge": 5},
+            }
+        ).encode()
+    )
+    assert config.cluster_network == "defaultCRD"
+    assert config.default_networks == ["sidecarCRD"]
+    assert config.global_namespaces == ["default", "shared"]
+    assert config.readiness_indicator_file is None
+    assert config.conf_dir == Path("/etc/cni/multus/net.d")
+    assert config.cni_dir == Path("/var/lib/cni/multus")
+    assert config.bin_dir == Path("/opt/cni/bin")
+    assert config.multus_namespace == "kube-system"
+    assert config.system_namespaces == ["kube-system"]
+    assert config.model_extra == {"logOptions": {"maxAge": 5}}
+
+
+def test_isolation_rules() -> None:
+    isolated = parse_config(b'{"namespaceIsolation": true}')
+    assert isolated.isolation_allows("dev", "dev")
+    assert isolated.isolation_allows("dev", "default")
+    assert not isolated.isolation_allows("dev", "privileged")
+    scoped = parse_config(b'{"namespaceIsolation": true, "globalNamespaces": "shared"}')
+    assert scoped.isolation_allows("dev", "shared")
+    assert not scoped.isolation_allows("dev", "default")
+    assert parse_config(b"{}").isolation_allows("dev", "privileged")
+
+
+@pytest.mark.parametrize(
+    ("stdin", "error", "match"),
+    [
+        (b"{not json", DecodeFailure, "not valid JSON"),
+        (b"[1]", InvalidConfig, "JSON object"),
+        (b'{"logLevel": "loud"}', InvalidConfig, "logLevel"),
+        (b'{"namespaceIsolation": "maybe"}', InvalidConfig, "namespaceIsolation"),
+        (b'{"apiTimeouts": {"requestSeconds": 0}}', InvalidConfig, r"apiTimeouts\.requestSeconds"),
+    ],
+)
+def test_bad_config_names_the_key(stdin: bytes, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        parse_config(stdin)
