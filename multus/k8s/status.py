@@ -1,0 +1,266 @@
+"""The pod annotation `k8s.v1.cni.cncf.io/network-status`: its entries, building them from CNI results,
+and writing and reading the JSON.
+
+Shape of an entry, as the NPWG client library writes it and other tools parse it: `name`, `interface`,
+`ips` (bare addresses), `mac`, `mtu` (when known), `default` (only `true`, only on the cluster
+network), `dns` (always, `{}` when empty), `gateway` (gateways of default routes), `device-info`. Empty
+optional fields are omitted. Keys written by other tools are kept, so rewriting an annotation loses
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from multus.cni.errors import DecodeFailure, InvalidAnnotation
+from multus.k8s.addresses import bare_address, is_default_destination, parse_ip, parse_ip_or_cidr
+from multus.k8s.device_info import DeviceInfo, DeviceInfoJSON
+from multus.k8s.json_boundary import MalformedJSON, decode_json, describe_validation_error, invalid, short
+
+NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
+
+
+@dataclass(frozen=True)
+class Dns:
+    nameservers: tuple[str, ...] = ()
+    domain: str | None = None
+    search: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if self.nameservers:
+            body["nameservers"] = list(self.nameservers)
+        if self.domain:
+            body["domain"] = self.domain
+        if self.search:
+            body["search"] = list(self.search)
+        if self.options:
+            body["options"] = list(self.options)
+        return body
+
+
+@dataclass(frozen=True)
+class NetworkStatus:
+    """One sandbox interface of one attachment."""
+
+    name: str
+    interface: str | None = None
+    ips: tuple[str, ...] = ()
+    mac: str | None = None
+    mtu: int | None = None
+    default: bool = False
+    dns: Dns = Dns()
+    gateway: tuple[str, ...] = ()
+    device_info: DeviceInfo | None = None
+    # Keys this project does not define, from entries other tools wrote; written back unchanged.
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": self.name}
+        if self.interface:
+            body["interface"] = self.interface
+        if self.ips:
+            body["ips"] = list(self.ips)
+        if self.mac:
+            body["mac"] = self.mac
+        if self.mtu:
+            body["mtu"] = self.mtu
+        if self.default:
+            body["default"] = True
+        body["dns"] = self.dns.to_json()
+        if self.gateway:
+            body["gateway"] = list(self.gateway)
+        if self.device_info:
+            body["device-info"] = self.device_info.to_json()
+        for key, value in self.extra.items():
+            body.setdefault(key, value)
+        return body
+
+
+def format_network_status(entries: Iterable[NetworkStatus]) -> str:
+    """The annotation value: a compact JSON list of the entries, in the given (attachment) order."""
+    return json.dumps([entry.to_json() for entry in entries], separators=(",", ":"))
+
+
+def statuses_from_result(
+    result: Mapping[str, Any],
+    *,
+    network: str,
+    interface: str,
+    default: bool,
+    device_info: DeviceInfo | None = None,
+) -> list[NetworkStatus]:
+    """The entries for one attachment from its CNI result (1.x form).
+
+    One entry per sandbox interface (an interface with a non-empty `sandbox`), each with the addresses
+    whose `interface` index points at it. With no sandbox interface in the result, one entry named
+    `interface` (the name the attachment was given) holds every address. The attachment's primary entry,
+    the one named `interface` or else the first, takes addresses without an index and, for the cluster
+    network (`default`), the `default` mark. Every entry carries the result's DNS and the gateways of its
+    default routes (prefix length 0).
+    """
+    try:
+        parsed = _ResultJSON.model_validate(result)
+    except ValidationError as exc:
+        raise DecodeFailure(f"network {network}: the CNI result {describe_validation_error(exc)}") from None
+    dns = parsed.dns.to_dns() if parsed.dns else Dns()
+    gateways = tuple(
+        _canonical_ip(route.gw)
+        for route in parsed.routes or ()
+        if route.gw and is_default_destination(route.dst)
+    )
+    sandbox = [(index, iface) for index, iface in enumerate(parsed.interfaces or ()) if iface.sandbox]
+    if not sandbox:
+        addresses = tuple(_bare(ip.address) for ip in parsed.ips or ())
+        return [NetworkStatus(network, interface, addresses, None, None, default, dns, gateways, device_info)]
+
+    primary = next((index for index, iface in sandbox if iface.name == interface), sandbox[0][0])
+    addresses_by_index: dict[int, list[str]] = {index: [] for index, _ in sandbox}
+    for ip in parsed.ips or ():
+        target = primary if ip.interface is None else ip.interface
+        # An address on a host-side interface (or a dangling index) is not the pod's.
+        if target in addresses_by_index:
+            addresses_by_index[target].append(_bare(ip.address))
+    return [
+        NetworkStatus(
+            name=network,
+            interface=iface.name,
+            ips=tuple(addresses_by_index[index]),
+            mac=iface.mac or None,
+            mtu=iface.mtu or None,
+            default=default and index == primary,
+            dns=dns,
+            gateway=gateways,
+            device_info=device_info,
+        )
+        for index, iface in sandbox
+    ]
+
+
+def parse_network_status(value: str | None) -> list[NetworkStatus]:
+    """Read the annotation back, including entries other tools wrote; absent or blank means no entries."""
+    if value is None or not value.strip():
+        return []
+    try:
+        entries = decode_json(value)
+    except MalformedJSON as exc:
+        raise InvalidAnnotation(f"{NETWORK_STATUS_ANNOTATION}: {exc}") from None
+    if not isinstance(entries, list):
+        raise InvalidAnnotation(f"{NETWORK_STATUS_ANNOTATION}: must be a JSON list, not {short(entries)}")
+    return [_parse_entry(entry, index) for index, entry in enumerate(entries)]
+
+
+def _parse_entry(entry: object, index: int) -> NetworkStatus:
+    if not isinstance(entry, dict):
+        raise InvalidAnnotation(
+            f"{NETWORK_STATUS_ANNOTATION}: entry {index} must be a JSON object, not {short(entry)}"
+        )
+    try:
+        parsed = _StatusEntryJSON.model_validate(entry)
+    except ValidationError as exc:
+        raise InvalidAnnotation(
+            f"{NETWORK_STATUS_ANNOTATION}: entry {index}: {describe_validation_error(exc)}"
+        ) from None
+    return NetworkStatus(
+        name=parsed.name,
+        interface=parsed.interface or None,
+        ips=tuple(parsed.ips or ()),
+        mac=parsed.mac or None,
+        mtu=parsed.mtu or None,
+        default=parsed.default,
+        dns=parsed.dns.to_dns() if parsed.dns else Dns(),
+        gateway=tuple(parsed.gateway or ()),
+        device_info=parsed.device_info.to_device_info() if parsed.device_info else None,
+        extra=dict(parsed.model_extra or {}),
+    )
+
+
+def _bare(address: str) -> str:
+    bare = bare_address(address)
+    assert bare is not None, "validated by the model"
+    return bare
+
+
+def _canonical_ip(address: str) -> str:
+    return str(parse_ip(address))
+
+
+def _address(value: str) -> str:
+    if parse_ip_or_cidr(value) is None:
+        raise invalid(f"{short(value)} is not an address with prefix")
+    return value
+
+
+def _destination(value: str) -> str:
+    if parse_ip_or_cidr(value) is None:
+        raise invalid(f"{short(value)} is not a destination network")
+    return value
+
+
+def _gateway_or_empty(value: str) -> str:
+    if value and parse_ip(value) is None:
+        raise invalid(f"{short(value)} is not an IP address")
+    return value
+
+
+class _StrictModel(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class _DnsJSON(_StrictModel):
+    nameservers: list[str] | None = None
+    domain: str | None = None
+    search: list[str] | None = None
+    options: list[str] | None = None
+
+    def to_dns(self) -> Dns:
+        return Dns(
+            tuple(self.nameservers or ()),
+            self.domain or None,
+            tuple(self.search or ()),
+            tuple(self.options or ()),
+        )
+
+
+class _InterfaceJSON(_StrictModel):
+    name: str
+    mac: str | None = None
+    mtu: Annotated[int, Field(ge=0)] | None = None
+    sandbox: str | None = None
+
+
+class _IPConfigJSON(_StrictModel):
+    address: Annotated[str, AfterValidator(_address)]
+    interface: Annotated[int, Field(ge=0)] | None = None
+
+
+class _RouteJSON(_StrictModel):
+    dst: Annotated[str, AfterValidator(_destination)]
+    gw: Annotated[str, AfterValidator(_gateway_or_empty)] | None = None
+
+
+class _ResultJSON(_StrictModel):
+    interfaces: list[_InterfaceJSON] | None = None
+    ips: list[_IPConfigJSON] | None = None
+    routes: list[_RouteJSON] | None = None
+    dns: _DnsJSON | None = None
+
+
+class _StatusEntryJSON(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    name: str = ""
+    interface: str | None = None
+    ips: list[str] | None = None
+    mac: str | None = None
+    mtu: int | None = None
+    default: bool = False
+    dns: _DnsJSON | None = None
+    gateway: list[str] | None = None
+    device_info: DeviceInfoJSON | None = Field(None, alias="device-info")
