@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from multus.cni.errors import DecodeFailure, InvalidConfig
+from multus.devices import DEFAULT_CHECKPOINT
 from multus.logs import LEVELS
 
 
@@ -53,6 +54,7 @@ class MultusConfig(BaseModel):
     retry_delete_on_error: bool = Field(False, alias="retryDeleteOnError")
     delegate_timeout: float = Field(60.0, gt=0, alias="delegateTimeoutSeconds")
     api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
+    device_checkpoint: Path = Field(DEFAULT_CHECKPOINT, alias="deviceCheckpointFile")
     cluster_folder: Path | None = Field(None, alias="clusterFolder")
     state_folder: Path | None = Field(None, alias="stateFolder")
 
