@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from multus.cni.errors import DecodeFailure, InvalidConfig
 from multus.devices import DEFAULT_CHECKPOINT
+from multus.k8s.namespaces import DEFAULT_GLOBAL_NAMESPACES, NamespacePolicy, parse_global_namespaces
 from multus.logs import LEVELS
 
 
@@ -63,7 +64,7 @@ class MultusConfig(BaseModel):
     def _comma_list(cls, value: Any) -> Any:
         # Upstream documents a comma-delimited string; a JSON list is accepted as well.
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            return sorted(parse_global_namespaces(value)) if value.strip() else []
         return value
 
     @field_validator("readiness_indicator_file", "kubeconfig", "log_file", mode="before")
@@ -78,12 +79,13 @@ class MultusConfig(BaseModel):
             raise ValueError(f"must be one of {', '.join(LEVELS)}")
         return value.lower()
 
-    def isolation_allows(self, pod_namespace: str, network_namespace: str) -> bool:
-        """Whether namespace isolation lets a pod use a network in another namespace. Like upstream,
-        `default` is global unless `globalNamespaces` is set, in which case only those are."""
-        if not self.namespace_isolation or pod_namespace == network_namespace:
-            return True
-        return network_namespace in (self.global_namespaces or ["default"])
+    @property
+    def namespace_policy(self) -> NamespacePolicy:
+        return NamespacePolicy(
+            isolation=self.namespace_isolation,
+            global_namespaces=frozenset(self.global_namespaces) or DEFAULT_GLOBAL_NAMESPACES,
+            system_namespaces=frozenset(self.system_namespaces),
+        )
 
 
 def parse_config(stdin: bytes) -> MultusConfig:

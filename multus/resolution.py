@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multus.cni.errors import CNIError, InvalidConfig, NetworkForbidden, NetworkNotFound
+from multus.cni.errors import CNIError, InvalidConfig, NetworkNotFound
 from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
 from multus.k8s.annotations import (
@@ -32,6 +32,7 @@ from multus.k8s.device_info import device_info_for
 from multus.k8s.interfaces import InterfaceRequest, assign_interface_names
 from multus.k8s.nad import ConfDirConfig, InlineConfig, parse_nad
 from multus.k8s.names import is_dns1123_label
+from multus.k8s.namespaces import check_network_access, gets_only_cluster_network
 from multus.k8s.selection import NetworkSelection
 from multus.k8s.view import ClusterView, Pod
 
@@ -67,7 +68,7 @@ async def resolve_attachments(
 ) -> list[Attachment]:
     """Every attachment of the pod, in order, with interface names assigned and checked against `taken`."""
     attachments = [await _cluster_network(config, view, pod)]
-    if pod is None or pod.namespace not in config.system_namespaces:
+    if pod is None or not gets_only_cluster_network(pod.namespace, config.namespace_policy):
         for name in config.default_networks:
             attachments.append(await _named_network(config, view, name))
         if not config.cluster_network:
@@ -139,11 +140,7 @@ async def _selected_network(
     selection: NetworkSelection,
     devices: DeviceAllocations | None,
 ) -> Attachment:
-    if not config.isolation_allows(pod.namespace, selection.namespace):
-        raise NetworkForbidden(
-            f"network {selection.reference}: namespace isolation forbids pod {pod.namespace}/{pod.name} "
-            f"to use networks of namespace {selection.namespace}"
-        )
+    check_network_access(pod.namespace, selection.namespace, selection.name, config.namespace_policy)
     attachment = await _nad_attachment(config, view, selection, pod, devices)
     check_capabilities(selection, attachment.config)
     return attachment

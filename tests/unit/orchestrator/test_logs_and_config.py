@@ -63,15 +63,13 @@ def test_upstream_config_keys_and_defaults() -> None:
     assert config.model_extra == {"logOptions": {"maxAge": 5}}
 
 
-def test_isolation_rules() -> None:
-    isolated = parse_config(b'{"namespaceIsolation": true}')
-    assert isolated.isolation_allows("dev", "dev")
-    assert isolated.isolation_allows("dev", "default")
-    assert not isolated.isolation_allows("dev", "privileged")
-    scoped = parse_config(b'{"namespaceIsolation": true, "globalNamespaces": "shared"}')
-    assert scoped.isolation_allows("dev", "shared")
-    assert not scoped.isolation_allows("dev", "default")
-    assert parse_config(b"{}").isolation_allows("dev", "privileged")
+def test_namespace_policy() -> None:
+    isolated = parse_config(b'{"namespaceIsolation": true}').namespace_policy
+    assert isolated.isolation
+    assert isolated.global_namespaces == {"default"}
+    scoped = parse_config(b'{"namespaceIsolation": true, "globalNamespaces": "shared"}').namespace_policy
+    assert scoped.global_namespaces == {"shared"}
+    assert parse_config(b'{"systemNamespaces": ["admin"]}').namespace_policy.system_namespaces == {"admin"}
 
 
 @pytest.mark.parametrize(
