@@ -1,0 +1,60 @@
+"""CNI_ARGS: `KEY=VALUE` pairs joined by `;`, as runtimes pass them to plugins.
+
+Values may contain `=` (only the first one splits), order carries no meaning, and a later duplicate
+key wins, as in libcni. `IgnoreUnknown=1` tells a plugin to accept keys it does not know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+
+from multus.cni.errors import InvalidEnvironment
+
+IGNORE_UNKNOWN = "IgnoreUnknown"
+_TRUE, _FALSE = ("1", "true"), ("0", "false")
+
+CNIArgs = dict[str, str]
+
+
+def parse_cni_args(text: str) -> CNIArgs:
+    """The pairs of a CNI_ARGS string; empty segments (a trailing `;`) are skipped."""
+    parsed: CNIArgs = {}
+    for pair in text.split(";"):
+        if not pair:
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidEnvironment(f"CNI_ARGS: {pair!r} is not a KEY=VALUE pair")
+        parsed[key] = value
+    return parsed
+
+
+def format_cni_args(args: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
+    pairs = args.items() if isinstance(args, Mapping) else args
+    formatted = []
+    for key, value in pairs:
+        if not key or "=" in key or ";" in key:
+            raise InvalidEnvironment(f"CNI_ARGS: key {key!r} must be non-empty without '=' or ';'")
+        if ";" in value:
+            raise InvalidEnvironment(f"CNI_ARGS: value of {key} must not contain ';'")
+        formatted.append(f"{key}={value}")
+    return ";".join(formatted)
+
+
+def ignores_unknown(args: Mapping[str, str]) -> bool:
+    """Whether `IgnoreUnknown` is set, read like the Go plugins do (1/true/0/false, any case)."""
+    value = args.get(IGNORE_UNKNOWN)
+    if value is None or value.lower() in _FALSE:
+        return False
+    if value.lower() in _TRUE:
+        return True
+    raise InvalidEnvironment(f"CNI_ARGS: {IGNORE_UNKNOWN}={value!r} is not a boolean (1, true, 0, false)")
+
+
+def reject_unknown_args(args: Mapping[str, str], known: Collection[str]) -> None:
+    """Refuse keys outside `known`, unless the runtime set `IgnoreUnknown`."""
+    unknown = sorted(key for key in args if key not in known and key != IGNORE_UNKNOWN)
+    if unknown and not ignores_unknown(args):
+        raise InvalidEnvironment(
+            f"CNI_ARGS: unknown key(s) {', '.join(unknown)} and {IGNORE_UNKNOWN} not set"
+        )

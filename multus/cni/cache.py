@@ -1,0 +1,197 @@
+"""The result cache, in libcni's own format, so tools that read libcni's cache see our attachments too.
+
+One file per attachment, `<dir>/results/<network>-<containerID>-<ifname>`, holding the JSON object libcni
+writes (`kind: cniCacheV1`): the container ID, the config list bytes (base64), the interface, network
+name, netns, CNI_ARGS pairs, capability arguments and the result. We write it atomically (temporary
+file, fsync, rename), so a crash never leaves half a file where DEL will look for its prevResult.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from multus.cni import validation
+from multus.cni.errors import CNIError, DecodeFailure, InvalidConfig, InvalidEnvironment, IOFailure
+from multus.cni.names import container_id_error, ifname_error, network_name_error
+from multus.cni.results import Result, parse_result
+
+log = logging.getLogger(__name__)
+
+CACHE_KIND = "cniCacheV1"
+DEFAULT_CACHE_DIR = Path("/var/lib/cni")
+
+
+@dataclass(frozen=True)
+class CachedAttachment:
+    network_name: str
+    container_id: str
+    ifname: str
+    config: bytes
+    """The config list as bytes, as it was when the attachment was added."""
+    netns: str = ""
+    cni_args: tuple[tuple[str, str], ...] = ()
+    capability_args: dict[str, Any] = field(default_factory=dict)
+    result: Result | None = None
+
+
+class _CacheFile(BaseModel):
+    """The JSON libcni writes; fields it omits when empty are optional here."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    kind: Literal["cniCacheV1"]
+    container_id: StrictStr = Field(alias="containerId")
+    config: StrictStr
+    ifname: StrictStr = Field(alias="ifName")
+    network_name: StrictStr = Field(alias="networkName")
+    netns: StrictStr = ""
+    cni_args: list[tuple[StrictStr, StrictStr]] | None = Field(None, alias="cniArgs")
+    capability_args: dict[str, Any] | None = Field(None, alias="capabilityArgs")
+    result: dict[str, Any] | None = None
+
+
+class ResultCache:
+    def __init__(self, directory: str | os.PathLike[str] = DEFAULT_CACHE_DIR) -> None:
+        self.results_dir = Path(directory, "results")
+
+    def path(self, network_name: str, container_id: str, ifname: str) -> Path:
+        # The three parts become a file name: their naming rules keep it inside the results folder.
+        for error, value, field_name in (
+            (InvalidConfig, network_name_error(network_name), "network name"),
+            (InvalidEnvironment, container_id_error(container_id), "CNI_CONTAINERID"),
+            (InvalidEnvironment, ifname_error(ifname), "CNI_IFNAME"),
+        ):
+            if value:
+                raise error(f"{field_name} {value}")
+        return self.results_dir / f"{network_name}-{container_id}-{ifname}"
+
+    def write(self, entry: CachedAttachment) -> None:
+        target = self.path(entry.network_name, entry.container_id, entry.ifname)
+        data = json.dumps(_to_wire(entry)).encode()
+        try:
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            try:
+                with os.fdopen(fd, "wb") as file:
+                    file.write(data)
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.replace(temporary, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
+            _fsync_folder(target.parent)
+        except OSError as exc:
+            raise IOFailure(f"cannot write cached result {target}", exc.strerror or str(exc)) from None
+
+    def read(self, network_name: str, container_id: str, ifname: str) -> CachedAttachment | None:
+        """The cached attachment, None when there is none, DecodeFailure when the file is damaged."""
+        target = self.path(network_name, container_id, ifname)
+        try:
+            data = target.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise IOFailure(f"cannot read cached result {target}", exc.strerror or str(exc)) from None
+        return _from_wire(data, target)
+
+    def delete(self, network_name: str, container_id: str, ifname: str) -> None:
+        target = self.path(network_name, container_id, ifname)
+        try:
+            target.unlink(missing_ok=True)
+        except OSError as exc:
+            raise IOFailure(f"cannot delete cached result {target}", exc.strerror or str(exc)) from None
+
+    def entries(
+        self, network_name: str | None = None, container_id: str | None = None
+    ) -> list[CachedAttachment]:
+        """Every readable cached attachment, optionally of one network or one container.
+
+        Files that are not ours to read (another kind, damaged, being written) are skipped, as libcni does.
+        """
+        try:
+            files = sorted(self.results_dir.iterdir())
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise IOFailure(f"cannot list cached results in {self.results_dir}", str(exc)) from None
+        found = []
+        for file in files:
+            if file.name.startswith("."):
+                continue
+            try:
+                entry = _from_wire(file.read_bytes(), file)
+            except (OSError, CNIError) as exc:
+                log.debug("skipping cache file %s: %s", file, exc)
+                continue
+            if network_name in (None, entry.network_name) and container_id in (None, entry.container_id):
+                found.append(entry)
+        return found
+
+
+def _to_wire(entry: CachedAttachment) -> dict[str, Any]:
+    wire: dict[str, Any] = {
+        "kind": CACHE_KIND,
+        "containerId": entry.container_id,
+        "config": base64.b64encode(entry.config).decode(),
+        "ifName": entry.ifname,
+        "networkName": entry.network_name,
+    }
+    # libcni leaves these out when empty.
+    if entry.netns:
+        wire["netns"] = entry.netns
+    if entry.cni_args:
+        wire["cniArgs"] = [list(pair) for pair in entry.cni_args]
+    if entry.capability_args:
+        wire["capabilityArgs"] = entry.capability_args
+    if entry.result is not None:
+        wire["result"] = entry.result.to_dict()
+    return wire
+
+
+def _from_wire(data: bytes, source: Path) -> CachedAttachment:
+    try:
+        wire = _CacheFile.model_validate_json(data)
+    except ValidationError as exc:
+        raise DecodeFailure(f"cached result {source} is damaged: {validation.describe(exc)}") from None
+    try:
+        config = base64.b64decode(wire.config, validate=True)
+    except binascii.Error as exc:
+        raise DecodeFailure(f"cached result {source} is damaged: config: {exc}") from None
+    result = None
+    if wire.result is not None:
+        try:
+            result = parse_result(wire.result)
+        except CNIError as exc:
+            raise DecodeFailure(f"cached result {source} is damaged: {exc.msg}") from None
+    return CachedAttachment(
+        network_name=wire.network_name,
+        container_id=wire.container_id,
+        ifname=wire.ifname,
+        config=config,
+        netns=wire.netns,
+        cni_args=tuple(wire.cni_args or ()),
+        capability_args=wire.capability_args or {},
+        result=result,
+    )
+
+
+def _fsync_folder(folder: Path) -> None:
+    # The rename is durable only once the folder's entry is on disk too.
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

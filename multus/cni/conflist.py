@@ -1,0 +1,241 @@
+"""Running a config list for one attachment: ADD, CHECK, DEL, STATUS and GC, as libcni does.
+
+- ADD runs the plugins in order, each getting the previous result (in the list's version) as
+  `prevResult`; the last result is cached and returned. A failing plugin stops the list; as the spec
+  says, undoing the partial ADD is the caller's DEL.
+- DEL runs them in reverse with the cached result as `prevResult` (0.4.0+), then drops the cache
+  entry. A missing or damaged cache entry does not stop a DEL: the plugins still get to clean up.
+- CHECK (0.4.0+, skipped when `disableCheck`) runs them in order with the cached result.
+- STATUS (1.1.0+; earlier versions have no STATUS, so there is nothing to ask) stops at the first
+  plugin that is not ready and keeps its code (50, 51).
+- GC (skipped when `disableGC`) deletes cached attachments of the network that are not in the valid
+  set, then (1.1.0+) sends GC to every plugin with the valid set under both `cni.dev/valid-attachments`
+  and its older name `cni.dev/attachments`.
+
+`runtimeConfig` gets only the capability arguments a plugin declares in `capabilities`, merged over any
+`runtimeConfig` the config already has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from multus.cni.args import format_cni_args
+from multus.cni.cache import CachedAttachment, ResultCache
+from multus.cni.config import NetworkConfigList, PluginConfig
+from multus.cni.environment import CNIEnvironment, Command
+from multus.cni.errors import (
+    CNIError,
+    IncompatibleVersion,
+    InvalidConfig,
+    InvalidEnvironment,
+    UnknownContainer,
+)
+from multus.cni.exec import DelegateExecutor
+from multus.cni.names import container_id_error, ifname_error
+from multus.cni.results import Result
+from multus.cni.versions import CHECK_SINCE, GC_SINCE, PREV_RESULT_ON_DEL_SINCE, STATUS_SINCE, at_least
+
+log = logging.getLogger(__name__)
+
+VALID_ATTACHMENTS_KEY = "cni.dev/valid-attachments"
+# The key's name in a 1.1.0 draft; libcni sends both, and so do we.
+LEGACY_ATTACHMENTS_KEY = "cni.dev/attachments"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One interface of one container on one network: who, where, and the runtime's arguments."""
+
+    container_id: str
+    ifname: str
+    netns: str = ""
+    cni_args: tuple[tuple[str, str], ...] = ()
+    capability_args: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = [
+            f"{name} {why}"
+            for name, why in (
+                ("CNI_CONTAINERID", container_id_error(self.container_id)),
+                ("CNI_IFNAME", ifname_error(self.ifname)),
+            )
+            if why
+        ]
+        if problems:
+            raise InvalidEnvironment("invalid attachment: " + "; ".join(problems))
+        format_cni_args(self.cni_args)  # refuses pairs that CNI_ARGS cannot carry
+
+    def environment(self, command: Command) -> CNIEnvironment:
+        if command in (Command.ADD, Command.CHECK) and not self.netns:
+            raise InvalidEnvironment(f"CNI_NETNS is required for {command}")
+        return CNIEnvironment(command, self.container_id, self.netns, self.ifname, self.cni_args)
+
+
+def plugin_stdin(
+    conflist: NetworkConfigList,
+    plugin: PluginConfig,
+    *,
+    prev_result: Result | None = None,
+    capability_args: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The config one plugin of the list reads on stdin (libcni's buildOneConfig)."""
+    config = plugin.to_dict()
+    config["name"] = conflist.name
+    config["cniVersion"] = conflist.version
+    if prev_result is not None:
+        config["prevResult"] = prev_result.convert_to(conflist.version).to_dict()
+    declared = plugin.declared_capabilities
+    granted = {key: value for key, value in (capability_args or {}).items() if key in declared}
+    if granted:
+        config["runtimeConfig"] = {**(plugin.runtime_config or {}), **granted}
+    config.update(extra or {})
+    return json.dumps(config).encode()
+
+
+class ConfigListRunner:
+    """Runs config lists with `executor`, keeping ADD results in `cache` for DEL, CHECK and GC."""
+
+    def __init__(self, executor: DelegateExecutor, cache: ResultCache) -> None:
+        self.executor = executor
+        self.cache = cache
+
+    async def add(self, conflist: NetworkConfigList, attachment: Attachment) -> Result:
+        env = attachment.environment(Command.ADD)
+        result: Result | None = None
+        for plugin in conflist.plugins:
+            stdin = plugin_stdin(
+                conflist, plugin, prev_result=result, capability_args=attachment.capability_args
+            )
+            try:
+                answer = await self.executor.execute_with_result(plugin.type, env, stdin, conflist.version)
+                result = answer.convert_to(conflist.version)
+            except CNIError as exc:
+                raise _naming(exc, plugin, Command.ADD) from None
+        if result is None:
+            raise InvalidConfig(f"network {conflist.name!r} has no plugins")
+        entry = CachedAttachment(
+            network_name=conflist.name,
+            container_id=attachment.container_id,
+            ifname=attachment.ifname,
+            config=conflist.to_bytes(),
+            netns=attachment.netns,
+            cni_args=attachment.cni_args,
+            capability_args=dict(attachment.capability_args),
+            result=result,
+        )
+        await asyncio.to_thread(self.cache.write, entry)
+        return result
+
+    async def check(self, conflist: NetworkConfigList, attachment: Attachment) -> None:
+        """CHECK against the cached result; IncompatibleVersion before 0.4.0, which has no CHECK."""
+        if not at_least(conflist.version, CHECK_SINCE):
+            raise IncompatibleVersion(
+                f"network {conflist.name!r} uses cniVersion {conflist.version}, "
+                f"and CHECK needs {CHECK_SINCE} or later"
+            )
+        if conflist.disable_check:
+            return
+        env = attachment.environment(Command.CHECK)
+        cached = self.cache.read(conflist.name, attachment.container_id, attachment.ifname)
+        if cached is None or cached.result is None:
+            raise UnknownContainer(
+                f"network {conflist.name!r} has no cached result for container {attachment.container_id} "
+                f"interface {attachment.ifname}: nothing was added to check"
+            )
+        for plugin in conflist.plugins:
+            stdin = plugin_stdin(
+                conflist, plugin, prev_result=cached.result, capability_args=attachment.capability_args
+            )
+            try:
+                await self.executor.execute(plugin.type, env, stdin)
+            except CNIError as exc:
+                raise _naming(exc, plugin, Command.CHECK) from None
+
+    async def delete(self, conflist: NetworkConfigList, attachment: Attachment) -> None:
+        """DEL in reverse order. Capability arguments fall back to those cached at ADD, so a DEL from a
+        runtime that no longer knows them (port mappings, bandwidth) still hands them to the plugins."""
+        env = attachment.environment(Command.DEL)
+        cached = self._cached_for_delete(conflist, attachment)
+        prev_result = None
+        capability_args = attachment.capability_args
+        if cached is not None:
+            if at_least(conflist.version, PREV_RESULT_ON_DEL_SINCE):
+                prev_result = cached.result
+            capability_args = capability_args or cached.capability_args
+        for plugin in reversed(conflist.plugins):
+            stdin = plugin_stdin(conflist, plugin, prev_result=prev_result, capability_args=capability_args)
+            try:
+                await self.executor.execute(plugin.type, env, stdin)
+            except CNIError as exc:
+                raise _naming(exc, plugin, Command.DEL) from None
+        self.cache.delete(conflist.name, attachment.container_id, attachment.ifname)
+
+    async def status(self, conflist: NetworkConfigList) -> None:
+        if not at_least(conflist.version, STATUS_SINCE):
+            return
+        env = CNIEnvironment(Command.STATUS)
+        for plugin in conflist.plugins:
+            try:
+                await self.executor.execute(plugin.type, env, plugin_stdin(conflist, plugin))
+            except CNIError as exc:
+                raise _naming(exc, plugin, Command.STATUS) from None
+
+    async def gc(self, conflist: NetworkConfigList, valid_attachments: Iterable[tuple[str, str]]) -> None:
+        """Remove what is left of every attachment of this network outside `valid_attachments`.
+
+        `valid_attachments` holds the (container ID, interface name) pairs still in use on this network.
+        It is required: an absent list must never be read as "nothing is valid". Every failure is
+        collected, and the first one is raised with the others in its details.
+        """
+        if conflist.disable_gc:
+            return
+        valid = set(valid_attachments)
+        failures: list[CNIError] = []
+        for entry in await asyncio.to_thread(self.cache.entries, conflist.name):
+            if (entry.container_id, entry.ifname) in valid:
+                continue
+            try:
+                stale = Attachment(
+                    entry.container_id, entry.ifname, entry.netns, entry.cni_args, entry.capability_args
+                )
+                await self.delete(conflist, stale)
+            except CNIError as exc:
+                failures.append(exc)
+        if at_least(conflist.version, GC_SINCE):
+            listed = [{"containerID": container, "ifname": ifname} for container, ifname in sorted(valid)]
+            extra = {VALID_ATTACHMENTS_KEY: listed, LEGACY_ATTACHMENTS_KEY: listed}
+            env = CNIEnvironment(Command.GC)
+            for plugin in conflist.plugins:
+                try:
+                    await self.executor.execute(plugin.type, env, plugin_stdin(conflist, plugin, extra=extra))
+                except CNIError as exc:
+                    failures.append(_naming(exc, plugin, Command.GC))
+        if failures:
+            first = failures[0]
+            details = "; ".join(str(failure) for failure in failures)
+            raise type(first)(
+                f"GC of network {conflist.name!r}: {len(failures)} failure(s), first: {first.msg}",
+                details,
+                code=first.code,
+            )
+
+    def _cached_for_delete(
+        self, conflist: NetworkConfigList, attachment: Attachment
+    ) -> CachedAttachment | None:
+        try:
+            return self.cache.read(conflist.name, attachment.container_id, attachment.ifname)
+        except CNIError as exc:
+            log.warning("DEL of %s proceeds without its cached result: %s", conflist.name, exc)
+            return None
+
+
+def _naming(exc: CNIError, plugin: PluginConfig, command: Command) -> CNIError:
+    """The same error, saying which plugin of the list failed, as libcni words it."""
+    return type(exc)(f"plugin {plugin.description} failed ({command}): {exc.msg}", exc.details, code=exc.code)

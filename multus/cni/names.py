@@ -1,0 +1,48 @@
+"""The spec's naming rules: container IDs, interface names, network names and plugin types.
+
+Each check returns why a value breaks its rule, or None when it is fine, so callers can collect every
+problem of a request into one error that names each field.
+"""
+
+from __future__ import annotations
+
+import re
+
+# CNI_CONTAINERID and network names share one rule in the spec.
+_IDENTIFIER = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.\-]*")
+# The kernel's IFNAMSIZ is 16 bytes including the terminating NUL.
+MAX_IFNAME_BYTES = 15
+
+
+def container_id_error(value: str) -> str | None:
+    if not value:
+        return "must not be empty"
+    if not _IDENTIFIER.fullmatch(value):
+        return f"{value!r} must start with a letter or digit and hold only letters, digits, '_', '.', '-'"
+    return None
+
+
+def network_name_error(value: str) -> str | None:
+    # The name also becomes part of cache file names, so the rule keeps it a safe file name.
+    return container_id_error(value)
+
+
+def ifname_error(value: str) -> str | None:
+    if not value:
+        return "must not be empty"
+    if len(value.encode()) > MAX_IFNAME_BYTES:
+        return f"{value!r} is longer than {MAX_IFNAME_BYTES} bytes"
+    if value in (".", ".."):
+        return f"{value!r} is not allowed"
+    if any(char in "/:" or char.isspace() for char in value):
+        return f"{value!r} must not contain '/', ':' or whitespace"
+    return None
+
+
+def plugin_type_error(value: str) -> str | None:
+    # `type` names a file inside the plugin search path: anything that could walk out of it is refused.
+    if not value:
+        return "must not be empty"
+    if "/" in value or "\\" in value or ".." in value or "\0" in value or value == ".":
+        return f"{value!r} must be a plain file name (no '/', '\\', '..' or NUL)"
+    return None
