@@ -23,10 +23,16 @@ class MalformedJSON(ValueError):
     """The text is not JSON as Go's encoding/json reads it; the message is one sentence."""
 
 
+# Real annotations and CNI configs nest a handful of levels; a bound keeps later deep copies (which
+# recurse) from failing on a hostile document long after it was accepted.
+MAX_JSON_DEPTH = 64
+_TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep"
+
+
 def decode_json(text: str) -> Any:
     """`json.loads`, refusing what Go refuses (NaN, Infinity) and naming the problem without Python jargon."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise MalformedJSON(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except _NonStandardNumber as exc:
@@ -35,7 +41,25 @@ def decode_json(text: str) -> Any:
         # The only other ValueError json.loads raises: an integer beyond Python's digit limit.
         raise MalformedJSON("not valid JSON: a number has too many digits") from None
     except RecursionError:
-        raise MalformedJSON("not valid JSON: nested too deeply") from None
+        raise MalformedJSON(_TOO_DEEP) from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise MalformedJSON(_TOO_DEEP)
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of decoded JSON, walked without recursion."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_JSON_DEPTH:
+                break
+            members = item.values() if isinstance(item, dict) else item
+            pending.extend((member, level + 1) for member in members)
+    return deepest
 
 
 class _NonStandardNumber(ValueError):

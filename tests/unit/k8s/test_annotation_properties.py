@@ -18,7 +18,7 @@ from multus.k8s.annotations import (
 )
 from multus.k8s.nad import parse_nad_config
 from multus.k8s.selection import NetworkSelection
-from multus.k8s.status import format_network_status, parse_network_status
+from multus.k8s.status import format_network_status, parse_network_status, statuses_from_result
 
 # Text biased towards the characters the grammar cares about, plus anything at all.
 _GRAMMAR = st.text(alphabet=st.sampled_from([*'abcXYZ09-_./@, \t\n[]{}":\\', "é", "\x00", "\ud800"]))
@@ -140,3 +140,17 @@ def test_network_status_round_trips(entries: list[dict[str, object]]) -> None:
         | {"dns": {}}
         for entry in entries
     ]
+
+
+_RESULT_MEMBER_KEYS = ["name", "mac", "mtu", "sandbox", "address", "gateway", "interface", "dst", "gw"]
+_RESULT_LIKE = st.dictionaries(
+    st.sampled_from(["interfaces", "ips", "routes", "dns"]),
+    st.one_of(JSON_VALUES, st.lists(st.dictionaries(st.sampled_from(_RESULT_MEMBER_KEYS), JSON_VALUES))),
+)
+
+
+@settings(max_examples=300)
+@given(_RESULT_LIKE)
+def test_no_result_makes_the_status_builder_raise_anything_but_a_cni_error(result: dict[str, object]) -> None:
+    with contextlib.suppress(CNIError):
+        statuses_from_result(result, network="nets/a", interface="net1", default=True)

@@ -204,7 +204,11 @@ def test_ecmp_default_route_in_one_element_is_refused(gateways: list[str], famil
         ("[1]", "element 0 must be a JSON object, not 1"),
         ('[{"name": "a"}, "b"]', "element 1 must be a JSON object"),
         ("[NaN]", "NaN is not a JSON number"),
-        ("[" * 50_000, "nested too deeply"),
+        ("[" * 50_000, "nested more than 64 levels deep"),
+        (
+            '[{"name": "a", "cni-args": {"x": ' + "[" * 70 + "]" * 70 + "}}]",
+            "nested more than 64 levels deep",
+        ),
         ('[{"name": "a"}] trailing', "not valid JSON"),
     ],
 )
