@@ -51,7 +51,7 @@ class _Lossless(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """Exactly the keys that were given, under their JSON names."""
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return self.model_dump(by_alias=True, exclude_unset=True)
 
 
 class IPAMConfig(_Lossless):

@@ -117,7 +117,7 @@ class ConfigListRunner:
                 answer = await self.executor.execute_with_result(plugin.type, env, stdin, conflist.version)
                 result = answer.convert_to(conflist.version)
             except CNIError as exc:
-                raise _naming(exc, plugin, Command.ADD) from None
+                raise _naming(exc, conflist, plugin, Command.ADD) from None
         if result is None:
             raise InvalidConfig(f"network {conflist.name!r} has no plugins")
         entry = CachedAttachment(
@@ -156,7 +156,7 @@ class ConfigListRunner:
             try:
                 await self.executor.execute(plugin.type, env, stdin)
             except CNIError as exc:
-                raise _naming(exc, plugin, Command.CHECK) from None
+                raise _naming(exc, conflist, plugin, Command.CHECK) from None
 
     async def delete(self, conflist: NetworkConfigList, attachment: Attachment) -> None:
         """DEL in reverse order. Capability arguments fall back to those cached at ADD, so a DEL from a
@@ -174,7 +174,7 @@ class ConfigListRunner:
             try:
                 await self.executor.execute(plugin.type, env, stdin)
             except CNIError as exc:
-                raise _naming(exc, plugin, Command.DEL) from None
+                raise _naming(exc, conflist, plugin, Command.DEL) from None
         self.cache.delete(conflist.name, attachment.container_id, attachment.ifname)
 
     async def status(self, conflist: NetworkConfigList) -> None:
@@ -185,7 +185,7 @@ class ConfigListRunner:
             try:
                 await self.executor.execute(plugin.type, env, plugin_stdin(conflist, plugin))
             except CNIError as exc:
-                raise _naming(exc, plugin, Command.STATUS) from None
+                raise _naming(exc, conflist, plugin, Command.STATUS) from None
 
     async def gc(self, conflist: NetworkConfigList, valid_attachments: Iterable[tuple[str, str]]) -> None:
         """Remove what is left of every attachment of this network outside `valid_attachments`.
@@ -216,7 +216,7 @@ class ConfigListRunner:
                 try:
                     await self.executor.execute(plugin.type, env, plugin_stdin(conflist, plugin, extra=extra))
                 except CNIError as exc:
-                    failures.append(_naming(exc, plugin, Command.GC))
+                    failures.append(_naming(exc, conflist, plugin, Command.GC))
         if failures:
             first = failures[0]
             details = "; ".join(str(failure) for failure in failures)
@@ -236,6 +236,7 @@ class ConfigListRunner:
             return None
 
 
-def _naming(exc: CNIError, plugin: PluginConfig, command: Command) -> CNIError:
-    """The same error, saying which plugin of the list failed, as libcni words it."""
-    return type(exc)(f"plugin {plugin.description} failed ({command}): {exc.msg}", exc.details, code=exc.code)
+def _naming(exc: CNIError, conflist: NetworkConfigList, plugin: PluginConfig, command: Command) -> CNIError:
+    """The same error and code, saying which plugin of which network failed (worded like libcni)."""
+    message = f"plugin {plugin.description} of network {conflist.name!r} failed ({command}): {exc.msg}"
+    return type(exc)(message, exc.details, code=exc.code)

@@ -1,0 +1,220 @@
+"""Running one delegate: lookup, environment, time limit, retries, and every way a plugin can fail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from multus.cni import (
+    CNIEnvironment,
+    CNIError,
+    Command,
+    DelegateExecutor,
+    DelegateFailed,
+    DelegateTimeout,
+    InvalidConfig,
+    PluginNotAvailable,
+    VersionInfo,
+    find_plugin,
+)
+from tests.unit.cni.fakes import FAKE_PLUGINS, process_is_gone, records
+
+ADD = CNIEnvironment(Command.ADD, "ctr1", "/var/run/netns/none", "net1", (("IgnoreUnknown", "1"),))
+
+
+def _stdin(**config: object) -> bytes:
+    return json.dumps({"cniVersion": "1.1.0", "name": "fake", **config}).encode()
+
+
+def test_find_plugin_searches_folders_in_order(tmp_path: Path) -> None:
+    first, second = tmp_path / "bin", tmp_path / "cni-path"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "bridge").write_text("")
+    (first / "ptp").mkdir()  # a folder is not a plugin
+    (second / "ptp").write_text("")
+    assert find_plugin("bridge", [str(first), str(second)]) == first / "bridge"
+    assert find_plugin("ptp", [str(first), str(second)]) == second / "ptp"
+    with pytest.raises(PluginNotAvailable, match='plugin "macvlan" not found') as caught:
+        find_plugin("macvlan", [str(first), str(second)])
+    assert caught.value.details == f"searched: {first}:{second}"
+
+
+@pytest.mark.parametrize("plugin_type", ["", "../bridge", "sub/bridge", "..", ".", "a..b", "a\\b"])
+def test_plugin_types_that_could_leave_the_search_path_are_refused(plugin_type: str) -> None:
+    with pytest.raises(InvalidConfig, match=r"^plugin type"):
+        find_plugin(plugin_type, ["/opt/cni/bin"])
+
+
+def test_delegate_gets_cni_variables_path_and_no_stale_cni_variables(tmp_path: Path) -> None:
+    record = tmp_path / "record"
+    executor = DelegateExecutor(
+        ["/nonexistent", FAKE_PLUGINS],
+        environ={"PATH": "/usr/bin:/bin", "CNI_NETNS": "/stale", "CNI_COMMAND": "DEL", "HOME": "/root"},
+    )
+    status = CNIEnvironment(Command.STATUS, path=("/ignored",))
+    asyncio.run(executor.execute("fake-record", status, _stdin(recordFile=str(record))))
+    asyncio.run(executor.execute("fake-record", ADD, _stdin(recordFile=str(record), result={})))
+    seen_status, seen_add = records(record)
+    assert seen_status["env"] == {
+        "CNI_COMMAND": "STATUS",
+        "CNI_PATH": f"/nonexistent:{FAKE_PLUGINS}",
+        "PATH": "/usr/bin:/bin",
+    }
+    assert seen_add["env"] == {
+        "CNI_COMMAND": "ADD",
+        "CNI_CONTAINERID": "ctr1",
+        "CNI_NETNS": "/var/run/netns/none",
+        "CNI_IFNAME": "net1",
+        "CNI_ARGS": "IgnoreUnknown=1",
+        "CNI_PATH": f"/nonexistent:{FAKE_PLUGINS}",
+        "PATH": "/usr/bin:/bin",
+    }
+    assert seen_add["stdin"] == json.loads(_stdin(recordFile=str(record), result={}))
+
+
+def test_version_info(tmp_path: Path) -> None:
+    info = asyncio.run(DelegateExecutor([FAKE_PLUGINS]).version_info("fake-record"))
+    assert info == VersionInfo("1.1.0", ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"))
+    with pytest.raises(DelegateFailed, match='plugin "fake-garbage" printed an invalid VERSION reply'):
+        asyncio.run(DelegateExecutor([FAKE_PLUGINS]).version_info("fake-garbage"))
+
+
+def test_hung_plugin_is_killed_with_its_helpers_and_reaped(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    executor = DelegateExecutor([FAKE_PLUGINS], timeout=1.5)
+    started = time.monotonic()
+    with pytest.raises(DelegateTimeout) as caught:
+        asyncio.run(executor.execute("fake-hang", ADD, _stdin(pidFile=str(pid_file))))
+    assert time.monotonic() - started < 10
+    assert caught.value.code == 101
+    assert caught.value.msg == "ADD fake-hang did not finish within 1.5 s and was killed"
+    assert "hanging on purpose" in caught.value.details
+    plugin_pid, helper_pid = (int(pid) for pid in pid_file.read_text().split())
+    assert not Path(f"/proc/{plugin_pid}").exists()  # our child: killed and reaped, no zombie
+    assert process_is_gone(helper_pid)  # its child, in its process group: killed too
+
+
+def test_cancelled_caller_leaves_no_process(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    executor = DelegateExecutor([FAKE_PLUGINS], timeout=60)
+
+    async def give_up_soon() -> None:
+        task = asyncio.create_task(executor.execute("fake-hang", ADD, _stdin(pidFile=str(pid_file))))
+        while not pid_file.exists() or not pid_file.read_text():
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(give_up_soon())
+    plugin_pid, helper_pid = (int(pid) for pid in pid_file.read_text().split())
+    assert not Path(f"/proc/{plugin_pid}").exists()
+    assert process_is_gone(helper_pid)
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM", "SIGSEGV"])
+def test_plugin_killed_by_a_signal(signal_name: str) -> None:
+    with pytest.raises(DelegateFailed) as caught:
+        asyncio.run(DelegateExecutor([FAKE_PLUGINS]).execute("fake-signal", ADD, _stdin(signal=signal_name)))
+    assert caught.value.msg == f'plugin "fake-signal" was killed by signal {signal_name}'
+    assert caught.value.details == "stderr: dying on purpose"
+
+
+def test_garbage_instead_of_a_result() -> None:
+    executor = DelegateExecutor([FAKE_PLUGINS])
+    with pytest.raises(DelegateFailed) as caught:
+        asyncio.run(executor.execute_with_result("fake-garbage", ADD, _stdin(), "1.1.0"))
+    assert caught.value.msg.startswith('plugin "fake-garbage" printed an invalid result: result is not JSON')
+    assert caught.value.details == "stdout: this is not JSON {"
+
+
+def test_garbage_instead_of_an_error() -> None:
+    with pytest.raises(DelegateFailed) as caught:
+        asyncio.run(DelegateExecutor([FAKE_PLUGINS]).execute("fake-garbage", ADD, _stdin(exitCode=3)))
+    assert caught.value.msg == 'plugin "fake-garbage" exited with status 3 without a CNI error'
+    assert caught.value.details == "stdout: this is not JSON {; stderr: garbage on purpose"
+
+
+def test_plugin_error_keeps_its_code_and_words() -> None:
+    with pytest.raises(CNIError) as caught:
+        asyncio.run(DelegateExecutor([FAKE_PLUGINS]).execute("fake-fail", ADD, _stdin(code=7)))
+    assert (caught.value.code, caught.value.msg, caught.value.details) == (
+        7,
+        "failed on purpose",
+        "ADD of net1",
+    )
+
+
+def test_result_without_version_takes_the_requested_one(tmp_path: Path) -> None:
+    stdin = _stdin(
+        recordFile=str(tmp_path / "r"), result={"ips": [{"version": "4", "address": "10.232.0.5/24"}]}
+    )
+    result = asyncio.run(
+        DelegateExecutor([FAKE_PLUGINS]).execute_with_result("fake-record", ADD, stdin, "0.4.0")
+    )
+    assert result.cni_version == "0.4.0"
+    assert str(result.ips[0].address) == "10.232.0.5/24"
+
+
+def test_plugin_that_ignores_its_stdin(tmp_path: Path) -> None:
+    true = shutil.which("true")
+    assert true is not None
+    shutil.copy(true, tmp_path / "quick")
+    stdout = asyncio.run(DelegateExecutor([tmp_path]).execute("quick", ADD, b" " * (4 << 20)))
+    assert stdout == b""
+
+
+def test_unexecutable_plugin(tmp_path: Path) -> None:
+    (tmp_path / "noexec").write_text("#!/bin/sh\n")
+    with pytest.raises(DelegateFailed, match=r"cannot run plugin .*/noexec") as caught:
+        asyncio.run(DelegateExecutor([tmp_path]).execute("noexec", ADD, b"{}"))
+    assert caught.value.details == "Permission denied"
+
+
+def _busy_binary(path: Path) -> int:
+    """A plugin still open for writing, as while an installer copies it: exec fails with ETXTBSY."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755)
+    os.write(fd, b'#!/bin/sh\necho \'{"cniVersion": "1.0.0"}\'\n')
+    return fd
+
+
+def test_text_file_busy_is_retried(tmp_path: Path) -> None:
+    fd = _busy_binary(tmp_path / "installing")
+
+    async def run_while_installer_finishes() -> bytes:
+        asyncio.get_running_loop().call_later(0.2, os.close, fd)
+        return await DelegateExecutor([tmp_path], busy_retries=8).execute("installing", ADD, b"{}")
+
+    assert asyncio.run(run_while_installer_finishes()) == b'{"cniVersion": "1.0.0"}\n'
+
+
+def test_text_file_busy_gives_up(tmp_path: Path) -> None:
+    fd = _busy_binary(tmp_path / "installing")
+    try:
+        with pytest.raises(DelegateFailed, match="cannot run plugin") as caught:
+            asyncio.run(DelegateExecutor([tmp_path], busy_retries=2).execute("installing", ADD, b"{}"))
+        assert caught.value.details == "Text file busy"
+    finally:
+        os.close(fd)
+
+
+def test_many_delegates_run_at_once(tmp_path: Path) -> None:
+    executor = DelegateExecutor([FAKE_PLUGINS])
+
+    async def forty() -> list[bytes]:
+        runs = [
+            executor.execute("fake-record", ADD, _stdin(recordFile=str(tmp_path / "r"), result={"n": n}))
+            for n in range(40)
+        ]
+        return await asyncio.gather(*runs)
+
+    answers = asyncio.run(forty())
+    assert sorted(json.loads(answer)["n"] for answer in answers) == list(range(40))
+    assert len(records(tmp_path / "r")) == 40
