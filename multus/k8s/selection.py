@@ -30,8 +30,8 @@ class Bandwidth:
 class NetworkSelection:
     """One attachment: the NAD it names and every per-attachment request made with it.
 
-    Empty requests are normalised away: an absent field, JSON `null` and `""` or `[]` all read as "not
-    requested", so consumers test one thing.
+    Empty requests are normalised away: an absent field, JSON `null`, `""`, `[]`, `{}` and a bandwidth of
+    all zeros read as "not requested", so consumers test one thing.
     """
 
     name: str

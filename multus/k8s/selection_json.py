@@ -17,7 +17,7 @@ from multus.k8s.json_boundary import describe_validation_error, invalid, short
 from multus.k8s.names import dns1123_label_problem, interface_name_problem
 from multus.k8s.selection import Bandwidth, NetworkSelection, PortMapping
 
-PROTOCOLS = ("tcp", "udp", "sctp")
+_PROTOCOLS = ("tcp", "udp", "sctp")
 # Upstream decodes rates into a Go int; a larger value could never reach the bandwidth plugin.
 _MAX_RATE = 2**63 - 1
 
@@ -69,7 +69,7 @@ def _guid_or_empty(value: str) -> str:
 
 
 def _protocol_or_empty(value: str) -> str:
-    if value and value.lower() not in PROTOCOLS:
+    if value and value.lower() not in _PROTOCOLS:
         raise invalid(f"{short(value)} is not one of TCP, UDP, SCTP")
     return value
 
@@ -157,13 +157,19 @@ def selection_from_json(
         mac=mac,
         infiniband_guid=guid,
         port_mappings=tuple(mapping.to_port_mapping() for mapping in parsed.port_mappings or ()),
-        bandwidth=parsed.bandwidth.to_bandwidth() if parsed.bandwidth else None,
-        cni_args=parsed.cni_args,
+        bandwidth=_requested_bandwidth(parsed.bandwidth),
+        cni_args=parsed.cni_args or None,
         default_route=gateways,
         ipam_claim_reference=parsed.ipam_claim_reference or None,
         device_id=parsed.device_id or None,
         unknown_keys=tuple(sorted(key for key in parsed.model_extra or {} if "." not in key)),
     )
+
+
+def _requested_bandwidth(bandwidth: _BandwidthJSON | None) -> Bandwidth | None:
+    requested = bandwidth.to_bandwidth() if bandwidth else None
+    # All zeros shapes nothing; treating it as no request spares the pod a capability check.
+    return requested if requested != Bandwidth() else None
 
 
 def _check_one_gateway_per_family(gateways: tuple[str, ...], *, index: int, annotation: str) -> None:

@@ -95,11 +95,13 @@ def test_null_and_empty_strings_mean_not_requested(empty: str | None) -> None:
     assert parse_one(element) == NetworkSelection("a", "pods")
 
 
-def test_null_and_empty_lists_mean_not_requested() -> None:
+def test_null_and_empty_lists_and_objects_mean_not_requested() -> None:
     empties: tuple[None, list[str]] = (None, [])
     for empty in empties:
         element = {"name": "a", "ips": empty, "portMappings": empty, "default-route": empty}
         assert parse_one(element) == NetworkSelection("a", "pods")
+    assert parse_one({"name": "a", "cni-args": {}, "bandwidth": None}) == NetworkSelection("a", "pods")
+    assert parse_one({"name": "a", "cni-args": None}) == NetworkSelection("a", "pods")
 
 
 def test_deprecated_interface_request_is_an_alias() -> None:
@@ -136,9 +138,10 @@ def test_port_bounds_are_inclusive() -> None:
     assert parse_one({"name": "a", "portMappings": [mapping]}).port_mappings == (PortMapping(65535, 1),)
 
 
-def test_bandwidth_fields_default_to_zero() -> None:
+def test_bandwidth_fields_default_to_zero_and_all_zeros_is_no_request() -> None:
     assert parse_one({"name": "a", "bandwidth": {"egressRate": 5}}).bandwidth == Bandwidth(egress_rate=5)
-    assert parse_one({"name": "a", "bandwidth": {}}).bandwidth == Bandwidth()
+    assert parse_one({"name": "a", "bandwidth": {}}).bandwidth is None
+    assert parse_one({"name": "a", "bandwidth": {"ingressRate": 0, "egressBurst": 0}}).bandwidth is None
 
 
 def test_vendor_keys_are_ignored_silently_and_other_unknown_keys_reported() -> None:
