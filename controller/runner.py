@@ -1,0 +1,74 @@
+"""Putting the operator together: kopf's settings, the handlers, the webhook server, and the run.
+
+kopf's own bookkeeping stays under our prefix, in annotations: `controller.multus-py.io/<handler>` for
+handler progress, `controller.multus-py.io/last-handled-configuration` for the change-detection base,
+and the finalizer `controller.multus-py.io/deletion-protection`. Nothing of kopf's lands in `status`,
+which holds only what `controller.status` defines.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import tempfile
+from pathlib import Path
+
+import kopf
+
+from controller.handlers import register_handlers
+from controller.protection import FINALIZER
+from controller.settings import Settings
+from controller.webhook_configuration import publish, webhook_configuration
+from controller.webhooks import Publisher, serving_certificate, webhook_server
+from multus.k8s.apiview import ApiSettings, ApiView, make_api_client
+
+PREFIX = "controller.multus-py.io"
+COMPONENT = "multus-controller"
+# Random peering priorities make exactly one replica active (kopf pauses lower priorities).
+PRIORITY_RANGE = (1, 1_000_000)
+
+
+def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) -> kopf.OperatorSettings:
+    operator = kopf.OperatorSettings()
+    operator.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    operator.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
+    operator.persistence.finalizer = FINALIZER
+    operator.posting.reporting_component = COMPONENT
+    operator.posting.reporting_instance = socket.gethostname()
+    operator.admission.server = server
+    # kopf must not manage webhook configurations: controller.webhook_configuration does.
+    operator.admission.managed = None
+    return operator
+
+
+def run(settings: Settings) -> None:
+    """Run the operator until it is told to stop (SIGINT/SIGTERM)."""
+    kopf.configure(verbose=settings.verbose, log_format=kopf.LogFormat.FULL)
+    if not settings.verbose:
+        # One line per handler run and per webhook call: every NAD's timer alone logs each interval.
+        for chatty in ("kopf.objects", "aiohttp.access"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+    api_settings = ApiSettings(kubeconfig=settings.kubeconfig)
+    api = make_api_client(api_settings)
+    registry = kopf.OperatorRegistry()
+    register_handlers(registry, settings, ApiView(api_settings, api).get_network)
+    publisher: Publisher | None = None
+    if settings.webhook_configuration:
+
+        async def publisher(ca_bundle: bytes | None) -> None:
+            await publish(api, webhook_configuration(settings, ca_bundle))
+
+    # The generated key lives as long as the process, in a private folder (mkdtemp makes it 0700).
+    with tempfile.TemporaryDirectory(prefix="multus-controller-") as scratch:
+        certificate = serving_certificate(settings, Path(scratch))
+        logging.getLogger(__name__).info("webhook certificate: %s", certificate.cert_file)
+        kopf.run(
+            registry=registry,
+            settings=operator_settings(settings, webhook_server(settings, certificate, publisher)),
+            clusterwide=True,
+            standalone=settings.standalone,
+            peering_name=None if settings.standalone else settings.peering,
+            priority=settings.priority if settings.priority is not None else random.randint(*PRIORITY_RANGE),  # noqa: S311
+            liveness_endpoint=settings.liveness,
+        )

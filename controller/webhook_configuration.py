@@ -1,0 +1,143 @@
+"""The ValidatingWebhookConfiguration that sends admission requests to the controller.
+
+The controller writes it itself (kopf's own management cannot express a namespace selector or a
+per-webhook failure policy), replacing the `webhooks` list each time its webhook server starts serving,
+so the CA bundle follows the certificate in use. `deploy/controller/webhook.yaml` holds the same object
+for the default settings; a test keeps the two equal.
+
+- NADs: CREATE and UPDATE, failure policy Fail: a NAD the controller could not check might break pods.
+- Pods (unless `--pod-validation off`): CREATE in the namespaces the label selects, failure policy per
+  `--pod-failure-policy`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from controller.settings import POD_VALIDATION_LABEL, PodValidation, Settings
+
+NAD_WEBHOOK_ID = "validate-nad"
+POD_WEBHOOK_ID = "validate-pod-networks"
+NAD_WEBHOOK_NAME = "network-attachment-definitions.validation.multus-py.io"
+POD_WEBHOOK_NAME = "pods.validation.multus-py.io"
+# The API server's budget for one call; kopf answers well within it.
+TIMEOUT_SECONDS = 10
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def webhook_configuration(settings: Settings, ca_bundle: bytes | None) -> dict[str, Any]:
+    """The whole object for `settings`; without `ca_bundle` the API server trusts its system roots."""
+    webhooks = [
+        _webhook(
+            settings,
+            NAD_WEBHOOK_NAME,
+            NAD_WEBHOOK_ID,
+            ca_bundle,
+            rule={
+                "apiGroups": ["k8s.cni.cncf.io"],
+                "apiVersions": ["v1"],
+                "resources": ["network-attachment-definitions"],
+                "operations": ["CREATE", "UPDATE"],
+                "scope": "Namespaced",
+            },
+            fail_open=False,
+        )
+    ]
+    if settings.pod_validation is not PodValidation.OFF:
+        pod_webhook = _webhook(
+            settings,
+            POD_WEBHOOK_NAME,
+            POD_WEBHOOK_ID,
+            ca_bundle,
+            rule={
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "resources": ["pods"],
+                "operations": ["CREATE"],
+                "scope": "Namespaced",
+            },
+            fail_open=settings.pod_fail_open,
+        )
+        pod_webhook["namespaceSelector"] = namespace_selector(settings.pod_validation)
+        webhooks.append(pod_webhook)
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": settings.webhook_configuration},
+        "webhooks": webhooks,
+    }
+
+
+def namespace_selector(mode: PodValidation) -> dict[str, Any]:
+    if mode is PodValidation.ALL:
+        requirement = {"key": POD_VALIDATION_LABEL, "operator": "NotIn", "values": ["disabled"]}
+    else:
+        requirement = {"key": POD_VALIDATION_LABEL, "operator": "In", "values": ["enabled"]}
+    return {"matchExpressions": [requirement]}
+
+
+async def publish(api: client.ApiClient, configuration: dict[str, Any]) -> None:
+    """Replace the `webhooks` of the configuration in the cluster, creating the object if it is absent."""
+    await asyncio.to_thread(_publish, client.AdmissionregistrationV1Api(api), configuration)
+
+
+def _publish(admission: client.AdmissionregistrationV1Api, configuration: dict[str, Any]) -> None:
+    name = configuration["metadata"]["name"]
+    try:
+        # A merge patch replaces the list as a whole, so a webhook turned off disappears.
+        admission.patch_validating_webhook_configuration(
+            name, {"webhooks": configuration["webhooks"]}, _content_type=MERGE_PATCH
+        )
+    except ApiException as error:
+        if error.status != 404:
+            raise
+        admission.create_validating_webhook_configuration(
+            client.V1ValidatingWebhookConfiguration.model_validate(configuration)
+        )
+
+
+def _webhook(
+    settings: Settings,
+    name: str,
+    webhook_id: str,
+    ca_bundle: bytes | None,
+    *,
+    rule: dict[str, Any],
+    fail_open: bool,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "clientConfig": _client_config(settings, webhook_id, ca_bundle),
+        "rules": [rule],
+        "failurePolicy": "Ignore" if fail_open else "Fail",
+        "matchPolicy": "Equivalent",
+        "sideEffects": "None",
+        "timeoutSeconds": TIMEOUT_SECONDS,
+        "admissionReviewVersions": ["v1"],
+    }
+
+
+def _client_config(settings: Settings, webhook_id: str, ca_bundle: bytes | None) -> dict[str, Any]:
+    # kopf's webhook server routes a request by the last path segment: the handler's id.
+    config: dict[str, Any]
+    if settings.webhook_url is not None:
+        config = {"url": f"{settings.webhook_url.rstrip('/')}/{webhook_id}"}
+    else:
+        service = settings.webhook_service
+        assert service is not None, "settings carry a Service whenever they carry no URL"
+        config = {
+            "service": {
+                "namespace": service.namespace,
+                "name": service.name,
+                "port": service.port,
+                "path": f"/{webhook_id}",
+            }
+        }
+    if ca_bundle is not None:
+        config["caBundle"] = base64.b64encode(ca_bundle).decode("ascii")
+    return config
