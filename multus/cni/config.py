@@ -90,11 +90,6 @@ class PluginConfig(_Lossless):
     def declared_capabilities(self) -> frozenset[str]:
         return frozenset(name for name, enabled in (self.capabilities or {}).items() if enabled)
 
-    @property
-    def description(self) -> str:
-        """How errors name this plugin, like libcni: `type="bridge" name="net1"`."""
-        return f'type="{self.type}"' + (f' name="{self.name}"' if self.name else "")
-
 
 class NetworkConfigList(_Lossless):
     name: StrictStr

@@ -109,7 +109,7 @@ class ConfigListRunner:
     async def add(self, conflist: NetworkConfigList, attachment: Attachment) -> Result:
         env = attachment.environment(Command.ADD)
         result: Result | None = None
-        for plugin in conflist.plugins:
+        for position, plugin in enumerate(conflist.plugins):
             stdin = plugin_stdin(
                 conflist, plugin, prev_result=result, capability_args=attachment.capability_args
             )
@@ -117,7 +117,7 @@ class ConfigListRunner:
                 answer = await self.executor.execute_with_result(plugin.type, env, stdin, conflist.version)
                 result = answer.convert_to(conflist.version)
             except CNIError as exc:
-                raise _naming(exc, conflist, plugin, Command.ADD) from None
+                raise _naming(exc, conflist, position, Command.ADD) from None
         if result is None:
             raise InvalidConfig(f"network {conflist.name!r} has no plugins")
         entry = CachedAttachment(
@@ -149,14 +149,14 @@ class ConfigListRunner:
                 f"network {conflist.name!r} has no cached result for container {attachment.container_id} "
                 f"interface {attachment.ifname}: nothing was added to check"
             )
-        for plugin in conflist.plugins:
+        for position, plugin in enumerate(conflist.plugins):
             stdin = plugin_stdin(
                 conflist, plugin, prev_result=cached.result, capability_args=attachment.capability_args
             )
             try:
                 await self.executor.execute(plugin.type, env, stdin)
             except CNIError as exc:
-                raise _naming(exc, conflist, plugin, Command.CHECK) from None
+                raise _naming(exc, conflist, position, Command.CHECK) from None
 
     async def delete(self, conflist: NetworkConfigList, attachment: Attachment) -> None:
         """DEL in reverse order. Capability arguments fall back to those cached at ADD, so a DEL from a
@@ -169,23 +169,23 @@ class ConfigListRunner:
             if at_least(conflist.version, PREV_RESULT_ON_DEL_SINCE):
                 prev_result = cached.result
             capability_args = capability_args or cached.capability_args
-        for plugin in reversed(conflist.plugins):
+        for position, plugin in reversed(list(enumerate(conflist.plugins))):
             stdin = plugin_stdin(conflist, plugin, prev_result=prev_result, capability_args=capability_args)
             try:
                 await self.executor.execute(plugin.type, env, stdin)
             except CNIError as exc:
-                raise _naming(exc, conflist, plugin, Command.DEL) from None
+                raise _naming(exc, conflist, position, Command.DEL) from None
         self.cache.delete(conflist.name, attachment.container_id, attachment.ifname)
 
     async def status(self, conflist: NetworkConfigList) -> None:
         if not at_least(conflist.version, STATUS_SINCE):
             return
         env = CNIEnvironment(Command.STATUS)
-        for plugin in conflist.plugins:
+        for position, plugin in enumerate(conflist.plugins):
             try:
                 await self.executor.execute(plugin.type, env, plugin_stdin(conflist, plugin))
             except CNIError as exc:
-                raise _naming(exc, conflist, plugin, Command.STATUS) from None
+                raise _naming(exc, conflist, position, Command.STATUS) from None
 
     async def gc(self, conflist: NetworkConfigList, valid_attachments: Iterable[tuple[str, str]]) -> None:
         """Remove what is left of every attachment of this network outside `valid_attachments`.
@@ -212,11 +212,11 @@ class ConfigListRunner:
             listed = [{"containerID": container, "ifname": ifname} for container, ifname in sorted(valid)]
             extra = {VALID_ATTACHMENTS_KEY: listed, LEGACY_ATTACHMENTS_KEY: listed}
             env = CNIEnvironment(Command.GC)
-            for plugin in conflist.plugins:
+            for position, plugin in enumerate(conflist.plugins):
                 try:
                     await self.executor.execute(plugin.type, env, plugin_stdin(conflist, plugin, extra=extra))
                 except CNIError as exc:
-                    failures.append(_naming(exc, conflist, plugin, Command.GC))
+                    failures.append(_naming(exc, conflist, position, Command.GC))
         if failures:
             first = failures[0]
             details = "; ".join(str(failure) for failure in failures)
@@ -236,7 +236,8 @@ class ConfigListRunner:
             return None
 
 
-def _naming(exc: CNIError, conflist: NetworkConfigList, plugin: PluginConfig, command: Command) -> CNIError:
-    """The same error and code, saying which plugin of which network failed (worded like libcni)."""
-    message = f"plugin {plugin.description} of network {conflist.name!r} failed ({command}): {exc.msg}"
+def _naming(exc: CNIError, conflist: NetworkConfigList, position: int, command: Command) -> CNIError:
+    """The same error and code, saying which plugin of which network failed."""
+    plugin = f'plugin {position + 1}/{len(conflist.plugins)} type="{conflist.plugins[position].type}"'
+    message = f"{plugin} of network {conflist.name!r} failed ({command}): {exc.msg}"
     return type(exc)(message, exc.details, code=exc.code)

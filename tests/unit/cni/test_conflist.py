@@ -126,14 +126,14 @@ def test_failure_in_the_second_of_three_stops_the_add_and_names_the_plugin(
     conflist = _conflist(
         record,
         {"type": "fake-record", "result": RESULT},
-        {"type": "fake-fail", "name": "breaker", "failOn": ["ADD"], "code": 42},
+        {"type": "fake-fail", "failOn": ["ADD"], "code": 42},
         {"type": "fake-record"},
     )
     with pytest.raises(CNIError) as caught:
         asyncio.run(runner.add(conflist, _attachment()))
     assert caught.value.code == 42
     assert caught.value.msg == (
-        'plugin type="fake-fail" name="breaker" of network \'fakenet\' failed (ADD): failed on purpose'
+        "plugin 2/3 type=\"fake-fail\" of network 'fakenet' failed (ADD): failed on purpose"
     )
     assert caught.value.details == "ADD of net1"
     assert [seen["command"] for seen in records(record)] == ["ADD"]
@@ -198,7 +198,7 @@ def test_failed_delete_keeps_the_cache_for_the_retry(runner: ConfigListRunner, r
         record, {"type": "fake-record", "result": RESULT}, {"type": "fake-fail", "failOn": ["DEL"]}
     )
     asyncio.run(runner.add(conflist, _attachment()))
-    with pytest.raises(CNIError, match=r"plugin type=\"fake-fail\" of network 'fakenet' failed \(DEL\)"):
+    with pytest.raises(CNIError, match=r"plugin 2/2 type=\"fake-fail\" of network 'fakenet' failed \(DEL\)"):
         asyncio.run(runner.delete(conflist, _attachment()))
     assert runner.cache.read("fakenet", "ctr1", "net1") is not None
     assert [seen["command"] for seen in records(record)] == ["ADD"]
