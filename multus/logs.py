@@ -43,6 +43,7 @@ class JSONFormatter(logging.Formatter):
         line.update(getattr(record, _FIELDS, {}))
         if record.exc_info and record.exc_info[1] is not None:
             line["error"] = str(record.exc_info[1])
+            line["traceback"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
 

@@ -21,7 +21,8 @@ so callers can catch a kind of failure and the wire form stays the same:
     ├── NetworkNotFound          103   a referenced NetworkAttachmentDefinition does not exist
     ├── NetworkForbidden         104   namespace isolation forbids the reference
     ├── InterfaceConflict        105   an interface name is repeated or already in the netns
-    └── ClusterUnavailable       106   the Kubernetes API could not be reached in time
+    ├── ClusterUnavailable       106   the Kubernetes API could not be reached in time
+    └── InternalError            199   a bug of ours, reported as an error rather than a traceback
 
 A delegate's own error keeps the delegate's code: it is raised as a plain `CNIError`.
 """
@@ -50,6 +51,7 @@ class ErrorCode(IntEnum):
     NETWORK_FORBIDDEN = 104
     INTERFACE_CONFLICT = 105
     CLUSTER_UNAVAILABLE = 106
+    INTERNAL = 199
 
 
 class CNIError(Exception):
@@ -143,3 +145,7 @@ class InterfaceConflict(CNIError):
 
 class ClusterUnavailable(CNIError):
     default_code = ErrorCode.CLUSTER_UNAVAILABLE
+
+
+class InternalError(CNIError):
+    default_code = ErrorCode.INTERNAL

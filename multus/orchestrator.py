@@ -1,0 +1,515 @@
+"""The meta-plugin's commands: ADD, DEL, CHECK, GC and STATUS over all of a pod's attachments.
+
+The same code runs in the `multus` plugin process and inside the node daemon; only the `ClusterView`
+differs. Guarantees, beyond what upstream gives:
+
+- ADD writes the attachment cache before the first delegate runs and after each one, and a failed
+  ADD undoes every attachment it started, in reverse order.
+- DEL works from that cache when the pod, the NAD or the API server is gone; with the cache lost or
+  damaged it recovers the attachments from libcni's result cache; with nothing recoverable it still
+  succeeds (the runtime must be able to move on) and says on the pod what may have leaked. Delegate
+  failures are reported, never hidden.
+- CHECK checks every attachment, NAD ones included, against the delegates and the real namespace.
+- GC removes attachments of containers that are not in the runtime's valid list, and only those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from multus.attachment_cache import AttachmentCache, AttachmentRecord, ContainerRecord
+from multus.cni.args import IGNORE_UNKNOWN
+from multus.cni.cache import DEFAULT_CACHE_DIR, ResultCache
+from multus.cni.config import NetworkConfigList, parse_network_config
+from multus.cni.conflist import LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY, Attachment, ConfigListRunner
+from multus.cni.environment import CNIEnvironment, Command
+from multus.cni.errors import (
+    CNIError,
+    InvalidConfig,
+    InvalidEnvironment,
+    TryAgainLater,
+    UnknownContainer,
+)
+from multus.cni.exec import DelegateExecutor
+from multus.cni.results import Result, Route, parse_result
+from multus.config import MultusConfig
+from multus.devices import DeviceAllocations
+from multus.k8s.device_info import parse_device_info
+from multus.k8s.status import format_network_status, statuses_from_result
+from multus.k8s.view import ClusterView, Pod
+from multus.logs import fields, get_logger
+from multus.netns import NamespaceGone, interfaces, replace_default_route
+from multus.resolution import Attachment as PodAttachment
+from multus.resolution import resolve_attachments
+
+log = get_logger("orchestrator")
+
+POD_NAMESPACE_ARG, POD_NAME_ARG, POD_UID_ARG = "K8S_POD_NAMESPACE", "K8S_POD_NAME", "K8S_POD_UID"
+# Runtime-provided runtimeConfig keys that belong to the pod's cluster network only, as upstream does.
+CLUSTER_RUNTIME_KEYS = ("portMappings", "bandwidth", "dns", "ips", "mac", "io.kubernetes.cri.pod-annotations")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One CNI invocation as the runtime made it."""
+
+    env: CNIEnvironment
+    stdin: bytes
+
+    @property
+    def pod_key(self) -> tuple[str, str]:
+        args = self.env.args_dict
+        return args.get(POD_NAMESPACE_ARG, ""), args.get(POD_NAME_ARG, "")
+
+
+class Orchestrator:
+    """Runs one request's command. `results_dir` is libcni's cache folder (default `/var/lib/cni`)."""
+
+    def __init__(
+        self,
+        config: MultusConfig,
+        view: ClusterView | None,
+        env: CNIEnvironment,
+        *,
+        results_dir: Path = DEFAULT_CACHE_DIR,
+        runtime_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.view = view
+        self.env = env
+        search = [str(config.bin_dir), *env.path]
+        self.runner = ConfigListRunner(
+            DelegateExecutor(search, timeout=config.delegate_timeout), ResultCache(results_dir)
+        )
+        self.cache = AttachmentCache(config.cni_dir)
+        self.runtime_config = dict(runtime_config or {})
+
+    # ADD ------------------------------------------------------------------------------------------
+
+    async def add(self) -> Result:
+        await self._wait_until_ready()
+        pod = await self._pod()
+        taken = set(await asyncio.to_thread(lambda: set(interfaces(self.env.netns))))
+        devices = await asyncio.to_thread(DeviceAllocations.from_checkpoint, self.config.device_checkpoint)
+        try:
+            attachments = await resolve_attachments(
+                self.config, self.view, pod, self.env.ifname, taken, devices=devices
+            )
+        except CNIError as error:
+            if pod is not None:
+                await self._event(pod, "Warning", "NoNetworkFound", str(error))
+            raise
+        for attachment in attachments:
+            if attachment.is_default:
+                attachment.capability_args = {
+                    key: value for key, value in self.runtime_config.items() if key in CLUSTER_RUNTIME_KEYS
+                } | attachment.capability_args
+        record = self._new_record(pod, attachments)
+        self.cache.save(record)
+        try:
+            results = await self._add_all(attachments, record)
+            await asyncio.to_thread(self._apply_default_route, attachments, results, record)
+        except Exception as error:  # whatever failed, the attachments made so far must go
+            await self._undo(record)
+            if pod is not None:
+                await self._event(pod, "Warning", "FailedAddingInterfaces", str(error))
+            raise
+        if pod is not None:
+            await self._report(pod, attachments, record)
+        return results[0].convert_to(self.config.cni_version)
+
+    async def _add_all(self, attachments: list[PodAttachment], record: ContainerRecord) -> list[Result]:
+        results: list[Result] = []
+        for attachment, entry in zip(attachments, record.attachments, strict=True):
+            conflist = _conflist(attachment.network, entry.config)
+            started = time.monotonic()
+            result = await self.runner.add(conflist, self._cni_attachment(entry))
+            log.info(
+                "attachment added",
+                extra=fields(
+                    container=self.env.container_id,
+                    pod=_pod_ref(record),
+                    network=attachment.network,
+                    ifname=attachment.ifname,
+                    ms=round((time.monotonic() - started) * 1e3, 1),
+                ),
+            )
+            entry.result = result.to_dict()
+            self.cache.save(record)
+            results.append(result)
+        return results
+
+    def _apply_default_route(
+        self, attachments: list[PodAttachment], results: list[Result], record: ContainerRecord
+    ) -> None:
+        """Point the pod's default route at the one attachment that asked for it (REFERENCE §4)."""
+        for chosen, attachment in enumerate(attachments):
+            for gateway in attachment.default_route:
+                family = ipaddress.ip_address(gateway).version
+                replace_default_route(self.env.netns, attachment.ifname, gateway)
+                for index, result in enumerate(results):
+                    results[index] = _with_default_route(result, family, gateway if index == chosen else None)
+                    entry = record.attachments[index]
+                    entry.result = results[index].to_dict()
+                    self._rewrite_result_cache(entry, results[index])
+                self.cache.save(record)
+
+    def _rewrite_result_cache(self, entry: AttachmentRecord, result: Result) -> None:
+        network = str(entry.config.get("name", ""))
+        cached = self.runner.cache.read(network, self.env.container_id, entry.ifname)
+        if cached is not None:
+            self.runner.cache.write(replace(cached, result=result))
+
+    async def _report(self, pod: Pod, attachments: list[PodAttachment], record: ContainerRecord) -> None:
+        statuses = []
+        for attachment, entry in zip(attachments, record.attachments, strict=True):
+            assert entry.result is not None  # every attachment succeeded to get here
+            device = parse_device_info(attachment.device_info) if attachment.device_info else None
+            statuses.extend(
+                statuses_from_result(
+                    entry.result,
+                    network=attachment.network,
+                    interface=attachment.ifname,
+                    default=attachment.is_default,
+                    device_info=device,
+                )
+            )
+            ips = [ip["address"] for ip in entry.result.get("ips", [])]
+            message = f"Add {attachment.ifname} [{', '.join(ips)}] from {attachment.network}"
+            await self._event(pod, "Normal", "AddedInterface", message)
+        if self.view is not None:
+            await self.view.write_network_status(pod, format_network_status(statuses))
+
+    def _new_record(self, pod: Pod | None, attachments: list[PodAttachment]) -> ContainerRecord:
+        base_args = [(key, value) for key, value in self.env.args if key != IGNORE_UNKNOWN]
+        return ContainerRecord(
+            container_id=self.env.container_id,
+            netns=self.env.netns,
+            pod_namespace=pod.namespace if pod else self.request_pod_key[0],
+            pod_name=pod.name if pod else self.request_pod_key[1],
+            pod_uid=pod.uid if pod else self.env.args_dict.get(POD_UID_ARG, ""),
+            cni_version=self.config.cni_version,
+            attachments=[
+                AttachmentRecord(
+                    network=a.network,
+                    ifname=a.ifname,
+                    config=a.config,
+                    capability_args=a.capability_args,
+                    cni_args=[(IGNORE_UNKNOWN, "1"), *base_args, *a.cni_args],
+                    is_default=a.is_default,
+                    device_info=a.device_info,
+                )
+                for a in attachments
+            ],
+        )
+
+    @property
+    def request_pod_key(self) -> tuple[str, str]:
+        return Request(self.env, b"").pod_key
+
+    async def _pod(self) -> Pod | None:
+        namespace, name = self.request_pod_key
+        if not name or self.view is None:
+            return None
+        pod = await self.view.get_pod(namespace, name)
+        if pod is None:
+            raise UnknownContainer(f"pod {namespace}/{name} not found")
+        expected = self.env.args_dict.get(POD_UID_ARG, "")
+        if expected and pod.uid != expected and "kubernetes.io/config.mirror" not in pod.annotations:
+            raise UnknownContainer(
+                f"pod {namespace}/{name} has UID {pod.uid}, the runtime asked for {expected}",
+                "the pod was deleted and re-created",
+            )
+        return pod
+
+    async def _wait_until_ready(self) -> None:
+        indicator = self.config.readiness_indicator_file
+        if indicator is None:
+            return
+        limit = self.config.readiness_timeout
+        deadline = time.monotonic() + limit
+        while not indicator.exists():
+            if time.monotonic() >= deadline:
+                raise TryAgainLater(
+                    f"readinessindicatorfile {indicator} did not appear in {limit:g}s",
+                    "the cluster network is not ready yet",
+                )
+            await asyncio.sleep(0.1)
+
+    # DEL ------------------------------------------------------------------------------------------
+
+    async def delete(self) -> None:
+        record = self.cache.load(self.env.container_id)
+        if record is None:
+            record = self._recover_record()
+            if record is None:
+                await self._warn_nothing_to_delete()
+                return
+        await self._delete_record(record)
+
+    async def _delete_record(self, record: ContainerRecord) -> None:
+        """DEL every attachment in reverse; drop those that succeeded from the cache, report the rest."""
+        failures: list[str] = []
+        first: CNIError | None = None
+        for entry in list(reversed(record.attachments)):
+            try:
+                await self.runner.delete(
+                    _conflist(entry.network, entry.config), self._cni_attachment(entry, record)
+                )
+            except CNIError as error:
+                first = first or error
+                failures.append(f"{entry.network} ({entry.ifname}): {error}")
+                log.error(
+                    "attachment not deleted",
+                    extra=fields(
+                        container=record.container_id,
+                        pod=_pod_ref(record),
+                        network=entry.network,
+                        error=str(error),
+                    ),
+                )
+                continue
+            record.attachments.remove(entry)
+            log.info(
+                "attachment deleted",
+                extra=fields(
+                    container=record.container_id,
+                    pod=_pod_ref(record),
+                    network=entry.network,
+                    ifname=entry.ifname,
+                ),
+            )
+        if first is None:
+            self.cache.remove(record.container_id)
+            return
+        self.cache.save(record)  # what is left, for the runtime's next DEL
+        raise type(first)(
+            f"DEL of container {record.container_id}: {len(failures)} attachment(s) not deleted: {first.msg}",
+            "; ".join(failures),
+            code=first.code,
+        )
+
+    async def _undo(self, record: ContainerRecord) -> None:
+        """Undo a failed ADD: DEL every attachment it started (the failing one too), in reverse."""
+        started = [entry for entry in record.attachments if entry.result is not None]
+        failing = next((entry for entry in record.attachments if entry.result is None), None)
+        record.attachments = [*started, *([failing] if failing else [])]
+        try:
+            await self._delete_record(record)
+        except CNIError as error:
+            log.error(
+                "undo of a failed ADD left attachments behind",
+                extra=fields(container=record.container_id, pod=_pod_ref(record), error=str(error)),
+            )
+
+    def _recover_record(self) -> ContainerRecord | None:
+        """Rebuild the container's record from libcni's result cache, which every delegate ADD wrote."""
+        entries = self.runner.cache.entries(container_id=self.env.container_id)
+        if not entries:
+            return None
+        namespace, name = self.request_pod_key
+        log.info(
+            "attachment cache missing or damaged: recovering from the result cache",
+            extra=fields(container=self.env.container_id, pod=f"{namespace}/{name}", found=len(entries)),
+        )
+        return ContainerRecord(
+            container_id=self.env.container_id,
+            netns=self.env.netns or entries[0].netns,
+            pod_namespace=namespace,
+            pod_name=name,
+            cni_version=self.config.cni_version,
+            attachments=[
+                AttachmentRecord(
+                    network=entry.network_name,
+                    ifname=entry.ifname,
+                    config=json.loads(entry.config),
+                    capability_args=entry.capability_args,
+                    cni_args=list(entry.cni_args),
+                    result=entry.result.to_dict() if entry.result else None,
+                )
+                for entry in entries
+            ],
+        )
+
+    async def _warn_nothing_to_delete(self) -> None:
+        """Nothing to delete: normal for the runtime's second DEL. But if the namespace still holds
+        interfaces, an ADD did attach something and its record is lost: say so on the pod."""
+        namespace, name = self.request_pod_key
+        context = fields(container=self.env.container_id, pod=f"{namespace}/{name}")
+        try:
+            left = (
+                sorted(set(await asyncio.to_thread(interfaces, self.env.netns)) - {"lo"})
+                if self.env.netns
+                else []
+            )
+        except NamespaceGone:
+            left = []
+        if not left:
+            log.info("nothing to delete", extra=context)
+            return
+        message = (
+            f"DEL of container {self.env.container_id}: no attachment record and no cached result, but the "
+            f"pod's namespace still holds {', '.join(left)}; their IP allocations may have leaked"
+        )
+        log.error(message, extra=context)
+        if self.view is not None and name:
+            pod = Pod(namespace, name, self.env.args_dict.get(POD_UID_ARG, ""))
+            await self._event(pod, "Warning", "AttachmentsMayHaveLeaked", message)
+
+    # CHECK ----------------------------------------------------------------------------------------
+
+    async def check(self) -> None:
+        record = self.cache.load(self.env.container_id)
+        if record is None:
+            raise UnknownContainer(f"CHECK: no attachment record for container {self.env.container_id}")
+        try:
+            present = await asyncio.to_thread(interfaces, self.env.netns)
+        except NamespaceGone as error:
+            raise UnknownContainer(f"CHECK: {error.msg}") from error
+        for entry in record.attachments:
+            conflist = _conflist(entry.network, entry.config)
+            await self.runner.check(conflist, self._cni_attachment(entry, record))
+            _check_interface(entry, present)
+
+    # GC and STATUS --------------------------------------------------------------------------------
+
+    async def gc(self, stdin_config: Mapping[str, Any]) -> None:
+        """Remove every attachment of containers outside the runtime's valid list."""
+        valid_list = stdin_config.get(VALID_ATTACHMENTS_KEY, stdin_config.get(LEGACY_ATTACHMENTS_KEY))
+        if not isinstance(valid_list, list):
+            # Without the list everything would look stale: refuse rather than delete every pod's networks.
+            raise InvalidConfig(f"GC: {VALID_ATTACHMENTS_KEY} must be a list of attachments")
+        valid = {str(item.get("containerID")) for item in valid_list if isinstance(item, dict)}
+        failures: list[str] = []
+        for container_id in self.cache.container_ids():
+            if container_id in valid:
+                continue
+            record = self.cache.load(container_id)
+            if record is None:
+                continue
+            try:
+                await self._delete_record(record)
+            except CNIError as error:
+                failures.append(str(error))
+        if failures:
+            raise CNIError(f"GC: {len(failures)} container(s) not cleaned up", "; ".join(failures))
+
+    async def status(self) -> None:
+        indicator = self.config.readiness_indicator_file
+        if indicator is not None and not indicator.exists():
+            raise CNIError(
+                f"readinessindicatorfile {indicator} does not exist",
+                "the cluster network is not ready",
+                code=50,
+            )
+        cluster = await resolve_attachments(self.config, None, None, "eth0", set())
+        await self.runner.status(_conflist(cluster[0].network, cluster[0].config))
+
+    # helpers --------------------------------------------------------------------------------------
+
+    def _cni_attachment(self, entry: AttachmentRecord, record: ContainerRecord | None = None) -> Attachment:
+        netns = self.env.netns or (record.netns if record else "")
+        return Attachment(
+            container_id=self.env.container_id,
+            ifname=entry.ifname,
+            netns=netns if netns and os.path.exists(netns) else "",
+            cni_args=tuple(entry.cni_args),
+            capability_args=entry.capability_args,
+        )
+
+    async def _event(self, pod: Pod, kind: str, reason: str, message: str) -> None:
+        """Events are best effort: failing to record one must not fail the pod's networking."""
+        if self.view is None:
+            return
+        try:
+            await self.view.record_event(pod, "Warning" if kind == "Warning" else "Normal", reason, message)
+        except CNIError as error:
+            log.error(
+                "event not recorded",
+                extra=fields(pod=f"{pod.namespace}/{pod.name}", reason=reason, error=str(error)),
+            )
+
+
+def _conflist(network: str, config: dict[str, Any]) -> NetworkConfigList:
+    try:
+        return parse_network_config(config)
+    except CNIError as error:
+        raise type(error)(f"network {network}: {error.msg}", error.details, code=error.code) from None
+
+
+def _with_default_route(result: Result, family: int, gateway: str | None) -> Result:
+    """`result` without default routes of `family`, plus one via `gateway` when given."""
+    routes = tuple(route for route in result.routes if not (route.is_default and route.family == family))
+    if gateway is not None:
+        destination = ipaddress.ip_interface("0.0.0.0/0" if family == 4 else "::/0")
+        routes = (*routes, Route(destination, ipaddress.ip_address(gateway)))
+    return replace(result, routes=routes)
+
+
+def _check_interface(entry: AttachmentRecord, present: Mapping[str, Any]) -> None:
+    iface = present.get(entry.ifname)
+    if iface is None:
+        raise UnknownContainer(f"CHECK: interface {entry.ifname} of network {entry.network} is missing")
+    if entry.result is None:
+        return
+    index = _interface_index(entry)
+    expected = {
+        str(ip.address)
+        for ip in parse_result(entry.result).ips
+        if index is None or ip.interface in (None, index)
+    }
+    missing = sorted(expected - set(iface.addresses))
+    if missing:
+        raise UnknownContainer(
+            f"CHECK: interface {entry.ifname} of network {entry.network} lacks {', '.join(missing)}"
+        )
+
+
+def _interface_index(entry: AttachmentRecord) -> int | None:
+    assert entry.result is not None
+    for index, link in enumerate(entry.result.get("interfaces", [])):
+        if link.get("name") == entry.ifname and link.get("sandbox"):
+            return index
+    return None
+
+
+def _pod_ref(record: ContainerRecord) -> str:
+    return f"{record.pod_namespace}/{record.pod_name}" if record.pod_name else ""
+
+
+async def run_command(
+    env: CNIEnvironment,
+    stdin: bytes,
+    config: MultusConfig,
+    view: ClusterView | None,
+    *,
+    results_dir: Path = DEFAULT_CACHE_DIR,
+) -> dict[str, Any] | None:
+    """Run the request; the JSON reply for ADD (the cluster network's result), None for the rest."""
+    try:
+        raw = json.loads(stdin)
+    except ValueError:
+        raw = {}
+    runtime_config = raw.get("runtimeConfig") if isinstance(raw.get("runtimeConfig"), dict) else {}
+    orchestrator = Orchestrator(config, view, env, results_dir=results_dir, runtime_config=runtime_config)
+    if env.command == Command.ADD:
+        return (await orchestrator.add()).to_dict()
+    if env.command == Command.DEL:
+        await orchestrator.delete()
+    elif env.command == Command.CHECK:
+        await orchestrator.check()
+    elif env.command == Command.GC:
+        await orchestrator.gc(raw)
+    elif env.command == Command.STATUS:
+        await orchestrator.status()
+    else:
+        raise InvalidEnvironment(f"CNI_COMMAND {env.command} is not run by the orchestrator")
+    return None

@@ -1,0 +1,88 @@
+"""The `multus` executable in in-process mode: a CNI plugin that runs the orchestrator itself.
+
+The runtime gives the CNI environment and the network config on stdin; the result (ADD) or the error
+goes to stdout as CNI JSON, with exit status 0 or 1. No failure ever ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from multus.cni.environment import CNIEnvironment, Command
+from multus.cni.errors import CNIError, InternalError, IOFailure
+from multus.cni.versions import LATEST_VERSION, version_reply
+from multus.config import MultusConfig, parse_config
+from multus.k8s.view import ClusterView
+from multus.logs import configure, fields, get_logger
+
+log = get_logger("plugin")
+IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
+
+
+def make_view(config: MultusConfig, environ: Mapping[str, str]) -> ClusterView | None:
+    """The cluster the config points at: a folder of YAML files, a kubeconfig, the pod's service
+    account, or none (then only the cluster network and `delegates` are attached)."""
+    if config.cluster_folder is not None:
+        from multus.k8s.fileview import FileView  # noqa: PLC0415  only what the config asks for is imported
+
+        return FileView(config.cluster_folder, config.state_folder)
+    if config.kubeconfig is not None or environ.get(IN_CLUSTER_ENV):
+        from multus.k8s.apiview import ApiSettings, ApiView  # noqa: PLC0415
+
+        settings = ApiSettings(
+            kubeconfig=config.kubeconfig,
+            request_timeout=config.api.request,
+            retries=config.api.retries,
+            retry_backoff=config.api.backoff,
+        )
+        return ApiView(settings)
+    return None
+
+
+def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | None, int]:
+    """The reply to print and the exit status, for one invocation."""
+    version = _requested_version(stdin)
+    try:
+        env = CNIEnvironment.from_environ(environ)
+        if env.command == Command.VERSION:
+            return version_reply(version).to_dict(), 0
+        config = parse_config(stdin)
+        configure(config.log_level, config.log_file, config.log_to_stderr)
+        from multus.orchestrator import run_command  # noqa: PLC0415  VERSION and bad input stay cheap
+
+        reply = asyncio.run(run_command(env, stdin, config, make_view(config, environ)))
+        return reply, 0
+    except CNIError as error:
+        log.error(
+            "request failed",
+            extra=fields(
+                command=environ.get("CNI_COMMAND"), container=environ.get("CNI_CONTAINERID"), error=str(error)
+            ),
+        )
+        return error.to_dict(version), 1
+    except OSError as error:
+        return IOFailure(f"{error.strerror or error}", str(error.filename or "")).to_dict(version), 1
+    except Exception as error:  # a bug: still a CNI error on stdout, with the traceback in the log
+        log.exception("internal error", extra=fields(command=environ.get("CNI_COMMAND")))
+        return InternalError(f"internal error: {type(error).__name__}: {error}").to_dict(version), 1
+
+
+def _requested_version(stdin: bytes) -> str:
+    """The version to answer errors in: the config's, when it has a readable one."""
+    try:
+        version = json.loads(stdin).get("cniVersion")
+    except (ValueError, AttributeError):
+        return LATEST_VERSION
+    return version if isinstance(version, str) and version else LATEST_VERSION
+
+
+def main() -> None:
+    reply, status = handle(os.environ, sys.stdin.buffer.read())
+    if reply is not None:
+        sys.stdout.write(json.dumps(reply) + "\n")
+    sys.exit(status)
