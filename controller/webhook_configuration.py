@@ -28,6 +28,8 @@ POD_WEBHOOK_NAME = "pods.validation.multus-py.io"
 # The API server's budget for one call; kopf answers well within it.
 TIMEOUT_SECONDS = 10
 MERGE_PATCH = "application/merge-patch+json"
+# The API server puts every namespace's name in this label.
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 def webhook_configuration(settings: Settings, ca_bundle: bytes | None) -> dict[str, Any]:
@@ -63,7 +65,7 @@ def webhook_configuration(settings: Settings, ca_bundle: bytes | None) -> dict[s
             },
             fail_open=settings.pod_fail_open,
         )
-        pod_webhook["namespaceSelector"] = namespace_selector(settings.pod_validation)
+        pod_webhook["namespaceSelector"] = namespace_selector(settings)
         webhooks.append(pod_webhook)
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
@@ -73,12 +75,22 @@ def webhook_configuration(settings: Settings, ca_bundle: bytes | None) -> dict[s
     }
 
 
-def namespace_selector(mode: PodValidation) -> dict[str, Any]:
-    if mode is PodValidation.ALL:
-        requirement = {"key": POD_VALIDATION_LABEL, "operator": "NotIn", "values": ["disabled"]}
+def namespace_selector(settings: Settings) -> dict[str, Any]:
+    """The namespaces whose pods the pod webhook sees: chosen by label, never a system namespace.
+
+    Pods in system namespaces get only the cluster network, so there is nothing to check; leaving them
+    out also means a fail-closed webhook cannot keep the controller's own pods from starting.
+    """
+    if settings.pod_validation is PodValidation.ALL:
+        by_label = {"key": POD_VALIDATION_LABEL, "operator": "NotIn", "values": ["disabled"]}
     else:
-        requirement = {"key": POD_VALIDATION_LABEL, "operator": "In", "values": ["enabled"]}
-    return {"matchExpressions": [requirement]}
+        by_label = {"key": POD_VALIDATION_LABEL, "operator": "In", "values": ["enabled"]}
+    not_system = {
+        "key": NAMESPACE_NAME_LABEL,
+        "operator": "NotIn",
+        "values": sorted(settings.policy.namespaces.system_namespaces),
+    }
+    return {"matchExpressions": [by_label, not_system]}
 
 
 async def publish(api: client.ApiClient, configuration: dict[str, Any]) -> None:
