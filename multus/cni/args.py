@@ -33,10 +33,10 @@ def format_cni_args(args: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
     pairs = args.items() if isinstance(args, Mapping) else args
     formatted = []
     for key, value in pairs:
-        if not key or "=" in key or ";" in key:
-            raise InvalidEnvironment(f"CNI_ARGS: key {key!r} must be non-empty without '=' or ';'")
-        if ";" in value:
-            raise InvalidEnvironment(f"CNI_ARGS: value of {key} must not contain ';'")
+        if not key or "=" in key or ";" in key or "\0" in key:
+            raise InvalidEnvironment(f"CNI_ARGS: key {key!r} must be non-empty without '=', ';' or NUL")
+        if ";" in value or "\0" in value:
+            raise InvalidEnvironment(f"CNI_ARGS: value of {key} must not contain ';' or NUL")
         formatted.append(f"{key}={value}")
     return ";".join(formatted)
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from multus.cni import validation
 from multus.cni.errors import CNIError, DecodeFailure, InvalidConfig, InvalidEnvironment, IOFailure
+from multus.cni.jsontext import load_json
 from multus.cni.names import container_id_error, ifname_error, network_name_error
 from multus.cni.results import Result, parse_result
 
@@ -163,7 +164,7 @@ def _to_wire(entry: CachedAttachment) -> dict[str, Any]:
 
 def _from_wire(data: bytes, source: Path) -> CachedAttachment:
     try:
-        wire = _CacheFile.model_validate_json(data)
+        wire = _CacheFile.model_validate(load_json(data, f"cached result {source}"))
     except ValidationError as exc:
         raise DecodeFailure(f"cached result {source} is damaged: {validation.describe(exc)}") from None
     try:

@@ -30,6 +30,7 @@ from pydantic import (
 
 from multus.cni import validation
 from multus.cni.errors import DecodeFailure, InvalidConfig, IOFailure
+from multus.cni.jsontext import check_depth, load_json
 from multus.cni.names import network_name_error, plugin_type_error
 from multus.cni.versions import pick_version
 
@@ -186,11 +187,10 @@ def _read(path: Path) -> bytes:
 
 def _decode(data: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(data, Mapping):
-        return dict(data)
-    try:
-        decoded = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DecodeFailure("network config is not valid JSON", str(exc)) from None
+        decoded: object = dict(data)
+        check_depth(decoded, "network config")
+    else:
+        decoded = load_json(data, "network config")
     if not isinstance(decoded, dict):
         raise DecodeFailure(f"network config must be a JSON object, not {type(decoded).__name__}")
     return decoded

@@ -64,12 +64,17 @@ class Attachment:
             for name, why in (
                 ("CNI_CONTAINERID", container_id_error(self.container_id)),
                 ("CNI_IFNAME", ifname_error(self.ifname)),
+                ("CNI_NETNS", "must not contain NUL" if "\0" in self.netns else None),
             )
             if why
         ]
         if problems:
             raise InvalidEnvironment("invalid attachment: " + "; ".join(problems))
         format_cni_args(self.cni_args)  # refuses pairs that CNI_ARGS cannot carry
+        try:
+            json.dumps(self.capability_args)
+        except (TypeError, ValueError) as exc:
+            raise InvalidConfig(f"runtimeConfig capability arguments are not JSON: {exc}") from None
 
     def environment(self, command: Command) -> CNIEnvironment:
         if command in (Command.ADD, Command.CHECK) and not self.netns:

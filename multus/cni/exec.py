@@ -24,6 +24,7 @@ from pathlib import Path
 
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import CNIError, DelegateFailed, DelegateTimeout, InvalidConfig, PluginNotAvailable
+from multus.cni.jsontext import load_json
 from multus.cni.names import plugin_type_error
 from multus.cni.results import Result, parse_result
 from multus.cni.versions import LATEST_VERSION, VersionInfo
@@ -49,9 +50,9 @@ def find_plugin(plugin_type: str, search_dirs: Sequence[str]) -> Path:
     if why := plugin_type_error(plugin_type):
         raise InvalidConfig(f"plugin type {why}")
     for folder in search_dirs:
-        candidate = Path(folder, plugin_type)
-        if candidate.is_file():
-            return candidate
+        candidate = os.path.join(folder, plugin_type)
+        if os.path.isfile(candidate):
+            return Path(candidate)
     raise PluginNotAvailable(
         f'plugin "{plugin_type}" not found', f"searched: {os.pathsep.join(search_dirs) or '(no folders)'}"
     )
@@ -64,9 +65,10 @@ def tail(output: bytes) -> str:
 class DelegateExecutor:
     """Runs plugins found in `search_dirs` (in order: the meta-plugin's binDir first, then CNI_PATH).
 
-    `environ` is the environment plugins inherit (default: this process's), without any `CNI_*`
-    variable of our own; `timeout` bounds each run; an exec refused with "text file busy" (a binary
-    still being written by an installer) is retried `busy_retries` times with growing pauses.
+    `environ` is the environment plugins inherit (default: this process's, as it is when the executor
+    is made), without any `CNI_*` variable of our own; `timeout` bounds each run; an exec refused with
+    "text file busy" (a binary still being written by an installer) is retried `busy_retries` times with
+    growing pauses.
     """
 
     def __init__(
@@ -81,7 +83,9 @@ class DelegateExecutor:
         self.search_dirs = tuple(os.fspath(folder) for folder in search_dirs)
         self.timeout = timeout
         self._busy_pauses = [busy_pause * 2**attempt for attempt in range(busy_retries)]
-        self._environ = environ
+        # Taken once: reading os.environ costs more than a tenth of a millisecond per call.
+        inherited = os.environ if environ is None else environ
+        self._inherited = {name: value for name, value in inherited.items() if not name.startswith("CNI_")}
 
     def find(self, plugin_type: str) -> Path:
         return find_plugin(plugin_type, self.search_dirs)
@@ -92,8 +96,7 @@ class DelegateExecutor:
         `env.path` is replaced by this executor's search folders: delegates always get CNI_PATH.
         """
         path = self.find(plugin_type)
-        environ = {name: value for name, value in self._inherited().items() if not name.startswith("CNI_")}
-        environ.update(replace(env, path=self.search_dirs).to_environ())
+        environ = {**self._inherited, **replace(env, path=self.search_dirs).to_environ()}
         started = time.monotonic()
         run = await self._run(path, environ, stdin, f"{env.command} {plugin_type}")
         elapsed_ms = (time.monotonic() - started) * 1e3
@@ -124,9 +127,6 @@ class DelegateExecutor:
                 f'plugin "{plugin_type}" printed an invalid VERSION reply: {exc.msg}',
                 f"stdout: {tail(stdout)}",
             ) from None
-
-    def _inherited(self) -> Mapping[str, str]:
-        return os.environ if self._environ is None else self._environ
 
     async def _run(self, path: Path, environ: dict[str, str], stdin: bytes, what: str) -> PluginRun:
         process = await self._spawn(path, environ)
@@ -219,8 +219,8 @@ def _failure(plugin_type: str, run: PluginRun) -> CNIError:
 def _plugin_error(stdout: bytes) -> CNIError | None:
     """The plugin's own `{"code", "msg", "details"}`, when it printed one."""
     try:
-        data = json.loads(stdout)
-    except (ValueError, UnicodeDecodeError):
+        data = load_json(stdout, "plugin error")
+    except CNIError:
         return None
     if not isinstance(data, dict):
         return None

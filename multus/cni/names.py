@@ -34,8 +34,8 @@ def ifname_error(value: str) -> str | None:
         return f"{value!r} is longer than {MAX_IFNAME_BYTES} bytes"
     if value in (".", ".."):
         return f"{value!r} is not allowed"
-    if any(char in "/:" or char.isspace() for char in value):
-        return f"{value!r} must not contain '/', ':' or whitespace"
+    if any(char in "/:\0" or char.isspace() for char in value):
+        return f"{value!r} must not contain '/', ':', NUL or whitespace"
     return None
 
 

@@ -17,7 +17,6 @@ Addresses are `ipaddress` objects; a route's `dst` keeps host bits as written, l
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import Annotated, Any
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictInt, St
 
 from multus.cni import validation
 from multus.cni.errors import DecodeFailure
+from multus.cni.jsontext import load_json
 from multus.cni.versions import parse_version, require_supported
 
 IPInterface = IPv4Interface | IPv6Interface
@@ -265,11 +265,7 @@ def parse_result(data: bytes | str | dict[str, Any], *, default_version: str | N
 
     Every failure is a DecodeFailure (or IncompatibleVersion) naming the field at fault.
     """
-    if isinstance(data, bytes | str):
-        try:
-            data = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DecodeFailure("result is not JSON", str(exc)) from None
+    data = load_json(data, "result") if isinstance(data, bytes | str) else data
     if not isinstance(data, dict):
         raise DecodeFailure(f"result must be a JSON object, not {type(data).__name__}")
     version = data.get("cniVersion") or default_version

@@ -7,13 +7,13 @@ well-formed version this implementation cannot speak.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from multus.cni.errors import DecodeFailure, IncompatibleVersion, InvalidConfig
+from multus.cni.jsontext import load_json
 
 SUPPORTED_VERSIONS: tuple[str, ...] = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 LATEST_VERSION = SUPPORTED_VERSIONS[-1]
@@ -107,13 +107,13 @@ class VersionInfo:
     @classmethod
     def from_plugin_output(cls, stdout: bytes) -> VersionInfo:
         """Decode a VERSION reply; plugins of spec 0.2.0 may omit `supportedVersions`."""
-        try:
-            data = json.loads(stdout)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DecodeFailure("VERSION reply is not JSON", str(exc)) from None
+        data = load_json(stdout, "VERSION reply")
         if not isinstance(data, dict):
             raise DecodeFailure("VERSION reply must be a JSON object")
-        cni_version = check_version(data.get("cniVersion"), "VERSION reply cniVersion")
+        try:
+            cni_version = check_version(data.get("cniVersion"), "VERSION reply cniVersion")
+        except InvalidConfig as exc:
+            raise DecodeFailure(exc.msg) from None
         supported = data.get("supportedVersions")
         if supported is None:
             if cni_version != "0.2.0":

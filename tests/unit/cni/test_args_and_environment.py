@@ -21,8 +21,8 @@ CONTAINERD_ARGS = (
     "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;"
     "K8S_POD_INFRA_CONTAINER_ID=0123abcd;K8S_POD_UID=3f1c2a6e-8a7b-4c1d-9e2f-0a1b2c3d4e5f"
 )
-keys = st.text(min_size=1).filter(lambda key: "=" not in key and ";" not in key)
-values = st.text().filter(lambda value: ";" not in value)
+keys = st.text(min_size=1).filter(lambda key: not set(key) & set("=;\0"))
+values = st.text().filter(lambda value: not set(value) & set(";\0"))
 
 
 def test_parse_containerd_args() -> None:

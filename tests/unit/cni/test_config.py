@@ -201,3 +201,21 @@ def test_single_config_file_is_not_extended(tmp_path: Path) -> None:
     single = _write(tmp_path / "10-mac.conf", {"cniVersion": "0.4.0", "name": "mac", "type": "macvlan"})
     _write(tmp_path / "mac" / "extra.conf", {"type": "tuning"})
     assert [plugin.type for plugin in load_network_config_file(single).plugins] == ["macvlan"]
+
+
+@pytest.mark.parametrize("depth", [65, 5000, 100_000])
+def test_hostile_nesting_is_a_decode_failure(depth: int) -> None:
+    deep = "[" * depth + "]" * depth
+    text = f'{{"name": "n", "cniVersion": "1.0.0", "type": "x", "deep": {deep}}}'
+    with pytest.raises(DecodeFailure, match="network config"):
+        parse_network_config(text)
+    with pytest.raises(DecodeFailure, match="nests deeper than 64 levels"):
+        parse_network_config(
+            {"name": "n", "cniVersion": "1.0.0", "type": "x", "deep": json.loads("[" * 70 + "]" * 70)}
+        )
+
+
+def test_reasonable_nesting_is_fine() -> None:
+    nested = json.loads("[" * 60 + "]" * 60)
+    config = {"name": "n", "cniVersion": "1.0.0", "plugins": [{"type": "x", "deep": nested}]}
+    assert parse_network_config(json.dumps(config)).to_dict() == config

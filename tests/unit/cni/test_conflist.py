@@ -17,6 +17,7 @@ from multus.cni import (
     ConfigListRunner,
     DelegateExecutor,
     IncompatibleVersion,
+    InvalidConfig,
     InvalidEnvironment,
     NetworkConfigList,
     Result,
@@ -301,6 +302,10 @@ def test_attachment_is_validated() -> None:
         Attachment(container_id="-x", ifname="a b")
     with pytest.raises(InvalidEnvironment, match="CNI_ARGS"):
         Attachment(container_id="x", ifname="eth0", cni_args=(("A", "1;2"),))
+    with pytest.raises(InvalidEnvironment, match="CNI_NETNS must not contain NUL"):
+        Attachment(container_id="x", ifname="eth0", netns="/var/run/netns/a\0b")
+    with pytest.raises(InvalidConfig, match="capability arguments are not JSON"):
+        Attachment(container_id="x", ifname="eth0", capability_args={"portMappings": {1, 2}})
     with pytest.raises(InvalidEnvironment, match="CNI_NETNS is required for ADD"):
         asyncio.run(
             ConfigListRunner(DelegateExecutor([]), ResultCache("/nonexistent")).add(

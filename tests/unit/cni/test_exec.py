@@ -131,7 +131,9 @@ def test_garbage_instead_of_a_result() -> None:
     executor = DelegateExecutor([FAKE_PLUGINS])
     with pytest.raises(DelegateFailed) as caught:
         asyncio.run(executor.execute_with_result("fake-garbage", ADD, _stdin(), "1.1.0"))
-    assert caught.value.msg.startswith('plugin "fake-garbage" printed an invalid result: result is not JSON')
+    assert caught.value.msg.startswith(
+        'plugin "fake-garbage" printed an invalid result: result is not valid JSON'
+    )
     assert caught.value.details == "stdout: this is not JSON {"
 
 

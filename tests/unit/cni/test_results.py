@@ -225,7 +225,9 @@ def test_decode_errors_name_the_field(wire: dict[str, object], field: str) -> No
         parse_result(wire)
 
 
-@pytest.mark.parametrize("data", [b"not json", b"[1]", b"{}", "\udcff"])
+@pytest.mark.parametrize(
+    "data", [b"not json", b"[1]", b"{}", "\udcff", b"[" * 100_000, b'{"dns": ' + b"[" * 80]
+)
 def test_undecodable_results(data: bytes | str) -> None:
     with pytest.raises(DecodeFailure):
         parse_result(data)
