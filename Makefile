@@ -51,8 +51,8 @@ testenv: deps venv components
 testenv-down: venv
 	@MULTUS_CACHE_DIR=$(CACHE) $(BIN)/python -m tests.testenv down $(TESTENV_DIR)
 
-demo:
-	@echo "The standalone demo is not built yet; make test runs everything that exists."
+demo: deps venv components
+	@MULTUS_CACHE_DIR=$(CACHE) $(BIN)/multusctl demo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

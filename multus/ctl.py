@@ -1,0 +1,135 @@
+"""`multusctl`: the meta-plugin for people. `explain` shows what a pod would get, `demo` shows it work."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from multus.cni.errors import CNIError
+from multus.config import parse_config
+from multus.plugin import make_view
+from multus.resolution import resolve_attachments
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def explain(args: argparse.Namespace) -> int:
+    """Resolve a pod's attachments and print them, running nothing."""
+    raw: dict[str, Any] = json.loads(args.config.read_text()) if args.config else {}
+    if args.cluster_folder:
+        raw["clusterFolder"] = str(args.cluster_folder)
+    if args.kubeconfig:
+        raw["kubeconfig"] = str(args.kubeconfig)
+    if args.conf_dir:
+        raw["confDir"] = str(args.conf_dir)
+    config = parse_config(json.dumps(raw).encode())
+    view = make_view(config, os.environ)
+    if view is None:
+        raise CNIError("explain needs a cluster: give --cluster-folder or --kubeconfig", code=7)
+    namespace, _, name = args.pod.rpartition("/")
+    pod = asyncio.run(view.get_pod(namespace or "default", name))
+    if pod is None:
+        raise CNIError(f"pod {args.pod} not found", code=3)
+    attachments = asyncio.run(resolve_attachments(config, view, pod, args.ifname, set()))
+    report = [
+        {
+            "interface": a.ifname,
+            "network": a.network,
+            "default": a.is_default,
+            "config": a.config,
+            "runtimeConfig": a.capability_args,
+            "cniArgs": [f"{k}={v}" for k, v in a.cni_args],
+            **({"deviceInfo": a.device_info} if a.device_info else {}),
+        }
+        for a in attachments
+    ]
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    if os.geteuid() != 0:
+        print("multusctl demo: run as root (it makes network namespaces and links)", file=sys.stderr)
+        return 1
+    from multus.demo import ExampleRun  # noqa: PLC0415  pyroute2 is only needed here
+
+    folder = args.examples / "00-demo"
+    with ExampleRun(folder, args.cni_bin) as run:
+        pod = run.pods[0]
+        namespace = run.namespaces[pod]
+        print(f"== Pod {pod} in network namespace {namespace}, networks from {folder}")
+        print(f"   annotation: {_annotation(folder)}")
+        print(f"\n== ADD (the multus plugin, as a container runtime runs it; plugins from {run.cni_bin})")
+        outcome = run.add(pod)
+        if outcome.exit_code != 0:
+            print(json.dumps(outcome.reply, indent=2))
+            return 1
+        print("\n== k8s.v1.cni.cncf.io/network-status written on the pod:")
+        print(json.dumps(outcome.status, indent=2))
+        print(f"\n== Addresses in {namespace}:")
+        for ifname, addresses in outcome.addresses.items():
+            print(f"   {ifname:<8} {' '.join(addresses)}")
+        print(f"\n== Default routes in {namespace}:")
+        for route in outcome.default_routes:
+            print(f"   default via {route}")
+        print("\n== DEL")
+        code, reply = run.delete(pod)
+        if code != 0:
+            print(json.dumps(reply, indent=2))
+            return 1
+        left = run.leftovers(pod)
+        print(
+            "   left behind: "
+            + (
+                "nothing (no interface, attachment record, cached result or IP allocation)"
+                if not left
+                else "; ".join(left)
+            )
+        )
+        return 0 if not left else 1
+
+
+def _annotation(folder: Path) -> str:
+    import yaml  # noqa: PLC0415
+
+    pod = yaml.safe_load((folder / "pod.yaml").read_text())
+    return " ".join(pod["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"].split())
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="multusctl", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+
+    explain_cmd = commands.add_parser("explain", help="print the attachments a pod would get")
+    explain_cmd.add_argument("pod", help="NAMESPACE/NAME of the pod")
+    explain_cmd.add_argument("--cluster-folder", type=Path, help="read pods and NADs from YAML files here")
+    explain_cmd.add_argument("--kubeconfig", type=Path, help="read them from this cluster")
+    explain_cmd.add_argument("--config", type=Path, help="the node's multus config (e.g. 00-multus.conf)")
+    explain_cmd.add_argument(
+        "--conf-dir", type=Path, help="the CNI conf dir (overrides the config's confDir)"
+    )
+    explain_cmd.add_argument("--ifname", default="eth0", help="the cluster network's interface (CNI_IFNAME)")
+    explain_cmd.set_defaults(run=explain)
+
+    demo_cmd = commands.add_parser(
+        "demo", help="attach a pod's networks in a namespace, show them, remove them"
+    )
+    demo_cmd.add_argument("--examples", type=Path, default=EXAMPLES, help="the examples folder")
+    demo_cmd.add_argument("--cni-bin", type=Path, default=None, help="folder of CNI plugin binaries")
+    demo_cmd.set_defaults(run=demo)
+    return top
+
+
+def main() -> None:
+    args = parser().parse_args()
+    try:
+        status: int = args.run(args)
+    except CNIError as error:
+        print(f"multusctl: {error}", file=sys.stderr)
+        status = 1
+    sys.exit(status)
