@@ -3,9 +3,11 @@ its answer.
 
 Async, because the daemon runs many delegates at once. Each plugin starts in a process group of its
 own, so a plugin that outlives its time limit is killed together with any helper it started (bridge
-runs host-local, for instance), and it is always waited for: no zombie is left behind, even when the
-caller's task is cancelled. Every failure comes out as a `CNIError`: the plugin's own error with its
-own code, `DelegateTimeout`, or `DelegateFailed` with the exit status or signal and the end of stderr.
+runs host-local, for instance). The plugin is always waited for, even when the caller's task is
+cancelled, so it never lingers as our zombie; its killed helpers are orphans that init reaps.
+
+Every failure comes out as a `CNIError`: the plugin's own error with its own code, `DelegateTimeout`,
+or `DelegateFailed` with the exit status or signal and the end of stderr.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ class DelegateExecutor:
             for reader in (stdout, stderr):
                 reader.cancel()
         assert process.returncode is not None  # _feed_and_wait returned, so the process was reaped
-        return PluginRun(process.returncode, stdout.result(), stderr.result())
+        return PluginRun(process.returncode, _read(stdout), _read(stderr))
 
     async def _spawn(self, path: Path, environ: dict[str, str]) -> asyncio.subprocess.Process:
         pauses = iter(self._busy_pauses)
@@ -167,6 +169,8 @@ class DelegateExecutor:
                 if exc.errno != errno.ETXTBSY or pause is None:
                     raise DelegateFailed(f"cannot run plugin {path}", exc.strerror or str(exc)) from None
                 await asyncio.sleep(pause)
+            except ValueError as exc:  # a NUL byte in the environment
+                raise DelegateFailed(f"cannot run plugin {path}", str(exc)) from None
 
 
 async def _feed_and_wait(
@@ -188,6 +192,11 @@ async def _kill_group(process: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     await process.wait()
+
+
+def _read(reader: asyncio.Future[bytes]) -> bytes:
+    """What a finished pipe reader collected; a pipe that failed to read counts as empty."""
+    return b"" if reader.cancelled() or reader.exception() is not None else reader.result()
 
 
 async def _drain(reader: asyncio.Future[bytes]) -> bytes:

@@ -70,8 +70,9 @@ def pick_version(
 ) -> str:
     """The highest version among `cniVersion` and `cniVersions` that is also in `supported`.
 
-    Like libcni, entries newer than the latest spec are skipped rather than refused, so a config written
-    for a future spec still runs at the best version both sides know. Malformed entries are errors.
+    Like libcni, a version we cannot use (a newer spec's, say) is passed over rather than refused, so a
+    config written for a future spec still runs at the best version both sides know; IncompatibleVersion
+    only when none is left. Malformed entries are InvalidConfig.
     """
     candidates: list[str] = []
     if cni_version is not None:

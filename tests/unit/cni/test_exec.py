@@ -220,3 +220,10 @@ def test_many_delegates_run_at_once(tmp_path: Path) -> None:
     answers = asyncio.run(forty())
     assert sorted(json.loads(answer)["n"] for answer in answers) == list(range(40))
     assert len(records(tmp_path / "r")) == 40
+
+
+def test_nul_in_the_environment_is_a_delegate_failure() -> None:
+    env = CNIEnvironment(Command.DEL, "ctr1", "/var/run/netns/a\0b", "net1")
+    with pytest.raises(DelegateFailed, match="cannot run plugin") as caught:
+        asyncio.run(DelegateExecutor([FAKE_PLUGINS]).execute("fake-record", env, b"{}"))
+    assert "null byte" in caught.value.details
