@@ -3,15 +3,20 @@
 Status is written through kopf's `patch` (never through handler return values, which kopf would store
 under `status.<handler id>` for every handler), and Events through `kopf.event`.
 
-| handler                         | when                                   | decision              |
-| ------------------------------- | -------------------------------------- | --------------------- |
-| `login`                         | start-up                               | kopf's client login   |
-| `pods_by_network` (index)       | every pod event                        | usage.networks_in_use |
-| `status_on_create`/`_update`    | NAD created or changed                 | reconcile.plan_status |
-| `status_refresh` (timer)        | every `--status-interval` seconds      | reconcile.plan_status |
-| `deletion_protection`           | NAD deleted (with protection on)       | reconcile.plan_status |
-| `validate-nad` (webhook)        | NAD CREATE/UPDATE                      | validation            |
-| `validate-pod-networks` (hook)  | pod CREATE (with pod validation on)    | pod_admission         |
+| handler                          | runs on                                  | decides with            |
+| -------------------------------- | ---------------------------------------- | ----------------------- |
+| `login`                          | start-up                                 | kopf's client login     |
+| `pods_by_network` (index)        | every pod event                          | usage.networks_in_use   |
+| `usage_on_pod_event`             | every pod event, after the index         | usage.networks_to_refresh |
+| `status_on_resume/create/update` | controller start, NAD created or changed | reconcile.plan_status   |
+| `deletion_protection`            | NAD deleted (with protection on)         | reconcile.plan_status   |
+
+Both pod events and NAD handlers refresh a NAD's usage through one `UsageWriter` (see there why).
+| `validate-nad` (webhook)         | NAD CREATE/UPDATE                        | validation              |
+| `validate-pod-networks` (hook)   | pod CREATE (with pod validation on)      | pod_admission           |
+
+No handler needs a finalizer except `deletion_protection`, so with protection off kopf holds none
+(and releases the ones it held), and NADs stay deletable when the controller is gone.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import logging
 from typing import Any
 
 import kopf
+from kubernetes import client
 
-from controller.pod_admission import NetworkFetcher, PodVerdict, review_pod
+from controller.pod_admission import NetworkFetcher, review_pod_under_failure_policy
 from controller.reconcile import StatusPlan, plan_status
 from controller.settings import PodValidation, Settings
-from controller.usage import NetworkKey, PodReference, networks_in_use
+from controller.usage import NetworkKey, PodReference, networks_in_use, networks_to_refresh
+from controller.usage_writer import UsageWriter
 from controller.validation import admission_problems
 from controller.webhook_configuration import NAD_WEBHOOK_ID, POD_WEBHOOK_ID
 
@@ -33,15 +40,18 @@ NAD = ("k8s.cni.cncf.io", "v1", "network-attachment-definitions")
 POD = ("", "v1", "pods")
 # The HTTP code kopf puts in a refusal: the object is well-formed but its content is not acceptable.
 UNPROCESSABLE = 422
-
 USAGE_INDEX = "pods_by_network"
+# What a pod was attached to at its previous event, kept in kopf's per-object memo.
+ATTACHED_MEMO = "attached_networks"
+
 UsageIndex = kopf.Index[NetworkKey, PodReference]
+logger = logging.getLogger(__name__)
 
 
 def register_handlers(
-    registry: kopf.OperatorRegistry, settings: Settings, fetch_network: NetworkFetcher
+    registry: kopf.OperatorRegistry, settings: Settings, api: client.ApiClient, fetch_network: NetworkFetcher
 ) -> None:
-    """Register every handler `settings` calls for; `fetch_network` reads a NAD for the pod webhook."""
+    """Register every handler `settings` calls for; `api` writes usage, `fetch_network` reads one NAD."""
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -51,10 +61,24 @@ def register_handlers(
     def pods_by_network(body: kopf.Body, **_: Any) -> dict[NetworkKey, PodReference]:
         return networks_in_use(body)
 
-    def apply_plan(body: kopf.Body, patch: kopf.Patch, handler_kwargs: dict[str, Any]) -> StatusPlan:
+    usage_writer = UsageWriter(api, settings.listed_pods)
+
+    @kopf.on.event(*POD, id="usage_on_pod_event", registry=registry)
+    async def usage_on_pod_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+        attached = frozenset() if type == "DELETED" else frozenset(networks_in_use(body))
+        changed = networks_to_refresh(type, memo.get(ATTACHED_MEMO), attached)
+        memo[ATTACHED_MEMO] = attached
+        for key in sorted(changed):
+            try:
+                await usage_writer.write(key, kwargs[USAGE_INDEX])
+            except Exception as error:  # one NAD's failure must not stop the others'
+                logger.warning("cannot update the usage of NAD %s/%s: %s", *key, error)
+
+    async def apply_plan(body: kopf.Body, patch: kopf.Patch, handler_kwargs: dict[str, Any]) -> StatusPlan:
         # kopf hands each index to handlers as a keyword argument named by the index's id.
         usage: UsageIndex = handler_kwargs[USAGE_INDEX]
         key = (body.metadata.namespace or "", body.metadata.name or "")
+        await usage_writer.write(key, usage, known_status=body.status)
         plan = plan_status(
             body,
             usage.get(key, ()),
@@ -67,22 +91,19 @@ def register_handlers(
             kopf.event(body, type=notice.type, reason=notice.reason, message=notice.message)
         return plan
 
+    @kopf.on.resume(*NAD, id="status_on_resume", registry=registry)
     @kopf.on.create(*NAD, id="status_on_create", registry=registry)
     @kopf.on.update(*NAD, id="status_on_update", registry=registry)
-    def status_on_change(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-        apply_plan(body, patch, kwargs)
-
-    @kopf.timer(*NAD, id="status_refresh", interval=settings.status_interval, registry=registry)
-    def status_refresh(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-        apply_plan(body, patch, kwargs)
+    async def status_on_change(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
+        await apply_plan(body, patch, kwargs)
 
     if settings.deletion_protection:
 
         @kopf.on.delete(*NAD, id="deletion_protection", registry=registry)
-        def deletion_protection(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-            plan = apply_plan(body, patch, kwargs)
+        async def deletion_protection(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
+            plan = await apply_plan(body, patch, kwargs)
             if plan.blocked_deletion is not None:
-                raise kopf.TemporaryError(plan.blocked_deletion, delay=settings.status_interval)
+                raise kopf.TemporaryError(plan.blocked_deletion, delay=settings.deletion_retry)
 
     @kopf.on.validate(*NAD, id=NAD_WEBHOOK_ID, operations=["CREATE", "UPDATE"], registry=registry)
     def validate_nad(body: kopf.Body, **kwargs: Any) -> None:
@@ -94,24 +115,12 @@ def register_handlers(
 
         @kopf.on.validate(*POD, id=POD_WEBHOOK_ID, operations=["CREATE"], registry=registry)
         async def validate_pod_networks(body: kopf.Body, warnings: list[str], **_: Any) -> None:
-            verdict = await _review_pod_guarded(body, fetch_network, settings)
+            verdict = await review_pod_under_failure_policy(
+                body, fetch_network, settings.policy, fail_open=settings.pod_fail_open
+            )
             warnings.extend(verdict.warnings)
             if not verdict.allowed:
                 raise kopf.AdmissionError("; ".join(verdict.problems), code=UNPROCESSABLE)
-
-
-async def _review_pod_guarded(
-    body: kopf.Body, fetch_network: NetworkFetcher, settings: Settings
-) -> PodVerdict:
-    """`review_pod`, with the failure policy deciding when the review itself cannot finish."""
-    try:
-        return await review_pod(body, fetch_network, settings.policy)
-    except Exception as error:  # any failure, even a bug of ours, goes to the failure policy
-        reason = f"the pod's networks could not be checked: {error}"
-        logging.getLogger(__name__).warning(reason)
-        if settings.pod_fail_open:
-            return PodVerdict(warnings=(f"admitted unchecked: {reason}",))
-        return PodVerdict(problems=(reason,))
 
 
 def _now() -> str:

@@ -15,6 +15,7 @@ Choices where the issue is silent:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ from multus.k8s.namespaces import NamespacePolicy, check_network_access, gets_on
 from multus.k8s.selection import NetworkSelection
 
 CLUSTER_IFNAME = "eth0"
+
+logger = logging.getLogger(__name__)
 
 # Reads one NAD from the cluster: the API object, or None when it does not exist.
 NetworkFetcher = Callable[[str, str], Awaitable[Mapping[str, Any] | None]]
@@ -144,6 +147,20 @@ async def review_pod(pod: Mapping[str, Any], fetch: NetworkFetcher, policy: PodP
     keys = request.references
     found = await asyncio.gather(*(fetch(key_namespace, name) for key_namespace, name in keys))
     return judge_pod_networks(namespace, request, dict(zip(keys, found, strict=True)), policy)
+
+
+async def review_pod_under_failure_policy(
+    pod: Mapping[str, Any], fetch: NetworkFetcher, policy: PodPolicy, *, fail_open: bool
+) -> PodVerdict:
+    """`review_pod`, with the failure policy deciding when the review itself cannot finish."""
+    try:
+        return await review_pod(pod, fetch, policy)
+    except Exception as error:  # any failure, even a bug of ours, goes to the failure policy
+        reason = f"the pod's networks could not be checked: {error}"
+        logger.warning(reason)
+        if fail_open:
+            return PodVerdict(warnings=(f"admitted unchecked: {reason}",))
+        return PodVerdict(problems=(reason,))
 
 
 def _network_problems(where: str, network: Mapping[str, Any] | None) -> list[str]:

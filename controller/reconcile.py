@@ -1,7 +1,7 @@
 """What to do for one NAD right now: the status patch, the Events, and whether its deletion must wait.
 
-This is the one decision every NAD handler (creation, change, the periodic refresh, deletion) makes;
-the handlers only apply the plan.
+This is the one decision every NAD handler (resume, creation, change, deletion) makes; the handlers
+only apply the plan. The usage fields are not part of it: `controller.usage_writer` writes those.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from controller.validation import judge_nad
 
 @dataclass(frozen=True)
 class StatusPlan:
-    # A merge patch for `.status`; empty when the status is already right.
+    # A merge patch for the config fields of `.status`; empty when they are already right.
     patch: dict[str, Any] = field(default_factory=dict)
     notices: tuple[Notice, ...] = ()
     # Why the deletion in progress must wait; None when it may go ahead (or nothing is being deleted).
@@ -47,8 +47,7 @@ def plan_status(
     desired = desired_status(
         verdict=judge_nad(nad),
         generation=generation if isinstance(generation, int) else None,
-        usage=usage,
-        deletion_blocked=blocked,
+        blocking_usage=usage if blocked else None,
         current=current,
         now=now,
     )

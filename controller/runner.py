@@ -52,7 +52,7 @@ def run(settings: Settings) -> None:
     api_settings = ApiSettings(kubeconfig=settings.kubeconfig)
     api = make_api_client(api_settings)
     registry = kopf.OperatorRegistry()
-    register_handlers(registry, settings, ApiView(api_settings, api).get_network)
+    register_handlers(registry, settings, api, ApiView(api_settings, api).get_network)
     publisher: Publisher | None = None
     if settings.webhook_configuration:
 

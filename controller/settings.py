@@ -50,7 +50,7 @@ class Settings:
     pod_validation: PodValidation = PodValidation.OPT_IN
     pod_fail_open: bool = True
     deletion_protection: bool = True
-    status_interval: float = 10.0
+    deletion_retry: float = 10.0
     listed_pods: int = 10
     policy: PodPolicy = field(default_factory=PodPolicy)
     # How the API server reaches the webhooks: a Service in the cluster, or a URL outside it.
@@ -81,8 +81,8 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] = os.environ)
         if parts.scheme != "https" or not parts.hostname:
             raise SettingsError(f"--webhook-url {args.webhook_url!r} must be an https:// URL")
     service = None if args.webhook_url is not None else _parse_service(args.webhook_service)
-    if args.status_interval <= 0:
-        raise SettingsError("--status-interval must be a positive number of seconds")
+    if args.deletion_retry_interval <= 0:
+        raise SettingsError("--deletion-retry-interval must be a positive number of seconds")
     if args.listed_pods < 0:
         raise SettingsError("--listed-pods must not be negative")
     if not is_dns1123_label(args.multus_namespace):
@@ -92,7 +92,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] = os.environ)
         pod_validation=PodValidation(args.pod_validation),
         pod_fail_open=args.pod_failure_policy == "open",
         deletion_protection=args.deletion_protection,
-        status_interval=args.status_interval,
+        deletion_retry=args.deletion_retry_interval,
         listed_pods=args.listed_pods,
         policy=PodPolicy(
             namespaces=NamespacePolicy(
@@ -148,10 +148,10 @@ def _parser() -> argparse.ArgumentParser:
         help="keep NADs that pods use from being deleted until the pods are gone; default on",
     )
     behaviour.add_argument(
-        "--status-interval",
+        "--deletion-retry-interval",
         type=float,
-        default=defaults.status_interval,
-        help="seconds between refreshes of each NAD's status (pod counts); default %(default)s",
+        default=defaults.deletion_retry,
+        help="seconds between checks whether a protected NAD's pods are gone; default %(default)s",
     )
     behaviour.add_argument(
         "--listed-pods",

@@ -12,6 +12,9 @@
 
 Conditions follow the Kubernetes convention: `lastTransitionTime` changes only when `status` does.
 Nothing on the node side reads this: the status is for people, `kubectl get` and other controllers.
+
+Two writers share it: the NAD's handlers own the config fields (through kopf's patch), and
+`controller.usage_writer` owns `podCount` and `pods`.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ REASON_CONFIG_ON_NODE = "ConfigOnNode"
 REASON_INVALID_CONFIG = "InvalidConfig"
 REASON_IN_USE = "InUse"
 
-# The status fields this controller owns; a field it no longer wants is removed with a null.
-OWNED_FIELDS = ("observedGeneration", "conditions", "pluginTypes", "cniVersion", "podCount", "pods")
+# The status fields the NAD handlers own; a field they no longer want is removed with a null.
+CONFIG_FIELDS = ("observedGeneration", "conditions", "pluginTypes", "cniVersion")
 
 
 @dataclass(frozen=True)
@@ -72,20 +75,20 @@ def desired_status(
     *,
     verdict: NadVerdict,
     generation: int | None,
-    usage: Usage,
-    deletion_blocked: bool,
+    blocking_usage: Usage | None,
     current: Mapping[str, Any],
     now: str,
 ) -> dict[str, Any]:
-    """The whole status the NAD should carry; `current` supplies unchanged conditions' transition times."""
+    """The config fields the NAD should carry; `blocking_usage` is the usage a deletion waits for, if any.
+
+    `current` supplies the transition times of conditions that keep their status.
+    """
     conditions = [valid_condition(verdict)]
-    if deletion_blocked:
-        conditions.append(deletion_blocked_condition(usage))
+    if blocking_usage is not None:
+        conditions.append(deletion_blocked_condition(blocking_usage))
     status: dict[str, Any] = {
         "conditions": [_render(condition, generation, current, now) for condition in conditions],
         "pluginTypes": list(verdict.plugin_types),
-        "podCount": usage.count,
-        "pods": list(usage.pods),
     }
     if generation is not None:
         status["observedGeneration"] = generation
@@ -94,10 +97,15 @@ def desired_status(
     return status
 
 
+def usage_fields(usage: Usage) -> dict[str, Any]:
+    """The status fields that follow the pods alone."""
+    return {"podCount": usage.count, "pods": list(usage.pods)}
+
+
 def status_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
-    """A merge patch turning `current` into `desired` for the owned fields; empty when nothing changes."""
+    """A merge patch turning `current` into `desired` for the config fields; empty when nothing changes."""
     patch: dict[str, Any] = {}
-    for field in OWNED_FIELDS:
+    for field in CONFIG_FIELDS:
         if field in desired:
             if current.get(field) != desired[field]:
                 patch[field] = desired[field]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -118,6 +119,19 @@ def published_url(api: client.ApiClient, name: str = WEBHOOK_CONFIGURATION) -> s
     return webhooks[0].client_config.url
 
 
+def install_webhook_configuration(api: client.ApiClient) -> None:
+    """Create the deployed webhook configuration unless it exists: the deployed RBAC lets the controller
+    patch it but not create it. An existing one may carry another controller's URL, so it is left alone."""
+    body = yaml.safe_load((DEPLOY / "webhook.yaml").read_text())
+    try:
+        client.AdmissionregistrationV1Api(api).create_validating_webhook_configuration(
+            client.V1ValidatingWebhookConfiguration.model_validate(body)
+        )
+    except ApiException as error:
+        if error.status != 409:
+            raise
+
+
 @contextlib.contextmanager
 def running_controller(
     env: TestEnv,
@@ -128,12 +142,8 @@ def running_controller(
     standalone: bool = True,
     wait_for_publication: bool = True,
 ) -> Iterator[ControllerProcess]:
-    """The controller in a subprocess until the block ends; its webhook configuration is removed after.
-
-    The deployed webhook configuration is applied first because the deployed RBAC lets the controller
-    patch it but not create it.
-    """
-    env.kubectl("apply", "-f", str(DEPLOY / "webhook.yaml"))
+    """The controller in a subprocess until the block ends; its webhook configuration is removed after."""
+    install_webhook_configuration(api)
     webhook_port, health_port = free_port(), free_port()
     webhook_url = f"https://127.0.0.1:{webhook_port}"
     argv = [
@@ -144,7 +154,7 @@ def running_controller(
         f"--webhook-port={webhook_port}",
         f"--webhook-url={webhook_url}",
         f"--liveness=http://127.0.0.1:{health_port}/healthz",
-        "--status-interval=1",
+        "--deletion-retry-interval=1",
         *(["--standalone"] if standalone else []),
         *args,
     ]

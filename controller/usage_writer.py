@@ -1,0 +1,72 @@
+"""Writing each NAD's pod count and pod list, from the usage index, one write at a time per NAD.
+
+Two kinds of handlers update a NAD's usage: pod events (for the NADs a pod joined or left) and the
+NAD's own handlers (when the controller starts, or the NAD is created or changed). Each write reads
+the index right before it goes out, and writes for one NAD are serialised, so the last write always
+carries the newest count: no handler can overwrite a fresh count with one it computed earlier. The
+usage fields are therefore never part of the patch kopf applies after a NAD handler returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from controller.status import usage_fields
+from controller.usage import NetworkKey, PodReference, summarise
+
+NAD_GROUP, NAD_VERSION, NAD_PLURAL = "k8s.cni.cncf.io", "v1", "network-attachment-definitions"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class UsageWriter:
+    def __init__(self, api: client.ApiClient, listed_pods: int) -> None:
+        self.custom = client.CustomObjectsApi(api)
+        self.listed_pods = listed_pods
+        # A lock lives while some write holds or awaits it, so idle NADs cost nothing.
+        self._locks: weakref.WeakValueDictionary[NetworkKey, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def write(
+        self,
+        key: NetworkKey,
+        index: Mapping[NetworkKey, Any],
+        known_status: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write the usage of NAD `key` as `index` (the kopf usage index) has it now.
+
+        With `known_status` (the NAD's status as its handler saw it), a write that would change nothing
+        is skipped; a pod event always writes, since it changed the NAD's users.
+        """
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            users: list[PodReference] = list(index.get(key, ()))
+            fields = usage_fields(summarise(users, self.listed_pods))
+            if known_status is not None and all(
+                known_status.get(name) == value for name, value in fields.items()
+            ):
+                return
+            await asyncio.to_thread(self._patch, key, fields)
+
+    def _patch(self, key: NetworkKey, fields: dict[str, Any]) -> None:
+        namespace, name = key
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                NAD_GROUP,
+                NAD_VERSION,
+                namespace,
+                NAD_PLURAL,
+                name,
+                {"status": fields},
+                _content_type=MERGE_PATCH,
+            )
+        except ApiException as error:
+            # A pod's network-status may name a NAD deleted since: there is nothing to update.
+            if error.status != 404:
+                raise
