@@ -236,20 +236,29 @@ class Runtime:
         if networks is not None:
             merged[NETWORKS] = networks if isinstance(networks, str) else json.dumps(networks)
         name = name or unique_name("pod-")
+        uid = self.create_pod_object(namespace or self.namespace, name, merged)
+        sandbox = Sandbox(namespace or self.namespace, name, uid, self._next_netns())
+        self.sandboxes.append(sandbox)
+        self._sandbox = self._sandbox or sandbox
+        return sandbox
+
+    def create_pod_object(self, namespace: str, name: str, annotations: Mapping[str, str]) -> str:
+        """Create the pod object; its UID."""
         created = self.core.create_namespaced_pod(
-            namespace or self.namespace,
+            namespace,
             client.V1Pod(
-                metadata=client.V1ObjectMeta(name=name, annotations=merged),
+                metadata=client.V1ObjectMeta(name=name, annotations=dict(annotations)),
                 spec=client.V1PodSpec(
                     node_name="node-a", containers=[client.V1Container(name="c", image="pause")]
                 ),
             ),
         )
         assert created.metadata is not None
-        sandbox = Sandbox(namespace or self.namespace, name, str(created.metadata.uid), self._next_netns())
-        self.sandboxes.append(sandbox)
-        self._sandbox = self._sandbox or sandbox
-        return sandbox
+        return str(created.metadata.uid)
+
+    def delete_pod_object(self, sandbox: Sandbox | None = None) -> None:
+        box = sandbox or self.sandbox
+        self.core.delete_namespaced_pod(box.pod_name, box.pod_namespace, grace_period_seconds=0)
 
     def _next_netns(self) -> str:
         if not self.sandboxes:

@@ -52,7 +52,7 @@ def test_ips_and_mac_reach_macvlan_and_static_ipam(rt: Runtime, veth_master: str
     assert (net1.mac, net1.addresses) == (mac, [address])
     status = rt.network_status()
     assert status is not None
-    assert status[1]["ips"] == [address.split("/")[0]]
+    assert status[1]["ips"] == [address.split("/", maxsplit=1)[0]]
     assert status[1]["mac"] == mac
     (added,) = records(record, "ADD")
     # Like upstream, the requests are in CNI_ARGS as well; runtimeConfig only for declaring plugins.
