@@ -1,0 +1,3 @@
+from multus.daemon.main import main
+
+main()

@@ -1,0 +1,66 @@
+"""The daemon's cluster view: answers from watch caches, asks the API server only on a miss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from multus.daemon.watchcache import WatchCache
+from multus.k8s.apiview import NAD_GROUP, NAD_PLURAL, NAD_VERSION, ApiView
+from multus.k8s.view import EventType, Pod
+
+
+class CacheView:
+    """Pods of this node and every NAD, from caches; writes and cache misses go to `api`.
+
+    A pod the cache has not seen yet (its watch event may still be on the way) is read live, with the
+    API view's timeout and retries.
+    """
+
+    def __init__(self, api: ApiView, node_name: str) -> None:
+        self.api = api
+        # The calls go through `api` each time, so reloaded credentials reach the watches too.
+        self.pods = WatchCache(
+            "pods",
+            lambda **kwargs: api.core.list_pod_for_all_namespaces(**kwargs),  # noqa: PLW0108  late binding
+            field_selector=f"spec.nodeName={node_name}",
+        )
+        self.networks = WatchCache(
+            "network-attachment-definitions",
+            lambda **kwargs: api.custom.list_cluster_custom_object(
+                NAD_GROUP, NAD_VERSION, NAD_PLURAL, **kwargs
+            ),
+        )
+        self.misses = 0
+
+    def start(self) -> None:
+        self.pods.start()
+        self.networks.start()
+
+    def stop(self) -> None:
+        self.pods.stop()
+        self.networks.stop()
+
+    @property
+    def synced(self) -> bool:
+        return self.pods.synced.is_set() and self.networks.synced.is_set()
+
+    async def get_pod(self, namespace: str, name: str) -> Pod | None:
+        cached = self.pods.get(namespace, name)
+        if cached is not None:
+            return Pod.from_object(cached)
+        self.misses += 1
+        return await self.api.get_pod(namespace, name)
+
+    async def get_network(self, namespace: str, name: str) -> dict[str, Any] | None:
+        cached = self.networks.get(namespace, name)
+        if cached is not None:
+            return cached
+        # Absent from the cache may mean "created a moment ago": ask before failing the pod.
+        self.misses += 1
+        return await self.api.get_network(namespace, name)
+
+    async def write_network_status(self, pod: Pod, status: str) -> None:
+        await self.api.write_network_status(pod, status)
+
+    async def record_event(self, pod: Pod, kind: EventType, reason: str, message: str) -> None:
+        await self.api.record_event(pod, kind, reason, message)

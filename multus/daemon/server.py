@@ -1,0 +1,225 @@
+"""The node daemon's socket API, compatible with upstream Multus's thick plugin.
+
+`POST /cni` takes `{"env": {CNI_* variables}, "config": "<base64 of the CNI stdin>",
+"interfaceAttributes": {...}}` and answers `200 {"Result": <CNI result or null>}` or `400 <CNI error>`;
+`GET /healthz` says the process serves, `GET /readyz` that its caches are synced and it is not draining.
+Requests are bounded in number, serialised per container, and logged one line each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from multus.cni.cache import DEFAULT_CACHE_DIR
+from multus.cni.environment import CNIEnvironment, Command
+from multus.cni.errors import CNIError, DecodeFailure, InternalError
+from multus.cni.versions import LATEST_VERSION, version_reply
+from multus.config import parse_config
+from multus.daemon.metrics import DaemonMetrics
+from multus.k8s.view import ClusterView
+from multus.logs import fields, get_logger
+from multus.orchestrator import run_command
+
+log = get_logger("daemon")
+
+SOCKET_NAME = "multus.sock"
+
+
+class WireRequest(BaseModel):
+    """The shim's request, as upstream's shim sends it."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    env: dict[str, str]
+    config: str  # base64 of the CNI stdin
+    interface_attributes: dict[str, Any] | None = Field(None, alias="interfaceAttributes")
+
+
+@dataclass
+class ServerSettings:
+    socket_dir: Path = Path("/run/multus")
+    max_concurrent: int = 32
+    results_dir: Path = DEFAULT_CACHE_DIR
+    drain_seconds: float = 30.0
+
+
+class CNIServer:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        view: ClusterView | None,
+        metrics: DaemonMetrics | None = None,
+        *,
+        ready: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.view = view
+        self.metrics = metrics or DaemonMetrics()
+        self._is_ready = ready or (lambda: True)
+        self._slots = asyncio.Semaphore(settings.max_concurrent)
+        self._container_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # lock, requests using it
+        self.draining = False
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        return self.settings.socket_dir / SOCKET_NAME
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_post("/cni", self.handle_cni)
+        app.router.add_get("/healthz", self.handle_healthz)
+        app.router.add_get("/readyz", self.handle_readyz)
+        return app
+
+    async def start(self) -> None:
+        """Serve on the unix socket: mode 0600 in a 0700 folder, since the socket runs pod networking."""
+        folder = self.settings.socket_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        self.socket_path.unlink(missing_ok=True)
+        self._runner = web.AppRunner(
+            self.app(), access_log=None, shutdown_timeout=self.settings.drain_seconds
+        )
+        await self._runner.setup()
+        site = web.UnixSite(self._runner, str(self.socket_path))
+        old_umask = os.umask(0o177)
+        try:
+            await site.start()
+        finally:
+            os.umask(old_umask)
+        self.socket_path.chmod(0o600)
+        log.info("serving", extra=fields(socket=str(self.socket_path)))
+
+    async def drain(self) -> None:
+        """Fail readiness first, then finish what is in flight and stop."""
+        self.draining = True
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.socket_path.unlink(missing_ok=True)
+
+    async def handle_healthz(self, _: web.Request) -> web.Response:
+        return web.json_response({"healthy": True})
+
+    async def handle_readyz(self, _: web.Request) -> web.Response:
+        ready = not self.draining and bool(self._is_ready())
+        return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+    async def handle_cni(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
+        body = await request.read()
+        command, container, pod, version = "", "", "", LATEST_VERSION
+        try:
+            wire = _decode(body)
+            command = wire.env.get("CNI_COMMAND", "")
+            container = wire.env.get("CNI_CONTAINERID", "")
+            env = CNIEnvironment.from_environ(wire.env)
+            stdin = _stdin(wire.config)
+            version = _version_of(stdin)
+            pod = "/".join(part for part in _pod_of(env) if part)
+            reply = await self._run(env, stdin)
+            status, payload = 200, {"Result": reply}
+        except CNIError as error:
+            status, payload = 400, error.to_dict(version)
+        except Exception as error:  # a bug must still answer the shim with a CNI error
+            log.exception("internal error", extra=fields(command=command, container=container))
+            status, payload = (
+                400,
+                InternalError(f"internal error: {type(error).__name__}: {error}").to_dict(version),
+            )
+        elapsed = time.monotonic() - started
+        result = "ok" if status == 200 else f"error {payload.get('code')}"
+        self.metrics.requests.labels(command or "invalid", "ok" if status == 200 else "error").inc()
+        self.metrics.latency.labels(command or "invalid").observe(elapsed)
+        log.info(
+            "request",
+            extra=fields(
+                command=command,
+                container=container,
+                pod=pod,
+                result=result,
+                ms=round(elapsed * 1e3, 1),
+                error=payload.get("msg") if status != 200 else None,
+            ),
+        )
+        return web.json_response(payload, status=status, dumps=json.dumps)
+
+    async def _run(self, env: CNIEnvironment, stdin: bytes) -> dict[str, Any] | None:
+        if env.command == Command.VERSION:
+            return version_reply(_version_of(stdin)).to_dict()
+        config = parse_config(stdin)
+        self.metrics.in_flight.inc()
+        try:
+            async with self._slots, self._serialised(env.container_id):
+                return await run_command(env, stdin, config, self.view, results_dir=self.settings.results_dir)
+        finally:
+            self.metrics.in_flight.dec()
+
+    @asynccontextmanager
+    async def _serialised(self, container_id: str) -> AsyncIterator[None]:
+        """One request at a time per container: a DEL must not overtake the ADD it undoes."""
+        if not container_id:
+            yield
+            return
+        lock, users = self._container_locks.get(container_id, (asyncio.Lock(), 0))
+        self._container_locks[container_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._container_locks[container_id]
+            if users == 1:
+                del self._container_locks[container_id]
+            else:
+                self._container_locks[container_id] = (lock, users - 1)
+
+    async def metrics_handler(self, _: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+
+def _decode(body: bytes) -> WireRequest:
+    try:
+        return WireRequest.model_validate_json(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise DecodeFailure(f"daemon request: {where}: {first['msg']}") from None
+
+
+def _stdin(encoded: str) -> bytes:
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise DecodeFailure(
+            "daemon request: config must be the base64 of the CNI config", str(error)
+        ) from None
+
+
+def _version_of(stdin: bytes) -> str:
+    try:
+        version = json.loads(stdin).get("cniVersion")
+    except (ValueError, AttributeError):
+        return LATEST_VERSION
+    return version if isinstance(version, str) and version else LATEST_VERSION
+
+
+def _pod_of(env: CNIEnvironment) -> tuple[str, str]:
+    args = env.args_dict
+    return args.get("K8S_POD_NAMESPACE", ""), args.get("K8S_POD_NAME", "")

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""multus-shim: forwards one CNI request (environment + stdin) to the multus daemon's unix socket.
+
+It prints the daemon's answer and exits 0 on success, 1 on a CNI error. When the daemon cannot be
+reached it answers code 11 ("try again later") for every command, DEL included, so the runtime retries
+instead of forgetting an attachment. ADD first waits up to `daemonWaitSeconds` (from the CNI config,
+default 10) for the daemon's /readyz. Standard library only.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import socket
+import sys
+import time
+
+DEFAULT_SOCKET_DIR = "/run/multus"
+DEFAULT_WAIT_SECONDS = 10.0
+REQUEST_TIMEOUT_SECONDS = 300.0  # above the daemon's own limits: it, not we, decides when a plugin hangs
+TRY_AGAIN_LATER, DECODE_FAILURE = 11, 6
+CNI_VARIABLES = ("CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH")
+
+
+class ShimError(Exception):
+    def __init__(self, code: int, msg: str, details: str = "") -> None:
+        super().__init__(msg)
+        self.code, self.msg, self.details = code, msg, details
+
+
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def request(path: str, method: str, url: str, body: bytes | None, timeout: float) -> tuple[int, bytes]:
+    connection = UnixConnection(path, timeout)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request(method, url, body=body, headers=headers)
+        reply = connection.getresponse()
+        return reply.status, reply.read()
+    finally:
+        connection.close()
+
+
+def wait_until_ready(path: str, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    last = "no answer"
+    while True:
+        try:
+            status, _ = request(path, "GET", "/readyz", None, timeout=2.0)
+            if status == 200:
+                return
+            last = f"/readyz answered {status}"
+        except OSError as error:
+            last = str(error)
+        if time.monotonic() >= deadline:
+            raise ShimError(TRY_AGAIN_LATER, f"multus daemon at {path} is not ready after {limit:g}s", last)
+        time.sleep(0.1)
+
+
+def settings(stdin: bytes) -> tuple[str, float, str]:
+    """Socket path, ADD wait limit and cniVersion from the config; defaults when it is unreadable."""
+    try:
+        config = json.loads(stdin)
+    except ValueError:
+        config = None
+    if not isinstance(config, dict):
+        config = {}
+    socket_dir = config.get("socketDir")
+    if not isinstance(socket_dir, str) or not socket_dir:
+        socket_dir = DEFAULT_SOCKET_DIR
+    wait = config.get("daemonWaitSeconds", DEFAULT_WAIT_SECONDS)
+    wait = (
+        float(wait) if isinstance(wait, int | float) and not isinstance(wait, bool) else DEFAULT_WAIT_SECONDS
+    )
+    version = config.get("cniVersion") if isinstance(config.get("cniVersion"), str) else "1.1.0"
+    return os.path.join(socket_dir, "multus.sock"), wait, version or "1.1.0"
+
+
+def forward(environ: dict[str, str], stdin: bytes) -> tuple[bytes, int]:
+    """The bytes to print and the exit status."""
+    path, wait, _ = settings(stdin)
+    if environ.get("CNI_COMMAND") == "ADD":
+        wait_until_ready(path, wait)
+    body = json.dumps(
+        {
+            "env": {name: environ[name] for name in CNI_VARIABLES if name in environ},
+            "config": base64.b64encode(stdin).decode(),
+        }
+    ).encode()
+    try:
+        status, reply = request(path, "POST", "/cni", body, REQUEST_TIMEOUT_SECONDS)
+    except OSError as error:
+        raise ShimError(TRY_AGAIN_LATER, f"cannot reach the multus daemon at {path}", str(error)) from None
+    if status == 400:
+        return reply, 1
+    if status != 200:
+        raise ShimError(
+            TRY_AGAIN_LATER, f"multus daemon answered HTTP {status}", reply[:200].decode(errors="replace")
+        )
+    try:
+        result = json.loads(reply)["Result"]
+    except (ValueError, KeyError, TypeError):
+        raise ShimError(DECODE_FAILURE, 'multus daemon sent an answer that is not {"Result": ...}') from None
+    return (b"" if result is None else json.dumps(result).encode() + b"\n"), 0
+
+
+def main() -> None:
+    stdin = sys.stdin.buffer.read()
+    try:
+        output, status = forward(dict(os.environ), stdin)
+    except ShimError as error:
+        reply = {"cniVersion": settings(stdin)[2], "code": error.code, "msg": error.msg}
+        if error.details:
+            reply["details"] = error.details
+        output, status = json.dumps(reply).encode() + b"\n", 1
+    sys.stdout.buffer.write(output)
+    sys.stdout.flush()
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
