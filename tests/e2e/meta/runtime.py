@@ -229,15 +229,16 @@ class Runtime:
         annotations: Mapping[str, str] | None = None,
         namespace: str | None = None,
         name: str | None = None,
+        own_netns: bool = False,
     ) -> Sandbox:
         """A pod (just data: no kubelet runs it) and a sandbox for it; the first one uses the test's
-        netns, later ones get a netns of their own."""
+        netns unless `own_netns`, later ones get a netns of their own (which a test may remove)."""
         merged = dict(annotations or {})
         if networks is not None:
             merged[NETWORKS] = networks if isinstance(networks, str) else json.dumps(networks)
         name = name or unique_name("pod-")
         uid = self.create_pod_object(namespace or self.namespace, name, merged)
-        sandbox = Sandbox(namespace or self.namespace, name, uid, self._next_netns())
+        sandbox = Sandbox(namespace or self.namespace, name, uid, self._next_netns(own_netns))
         self.sandboxes.append(sandbox)
         self._sandbox = self._sandbox or sandbox
         return sandbox
@@ -260,8 +261,8 @@ class Runtime:
         box = sandbox or self.sandbox
         self.core.delete_namespaced_pod(box.pod_name, box.pod_namespace, grace_period_seconds=0)
 
-    def _next_netns(self) -> str:
-        if not self.sandboxes:
+    def _next_netns(self, own: bool) -> str:
+        if not self.sandboxes and not own:
             return self._first_netns
         name = unique_name("mt-")
         netns.create(name)

@@ -1,0 +1,98 @@
+"""DEL from the attachment cache when the pod, the NAD, the API server or the netns is gone; DEL twice;
+DEL with the cache lost or damaged (recovered from libcni's result cache); DEL with nothing to recover."""
+
+from __future__ import annotations
+
+import pytest
+from pyroute2 import netns
+
+from tests.e2e.meta.runtime import Runtime, Sandbox
+
+pytestmark = [pytest.mark.e2e, pytest.mark.netns]
+
+
+def add_pod_with_blue(rt: Runtime, *, own_netns: bool = False) -> Sandbox:
+    """A pod on the cluster network and one extra network, added."""
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    box = rt.pod("blue", own_netns=own_netns)
+    rt.add(box)
+    assert sorted(rt.links(box)) == ["eth0", "net1"]
+    assert len(rt.ipam_allocations(box)) == 2
+    return box
+
+
+def test_del_after_the_pod_was_deleted(rt: Runtime) -> None:
+    add_pod_with_blue(rt)
+    rt.delete_pod_object()
+
+    rt.delete()
+
+    assert rt.leftovers() == []
+
+
+def test_del_after_the_nad_was_deleted(rt: Runtime) -> None:
+    add_pod_with_blue(rt)
+    rt.delete_nad("blue")
+
+    rt.delete()
+
+    assert rt.leftovers() == []
+
+
+def test_del_with_the_api_server_unreachable(rt: Runtime) -> None:
+    add_pod_with_blue(rt)
+
+    rt.delete(config=rt.multus_config(kubeconfig=str(rt.dead_kubeconfig())))
+
+    assert rt.leftovers() == []
+
+
+def test_del_twice_succeeds_both_times(rt: Runtime) -> None:
+    add_pod_with_blue(rt)
+
+    rt.delete()
+    rt.delete()  # containerd's stop, then remove
+
+    assert rt.leftovers() == []
+
+
+def test_del_after_the_netns_was_removed_still_releases_addresses(rt: Runtime) -> None:
+    box = add_pod_with_blue(rt, own_netns=True)
+    netns.remove(box.netns_name)
+
+    rt.delete(box)
+
+    assert rt.leftovers(box) == []
+
+
+@pytest.mark.parametrize("damage", ["removed", "truncated", "emptied"])
+def test_del_recovers_from_the_result_cache_when_the_record_is_lost(rt: Runtime, damage: str) -> None:
+    add_pod_with_blue(rt)
+    record = rt.cache_file()
+    if damage == "removed":
+        record.unlink()
+    elif damage == "truncated":
+        record.write_bytes(record.read_bytes()[: record.stat().st_size // 2])
+    else:
+        record.write_bytes(b"")
+
+    rt.delete()
+
+    assert rt.leftovers() == []
+
+
+def test_del_with_nothing_recoverable_succeeds_and_warns_on_the_pod(rt: Runtime) -> None:
+    box = add_pod_with_blue(rt)
+    rt.cache_file().unlink()
+    for path in rt.result_cache_files():
+        path.unlink()
+
+    rt.delete()
+
+    warnings = [event for event in rt.events() if event[0] == "Warning"]
+    assert len(warnings) == 1
+    _, reason, message = warnings[0]
+    assert reason == "AttachmentsMayHaveLeaked"
+    assert box.container_id in message
+    assert "eth0, net1" in message
