@@ -20,7 +20,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -70,7 +70,7 @@ class DelegateExecutor:
     `environ` is the environment plugins inherit (default: this process's, as it is when the executor
     is made), without any `CNI_*` variable of our own; `timeout` bounds each run; an exec refused with
     "text file busy" (a binary still being written by an installer) is retried `busy_retries` times with
-    growing pauses.
+    growing pauses. `observer`, when given, hears of every run as (plugin type, command, seconds).
     """
 
     def __init__(
@@ -81,8 +81,10 @@ class DelegateExecutor:
         busy_retries: int = 5,
         busy_pause: float = 0.05,
         environ: Mapping[str, str] | None = None,
+        observer: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self.search_dirs = tuple(os.fspath(folder) for folder in search_dirs)
+        self._observer = observer
         self.timeout = timeout
         self._busy_pauses = [busy_pause * 2**attempt for attempt in range(busy_retries)]
         # Taken once: reading os.environ costs more than a tenth of a millisecond per call.
@@ -101,8 +103,10 @@ class DelegateExecutor:
         environ = {**self._inherited, **replace(env, path=self.search_dirs).to_environ()}
         started = time.monotonic()
         run = await self._run(path, environ, stdin, f"{env.command} {plugin_type}")
-        elapsed_ms = (time.monotonic() - started) * 1e3
-        log.debug("%s %s: exit %s in %.1f ms", env.command, path, run.returncode, elapsed_ms)
+        elapsed = time.monotonic() - started
+        log.debug("%s %s: exit %s in %.1f ms", env.command, path, run.returncode, elapsed * 1e3)
+        if self._observer is not None:
+            self._observer(plugin_type, str(env.command), elapsed)
         if run.returncode != 0:
             raise _failure(plugin_type, run)
         return run.stdout

@@ -227,3 +227,15 @@ def test_nul_in_the_environment_is_a_delegate_failure() -> None:
     with pytest.raises(DelegateFailed, match="cannot run plugin") as caught:
         asyncio.run(DelegateExecutor([FAKE_PLUGINS]).execute("fake-record", env, b"{}"))
     assert "null byte" in caught.value.details
+
+
+def test_observer_hears_every_run(tmp_path: Path) -> None:
+    heard: list[tuple[str, str, float]] = []
+    plugin = tmp_path / "quick"
+    plugin.write_text('#!/bin/sh\nprintf \'{"cniVersion": "1.0.0"}\'\n')
+    plugin.chmod(0o755)
+    executor = DelegateExecutor([tmp_path], observer=lambda *run: heard.append(run))
+    env = CNIEnvironment(Command.ADD, "c1", "/var/run/netns/x", "eth0")
+    asyncio.run(executor.execute("quick", env, b"{}"))
+    assert [(plugin_type, command) for plugin_type, command, _ in heard] == [("quick", "ADD")]
+    assert heard[0][2] > 0
