@@ -6,15 +6,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CACHE ?= $(HOME)/.cache/multus-py
-APT_PACKAGES := iproute2 iptables openssl gcc libc6-dev make
+APT_PACKAGES := iproute2 iptables openssl gcc libc6-dev make python3-venv
 TESTENV_DIR ?= /tmp/multus-py-testenv
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv components lint test testenv testenv-down demo clean
+.PHONY: help deps venv components shim lint test bench testenv testenv-down demo clean
 
 help:
 	@echo "make demo          run the standalone demo (root, no cluster needed)"
 	@echo "make test          install everything, lint, run every test"
+	@echo "make bench         benchmarks, printed as JSON lines"
 	@echo "make lint          ruff + mypy --strict"
 	@echo "make testenv       start etcd + kube-apiserver on loopback, print a kubeconfig path"
 	@echo "make testenv-down  stop them and remove their state"
@@ -37,13 +38,24 @@ venv: $(VENV)/.installed
 components:
 	@MULTUS_CACHE_DIR=$(CACHE) tools/build-components.sh
 
+# The native shim: static, libc only, what the DaemonSet installs on nodes.
+SHIM := build/multus-shim
+$(SHIM): shim/multus-shim.c
+	@mkdir -p build
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -static -o $@ $<
+
+shim: deps $(SHIM)
+
 lint: venv
 	$(BIN)/ruff check multus controller tests benchmarks
 	$(BIN)/ruff format --check multus controller tests benchmarks
 	$(BIN)/mypy multus controller
 
-test: deps venv components lint
-	MULTUS_FAIL_ON_SKIP=1 MULTUS_CACHE_DIR=$(CACHE) $(BIN)/pytest $(PYTEST_ARGS)
+test: deps venv components shim lint
+	MULTUS_FAIL_ON_SKIP=1 MULTUS_CACHE_DIR=$(CACHE) MULTUS_NATIVE_SHIM=$(CURDIR)/$(SHIM) $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: deps venv components shim
+	MULTUS_CACHE_DIR=$(CACHE) MULTUS_NATIVE_SHIM=$(CURDIR)/$(SHIM) $(BIN)/python -m benchmarks
 
 testenv: deps venv components
 	@MULTUS_CACHE_DIR=$(CACHE) $(BIN)/python -m tests.testenv up $(TESTENV_DIR)

@@ -7,8 +7,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${MULTUS_CACHE_DIR:-$HOME/.cache/multus-py}
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
+# Go may be installed outside PATH (the toolchain's own folder); look there too.
+go=$(command -v go || echo /usr/local/go/bin/go)
 
-version_of() { (cd "$here/$1" && go list -m -f '{{.Version}}' "$2"); }
+version_of() { (cd "$here/$1" && "$go" list -m -f '{{.Version}}' "$2"); }
 
 # build <component dir> <cache name> <package>... : builds every package into <cache>/<name>/bin.
 build() {
@@ -20,7 +22,7 @@ build() {
     echo "building $name (cached in $out)" >&2
     rm -rf "$out.tmp"
     mkdir -p "$out.tmp/bin"
-    (cd "$here/$dir" && go build -trimpath -ldflags "${LDFLAGS:-}" -o "$out.tmp/bin/" "$@")
+    (cd "$here/$dir" && "$go" build -trimpath -ldflags "${LDFLAGS:-}" -o "$out.tmp/bin/" "$@")
     touch "$out.tmp/.complete"
     rm -rf "$out"
     mv "$out.tmp" "$out"
@@ -47,7 +49,7 @@ LDFLAGS="-s -w" build etcd "etcd-$etcd" go.etcd.io/etcd/server/v3
 link "etcd-$etcd" etcd-bin
 
 cni=$(version_of cni github.com/containernetworking/plugins)
-mapfile -t plugins < <(cd "$here/cni" && go list -f '{{.ImportPath}}' tool)
+mapfile -t plugins < <(cd "$here/cni" && "$go" list -f '{{.ImportPath}}' tool)
 LDFLAGS="-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$cni" \
     build cni "cni-plugins-$cni" "${plugins[@]}"
 link "cni-plugins-$cni" cni-bin
