@@ -51,12 +51,37 @@ def make_api_client(settings: ApiSettings) -> client.ApiClient:
         raise InvalidConfig(f"kubeconfig: cannot load {where}", str(error)) from error
 
 
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
 class ApiView:
     def __init__(self, settings: ApiSettings, api: client.ApiClient | None = None) -> None:
         self.settings = settings
-        self.api = api or make_api_client(settings)
-        self.core = client.CoreV1Api(self.api)
-        self.custom = client.CustomObjectsApi(self.api)
+        self._use(api or make_api_client(settings))
+        self._credentials_stamp = self._stamp()
+
+    def _use(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+
+    def _stamp(self) -> tuple[float, int] | None:
+        path = self.settings.kubeconfig or SERVICE_ACCOUNT_TOKEN
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        return info.st_mtime, info.st_size
+
+    def reload_if_changed(self) -> bool:
+        """Rebuild the client when the kubeconfig (or the service-account token) changed on disk:
+        rotated credentials must not leave a long-running daemon locked out."""
+        stamp = self._stamp()
+        if stamp is None or stamp == self._credentials_stamp:
+            return False
+        self._use(make_api_client(self.settings))
+        self._credentials_stamp = stamp
+        return True
 
     async def get_pod(self, namespace: str, name: str) -> Pod | None:
         obj = await self._call(f"get pod {namespace}/{name}", self._read_pod, namespace, name)
