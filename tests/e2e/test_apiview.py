@@ -97,3 +97,23 @@ def test_unreachable_api_server_is_a_clear_error(apiserver: TestEnv) -> None:
     view = ApiView(ApiSettings(kubeconfig=path, request_timeout=1, retries=1, retry_backoff=0.01))
     with pytest.raises(ClusterUnavailable, match="cannot get pod ns/p"):
         asyncio.run(view.get_pod("ns", "p"))
+
+
+def test_credentials_reload_when_the_kubeconfig_changes(apiserver: TestEnv, namespace: str) -> None:
+    path = apiserver.root / f"rotating-{namespace}.kubeconfig"
+    good = apiserver.kubeconfig.read_text()
+    path.write_text(good)
+    view = ApiView(ApiSettings(kubeconfig=path, request_timeout=1, retries=0))
+    assert asyncio.run(view.get_pod(namespace, "absent")) is None
+    assert not view.reload_if_changed()  # nothing changed on disk
+
+    broken = json.loads(good)
+    broken["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
+    path.write_text(json.dumps(broken, indent=4))
+    assert view.reload_if_changed()
+    with pytest.raises(ClusterUnavailable):
+        asyncio.run(view.get_pod(namespace, "absent"))
+
+    path.write_text(good + "\n")
+    assert view.reload_if_changed()
+    assert asyncio.run(view.get_pod(namespace, "absent")) is None
