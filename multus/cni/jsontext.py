@@ -1,7 +1,12 @@
-"""Decoding JSON that comes from outside (configs, plugin output, cache files).
+"""Decoding JSON that comes from outside: configs, plugin output, cache files, Kubernetes objects.
 
-Every failure is a DecodeFailure, including input nested so deep that decoding or any later copy would
-exhaust Python's recursion limit: CNI documents are shallow, so a generous depth bound costs nothing.
+There is one decoder for every layer. It reads JSON as Go's encoding/json does, so NaN and Infinity are
+refused, and it refuses integers beyond Python's digit limit and anything nested deeper than MAX_DEPTH:
+real documents nest a handful of levels, and the bound keeps decoding, or any later (recursive) deep
+copy, from failing on a hostile document long after it was accepted.
+
+`decode_json` raises MalformedJSON, a phrase for the caller to wrap in the error that fits its input;
+`load_json` raises the CNI layer's DecodeFailure.
 """
 
 from __future__ import annotations
@@ -14,17 +19,64 @@ from multus.cni.errors import DecodeFailure
 MAX_DEPTH = 64
 
 
-def load_json(data: bytes | str, what: str) -> Any:
+class MalformedJSON(ValueError):
+    """Text that is not JSON as Go's encoding/json reads it; the message is "not valid JSON: <reason>"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not valid JSON: {reason}")
+        self.reason = reason
+
+
+class NestedTooDeep(MalformedJSON):
+    """JSON that nests lists and objects deeper than MAX_DEPTH; the message says so, without "not valid"."""
+
+    def __init__(self) -> None:
+        super().__init__(f"nested more than {MAX_DEPTH} levels deep")
+        self.args = (self.reason,)
+
+
+def decode_json(text: bytes | str) -> Any:
+    """`json.loads`, refusing what Go refuses (NaN, Infinity) and naming the problem without Python jargon."""
     try:
-        decoded = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise DecodeFailure(f"{what} is not valid JSON", str(exc)[:200]) from None
-    check_depth(decoded, what)
-    return decoded
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedJSON(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except _NonStandardNumber as exc:
+        raise MalformedJSON(f"{exc} is not a JSON number") from None
+    except UnicodeDecodeError as exc:
+        raise MalformedJSON(f"{exc.reason} in {exc.encoding} at byte {exc.start}") from None
+    except ValueError:
+        # The only other ValueError json.loads raises: an integer beyond Python's digit limit.
+        raise MalformedJSON("a number has too many digits") from None
+    except RecursionError:
+        raise NestedTooDeep from None
+    if _too_deep(value):
+        raise NestedTooDeep
+    return value
+
+
+def load_json(data: bytes | str, what: str) -> Any:
+    """`decode_json` for the CNI layer: every failure is a DecodeFailure that names `what` was read."""
+    try:
+        return decode_json(data)
+    except NestedTooDeep:
+        raise _nests_too_deep(what) from None
+    except MalformedJSON as exc:
+        raise DecodeFailure(f"{what} is not valid JSON", exc.reason) from None
 
 
 def check_depth(value: object, what: str) -> None:
-    """DecodeFailure when `value` nests lists and objects deeper than MAX_DEPTH."""
+    """DecodeFailure when `value` (JSON already decoded) nests lists and objects deeper than MAX_DEPTH."""
+    if _too_deep(value):
+        raise _nests_too_deep(what)
+
+
+def _nests_too_deep(what: str) -> DecodeFailure:
+    return DecodeFailure(f"{what} nests deeper than {MAX_DEPTH} levels")
+
+
+def _too_deep(value: object) -> bool:
+    """Whether `value` nests lists and objects deeper than MAX_DEPTH, walked without recursion."""
     pending: list[tuple[object, int]] = [(value, 1)]
     while pending:
         item, depth = pending.pop()
@@ -32,5 +84,14 @@ def check_depth(value: object, what: str) -> None:
         for child in children:
             if isinstance(child, dict | list):
                 if depth >= MAX_DEPTH:
-                    raise DecodeFailure(f"{what} nests deeper than {MAX_DEPTH} levels")
+                    return True
                 pending.append((child, depth + 1))
+    return False
+
+
+class _NonStandardNumber(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonStandardNumber(name)

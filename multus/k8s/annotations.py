@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from multus.cni.errors import InvalidAnnotation
-from multus.k8s.json_boundary import MalformedJSON, decode_json, short
+from multus.cni.jsontext import MalformedJSON, decode_json
+from multus.k8s.json_boundary import short
 from multus.k8s.names import dns1123_label_problem, interface_name_problem
 from multus.k8s.selection import NetworkSelection
 from multus.k8s.selection_json import selection_from_json

@@ -1,4 +1,4 @@
-"""Where JSON text from Kubernetes objects enters: decoding it, and saying in plain words what is wrong.
+"""Where JSON text from Kubernetes objects enters: saying in plain words what is wrong with it.
 
 Callers wrap the sentences these helpers produce into the `CNIError` subclass that fits their input, so
 a user never sees a Python traceback or pydantic's own error dump.
@@ -6,68 +6,20 @@ a user never sees a Python traceback or pydantic's own error dump.
 
 from __future__ import annotations
 
-import json
 import reprlib
-from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
+
+# The decoder lives in the CNI layer; these names stay here for the controller, which imports them from here.
+from multus.cni.jsontext import MalformedJSON, decode_json
+
+__all__ = ["MalformedJSON", "decode_json", "describe_validation_error", "field_path", "invalid", "short"]
 
 _short = reprlib.Repr()
 _short.maxstring = 60
 _short.maxother = 60
 _short.maxlevel = 3
-
-
-class MalformedJSON(ValueError):
-    """The text is not JSON as Go's encoding/json reads it; the message is one sentence."""
-
-
-# Real annotations and CNI configs nest a handful of levels; a bound keeps later deep copies (which
-# recurse) from failing on a hostile document long after it was accepted.
-MAX_JSON_DEPTH = 64
-_TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep"
-
-
-def decode_json(text: str) -> Any:
-    """`json.loads`, refusing what Go refuses (NaN, Infinity) and naming the problem without Python jargon."""
-    try:
-        value = json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise MalformedJSON(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except _NonStandardNumber as exc:
-        raise MalformedJSON(f"not valid JSON: {exc} is not a JSON number") from None
-    except ValueError:
-        # The only other ValueError json.loads raises: an integer beyond Python's digit limit.
-        raise MalformedJSON("not valid JSON: a number has too many digits") from None
-    except RecursionError:
-        raise MalformedJSON(_TOO_DEEP) from None
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise MalformedJSON(_TOO_DEEP)
-    return value
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of decoded JSON, walked without recursion."""
-    deepest = 0
-    pending = [(value, 1)]
-    while pending:
-        item, level = pending.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            if level > MAX_JSON_DEPTH:
-                break
-            members = item.values() if isinstance(item, dict) else item
-            pending.extend((member, level + 1) for member in members)
-    return deepest
-
-
-class _NonStandardNumber(ValueError):
-    pass
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _NonStandardNumber(name)
 
 
 def invalid(reason: str) -> PydanticCustomError:

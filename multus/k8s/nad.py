@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from multus.cni.errors import InvalidConfig
-from multus.k8s.json_boundary import MalformedJSON, decode_json, short
+from multus.cni.jsontext import MalformedJSON, decode_json
+from multus.k8s.json_boundary import short
 from multus.k8s.names import dns1123_label_problem
 
 RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName"

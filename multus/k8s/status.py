@@ -18,9 +18,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from multus.cni.errors import DecodeFailure, InvalidAnnotation
+from multus.cni.jsontext import MalformedJSON, decode_json
 from multus.k8s.addresses import bare_address, is_default_destination, parse_ip, parse_ip_or_cidr
 from multus.k8s.device_info import DeviceInfo, DeviceInfoJSON
-from multus.k8s.json_boundary import MalformedJSON, decode_json, describe_validation_error, invalid, short
+from multus.k8s.json_boundary import describe_validation_error, invalid, short
 
 NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 

@@ -1,41 +1,21 @@
-"""Decoding JSON as Go does, and turning validation failures into plain sentences."""
+"""Turning validation failures into plain sentences."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from multus.k8s.json_boundary import MalformedJSON, decode_json, describe_validation_error, field_path, short
+from multus.cni import jsontext
+from multus.k8s import json_boundary
+from multus.k8s.json_boundary import describe_validation_error, field_path, short
 
 
-def test_decode_json_reads_json() -> None:
-    assert decode_json('[{"a": 1}]') == [{"a": 1}]
-
-
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
-        ("[", "line 1 column 2"),
-        ("NaN", "NaN is not a JSON number"),
-        ("[-Infinity]", "-Infinity is not a JSON number"),
-        ("1" * 5000, "too many digits"),
-    ],
-)
-def test_decode_json_names_the_problem(text: str, problem: str) -> None:
-    with pytest.raises(MalformedJSON, match="not valid JSON") as caught:
-        decode_json(text)
-    assert problem in str(caught.value)
-
-
-@pytest.mark.parametrize("text", ["[" * 100_000, "[" * 65 + "]" * 65, '{"a":' * 65 + "1" + "}" * 65])
-def test_decode_json_refuses_deep_nesting(text: str) -> None:
-    with pytest.raises(MalformedJSON, match="nested more than 64 levels deep"):
-        decode_json(text)
-
-
-def test_decode_json_accepts_nesting_up_to_the_limit() -> None:
-    assert decode_json("[" * 64 + "]" * 64) is not None
-    assert decode_json('[1, {"a": [2, {"b": null}]}]') == [1, {"a": [2, {"b": None}]}]
+def test_the_decoder_is_the_cni_layers() -> None:
+    # The controller imports the decoder from here; it is the one in multus.cni.jsontext.
+    assert (json_boundary.MalformedJSON, json_boundary.decode_json) == (
+        jsontext.MalformedJSON,
+        jsontext.decode_json,
+    )
 
 
 def test_field_path_reads_like_json_access() -> None:
