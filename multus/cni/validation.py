@@ -8,16 +8,16 @@ from pydantic import ValidationError
 
 
 def field_path(loc: Sequence[int | str]) -> str:
-    """`("plugins", 1, "type")` as `plugins[1].type`."""
+    """`("plugins", 1, "type")` as `plugins[1].type`; the top level itself is ``""``."""
     path = ""
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(top level)"
+    return path
 
 
 def describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors(include_url=False):
         message = str(error["msg"]).removeprefix("Value error, ")
-        problems.append(f"{field_path(error['loc'])}: {message}")
+        problems.append(f"{field_path(error['loc']) or '(top level)'}: {message}")
     return "; ".join(problems)

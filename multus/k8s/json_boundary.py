@@ -11,10 +11,11 @@ import reprlib
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-# The decoder lives in the CNI layer; these names stay here for the controller, which imports them from here.
 from multus.cni.jsontext import MalformedJSON, decode_json
+from multus.cni.validation import field_path
 
-__all__ = ["MalformedJSON", "decode_json", "describe_validation_error", "field_path", "invalid", "short"]
+# The decoder lives in multus.cni.jsontext; the controller still imports it from here.
+__all__ = ["MalformedJSON", "decode_json", "describe_validation_error", "invalid", "short"]
 
 _short = reprlib.Repr()
 _short.maxstring = 60
@@ -41,17 +42,6 @@ def _describe(error: ErrorDetails) -> str:
     path = field_path(error["loc"])
     problem = _problem(error)
     return f'"{path}" {problem}' if path else problem
-
-
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """`("portMappings", 0, "hostPort")` -> `portMappings[0].hostPort`."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else part
-    return path
 
 
 _TYPE_PROBLEMS = {

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from multus.cni import jsontext
 from multus.k8s import json_boundary
-from multus.k8s.json_boundary import describe_validation_error, field_path, short
+from multus.k8s.json_boundary import describe_validation_error, short
 
 
 def test_the_decoder_is_the_cni_layers() -> None:
@@ -16,12 +16,6 @@ def test_the_decoder_is_the_cni_layers() -> None:
         jsontext.MalformedJSON,
         jsontext.decode_json,
     )
-
-
-def test_field_path_reads_like_json_access() -> None:
-    assert field_path(("portMappings", 0, "hostPort")) == "portMappings[0].hostPort"
-    assert field_path(()) == ""
-    assert field_path((3,)) == "[3]"
 
 
 class _Sample(BaseModel):
