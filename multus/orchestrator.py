@@ -107,6 +107,12 @@ class Orchestrator:
             if pod is not None:
                 await self._event(pod, "Warning", "NoNetworkFound", str(error))
             raise
+        try:
+            self._check_delegates(attachments)
+        except CNIError as error:
+            if pod is not None:
+                await self._event(pod, "Warning", "FailedAddingInterfaces", str(error))
+            raise
         for attachment in attachments:
             if attachment.is_default:
                 attachment.capability_args = {
@@ -125,6 +131,18 @@ class Orchestrator:
         if pod is not None:
             await self._report(pod, attachments, record)
         return results[0].convert_to(self.config.cni_version)
+
+    def _check_delegates(self, attachments: list[PodAttachment]) -> None:
+        """Before anything runs: every config parses and every plugin binary exists. Found later, these
+        would fail the undo's DEL of that attachment too, and keep it in the cache for ever."""
+        for attachment in attachments:
+            for plugin in _conflist(attachment.network, attachment.config).plugins:
+                try:
+                    self.runner.executor.find(plugin.type)
+                except CNIError as error:
+                    raise type(error)(
+                        f"network {attachment.network}: {error.msg}", error.details, code=error.code
+                    ) from None
 
     async def _add_all(self, attachments: list[PodAttachment], record: ContainerRecord) -> list[Result]:
         results: list[Result] = []
