@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import math
 import os
 import socket
 import sys
@@ -21,6 +22,8 @@ DEFAULT_SOCKET_DIR = "/run/multus"
 DEFAULT_WAIT_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 300.0  # above the daemon's own limits: it, not we, decides when a plugin hangs
 TRY_AGAIN_LATER, DECODE_FAILURE = 11, 6
+# What a request may raise: the socket's errors, and http.client's for an answer that is not HTTP.
+REQUEST_ERRORS = (OSError, http.client.HTTPException)
 CNI_VARIABLES = ("CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH")
 
 
@@ -39,7 +42,8 @@ class UnixConnection(http.client.HTTPConnection):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
-            sock.connect(self.socket_path)
+            # As bytes: a socketDir with lone surrogates (JSON "\ud800") must not raise UnicodeError.
+            sock.connect(self.socket_path.encode("utf-8", "surrogatepass"))
         except OSError:
             sock.close()
             raise
@@ -66,7 +70,7 @@ def wait_until_ready(path: str, limit: float) -> None:
             if status == 200:
                 return
             last = f"/readyz answered {status}"
-        except OSError as error:
+        except REQUEST_ERRORS as error:
             last = str(error)
         if time.monotonic() >= deadline:
             raise ShimError(TRY_AGAIN_LATER, f"multus daemon at {path} is not ready after {limit:g}s", last)
@@ -77,7 +81,7 @@ def settings(stdin: bytes) -> tuple[str, float, str]:
     """Socket path, ADD wait limit and cniVersion from the config; defaults when it is unreadable."""
     try:
         config = json.loads(stdin)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: hostile nesting
         config = None
     if not isinstance(config, dict):
         config = {}
@@ -85,9 +89,12 @@ def settings(stdin: bytes) -> tuple[str, float, str]:
     if not isinstance(socket_dir, str) or not socket_dir:
         socket_dir = DEFAULT_SOCKET_DIR
     wait = config.get("daemonWaitSeconds", DEFAULT_WAIT_SECONDS)
-    wait = (
-        float(wait) if isinstance(wait, int | float) and not isinstance(wait, bool) else DEFAULT_WAIT_SECONDS
-    )
+    try:
+        wait = float(wait) if isinstance(wait, int | float) and not isinstance(wait, bool) else math.nan
+    except OverflowError:  # an integer beyond a float
+        wait = math.nan
+    if not math.isfinite(wait):  # NaN or Infinity (json accepts both) would wait forever
+        wait = DEFAULT_WAIT_SECONDS
     version = config.get("cniVersion") if isinstance(config.get("cniVersion"), str) else "1.1.0"
     return os.path.join(socket_dir, "multus.sock"), wait, version or "1.1.0"
 
@@ -107,6 +114,10 @@ def forward(environ: dict[str, str], stdin: bytes) -> tuple[bytes, int]:
         status, reply = request(path, "POST", "/cni", body, REQUEST_TIMEOUT_SECONDS)
     except OSError as error:
         raise ShimError(TRY_AGAIN_LATER, f"cannot reach the multus daemon at {path}", str(error)) from None
+    except http.client.HTTPException as error:  # RemoteDisconnected is an OSError: handled above
+        raise ShimError(
+            DECODE_FAILURE, f"multus daemon at {path} sent a malformed HTTP answer", str(error)
+        ) from None
     if status == 400:
         return reply, 1
     if status != 200:
