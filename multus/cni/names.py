@@ -28,14 +28,22 @@ def network_name_error(value: str) -> str | None:
 
 
 def ifname_error(value: str) -> str | None:
+    """The kernel's rule (dev_valid_name), made stricter on two points: no control characters, and the
+    name must encode as UTF-8 (a non-UTF-8 environment variable arrives with surrogates)."""
     if not value:
         return "must not be empty"
-    if len(value.encode()) > MAX_IFNAME_BYTES:
-        return f"{value!r} is longer than {MAX_IFNAME_BYTES} bytes"
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return f"{value!r} is not valid Unicode"
+    if size > MAX_IFNAME_BYTES:
+        return f"{value!r} is {size} bytes long, longer than {MAX_IFNAME_BYTES} bytes"
     if value in (".", ".."):
         return f"{value!r} is not allowed"
-    if any(char in "/:\0" or char.isspace() for char in value):
-        return f"{value!r} must not contain '/', ':', NUL or whitespace"
+    if "/" in value or ":" in value:
+        return f"{value!r} must not contain '/' or ':'"
+    if any(char.isspace() or not char.isprintable() for char in value):
+        return f"{value!r} must not contain whitespace or control characters"
     return None
 
 

@@ -45,7 +45,7 @@ from multus.k8s.nad import (
     parse_nad,
     parse_nad_config,
 )
-from multus.k8s.names import interface_name_problem, is_dns1123_label, is_interface_name
+from multus.k8s.names import is_dns1123_label
 from multus.k8s.namespaces import (
     NamespacePolicy,
     check_network_access,
@@ -97,9 +97,7 @@ __all__ = [
     "format_network_status",
     "format_networks_annotation",
     "gets_only_cluster_network",
-    "interface_name_problem",
     "is_dns1123_label",
-    "is_interface_name",
     "is_pci_address",
     "may_use_network",
     "missing_capabilities",

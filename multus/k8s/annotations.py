@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 from multus.cni.errors import InvalidAnnotation
 from multus.cni.jsontext import MalformedJSON, decode_json
+from multus.cni.names import ifname_error
 from multus.k8s.json_boundary import short
-from multus.k8s.names import dns1123_label_problem, interface_name_problem
+from multus.k8s.names import dns1123_label_problem
 from multus.k8s.selection import NetworkSelection
 from multus.k8s.selection_json import selection_from_json
 
@@ -129,7 +130,7 @@ def _parse_comma_item(raw: str, index: int, annotation: str, default_namespace: 
     if slash:
         checks.insert(0, ("namespace", dns1123_label_problem(namespace)))
     if at:
-        checks.append(("interface name", interface_name_problem(interface)))
+        checks.append(("interface name", ifname_error(interface)))
     for what, problem in checks:
         if problem:
             raise fail(f"{what} {problem}")

@@ -12,9 +12,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from multus.cni.errors import InvalidAnnotation
+from multus.cni.names import ifname_error
 from multus.k8s.addresses import normalize_guid, normalize_mac, parse_ip, parse_ip_or_cidr
 from multus.k8s.json_boundary import describe_validation_error, invalid, short
-from multus.k8s.names import dns1123_label_problem, interface_name_problem
+from multus.k8s.names import dns1123_label_problem
 from multus.k8s.selection import Bandwidth, NetworkSelection, PortMapping
 
 _PROTOCOLS = ("tcp", "udp", "sctp")
@@ -34,7 +35,7 @@ def _label_or_empty(value: str) -> str:
 
 
 def _interface_or_empty(value: str) -> str:
-    problem = interface_name_problem(value) if value else None
+    problem = ifname_error(value) if value else None
     if problem:
         raise invalid(f"is not a usable interface name: {problem}")
     return value

@@ -1,4 +1,4 @@
-"""DNS-1123 labels, interface names, and the IP / MAC / GUID forms annotations may carry."""
+"""DNS-1123 labels, and the IP / MAC / GUID forms annotations may carry."""
 
 from __future__ import annotations
 
@@ -12,12 +12,7 @@ from multus.k8s.addresses import (
     parse_ip,
     parse_ip_or_cidr,
 )
-from multus.k8s.names import (
-    dns1123_label_problem,
-    interface_name_problem,
-    is_dns1123_label,
-    is_interface_name,
-)
+from multus.k8s.names import dns1123_label_problem, is_dns1123_label
 
 
 @pytest.mark.parametrize("label", ["a", "0", "net-1", "a" * 63, "1abc", "a-b-c"])
@@ -43,33 +38,6 @@ def test_dns1123_label_accepts(label: str) -> None:
 def test_dns1123_label_refuses(label: str, problem: str) -> None:
     assert not is_dns1123_label(label)
     assert problem in (dns1123_label_problem(label) or "")
-
-
-@pytest.mark.parametrize("name", ["eth0", "net1", "a" * 15, "eth0.100", "net_1", "MACVLAN", "-", "é" * 7])
-def test_interface_name_accepts(name: str) -> None:
-    assert is_interface_name(name)
-
-
-@pytest.mark.parametrize(
-    ("name", "problem"),
-    [
-        ("", "must not be empty"),
-        ("a" * 16, "16 bytes long"),
-        ("é" * 8, "16 bytes long"),
-        (".", "not allowed"),
-        ("..", "not allowed"),
-        ("a/b", "'/' or ':'"),
-        ("a:b", "'/' or ':'"),
-        ("a b", "whitespace"),
-        ("a\tb", "whitespace"),
-        ("a\x00", "control"),
-        ("a\u00a0", "whitespace"),
-        ("\ud800", "not valid Unicode"),
-    ],
-)
-def test_interface_name_refuses(name: str, problem: str) -> None:
-    assert not is_interface_name(name)
-    assert problem in (interface_name_problem(name) or "")
 
 
 @pytest.mark.parametrize("text", ["10.1.1.5", "::1", "fd00::5", "::ffff:1.2.3.4"])
