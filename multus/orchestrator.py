@@ -428,15 +428,16 @@ class Orchestrator:
                 "the cluster network is not ready",
                 code=50,
             )
-        cluster = await resolve_attachments(self.config, None, None, "eth0", set())
+        cluster = await resolve_attachments(self.config, self.view, None, "eth0", set())
         await self.runner.status(_conflist(cluster[0].network, cluster[0].config))
 
     # helpers --------------------------------------------------------------------------------------
 
     def _cni_attachment(self, entry: AttachmentRecord, record: ContainerRecord | None = None) -> Attachment:
+        # The record's container, not the request's: GC deletes containers other than (and without) its own.
         netns = self.env.netns or (record.netns if record else "")
         return Attachment(
-            container_id=self.env.container_id,
+            container_id=record.container_id if record else self.env.container_id,
             ifname=entry.ifname,
             netns=netns if netns and os.path.exists(netns) else "",
             cni_args=tuple(entry.cni_args),

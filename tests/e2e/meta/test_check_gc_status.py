@@ -1,0 +1,139 @@
+"""CHECK against the delegates and the real netns, GC with and without the runtime's valid list, STATUS
+with the cluster network's delegate and the readiness file, VERSION."""
+
+from __future__ import annotations
+
+import pytest
+from pyroute2 import IPRoute
+
+from tests.e2e.meta.runtime import Runtime, Sandbox
+
+pytestmark = [pytest.mark.e2e, pytest.mark.netns]
+
+# What containerd sets for GC and STATUS: no container, netns, interface or pod.
+NO_CONTAINER = {"CNI_CONTAINERID": None, "CNI_NETNS": None, "CNI_IFNAME": None, "CNI_ARGS": None}
+
+
+def add_pod_with_blue(rt: Runtime) -> Sandbox:
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    box = rt.pod("blue")
+    rt.add(box)
+    return box
+
+
+def test_check_passes_after_add(rt: Runtime) -> None:
+    add_pod_with_blue(rt)
+
+    rt.check()
+
+    rt.delete()
+    assert rt.leftovers() == []
+
+
+def test_check_fails_when_an_interface_is_gone(rt: Runtime) -> None:
+    box = add_pod_with_blue(rt)
+    with IPRoute(netns=box.netns_name, flags=0) as ipr:
+        ipr.link("del", ifname="net1")
+
+    error = rt.run("CHECK").error(None)
+
+    assert "net1" in error["msg"]
+    rt.delete()
+    assert rt.leftovers() == []
+
+
+def test_check_fails_when_an_address_is_gone(rt: Runtime) -> None:
+    box = add_pod_with_blue(rt)
+    address, prefix = rt.links()["net1"].addresses[0].split("/")
+    with IPRoute(netns=box.netns_name, flags=0) as ipr:
+        ipr.addr("del", index=ipr.link_lookup(ifname="net1")[0], address=address, prefixlen=int(prefix))
+
+    error = rt.run("CHECK").error(None)
+
+    assert address in error["msg"] + error.get("details", "")
+    rt.delete()
+    assert rt.leftovers() == []
+
+
+def test_check_of_a_container_never_added_fails_with_unknown_container(rt: Runtime) -> None:
+    rt.pod()
+
+    error = rt.run("CHECK").error(3)
+
+    assert rt.sandbox.container_id in error["msg"]
+
+
+@pytest.mark.parametrize("key", ["cni.dev/valid-attachments", "cni.dev/attachments"])
+def test_gc_removes_containers_outside_the_valid_list_and_keeps_the_rest(rt: Runtime, key: str) -> None:
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    kept, stale = rt.pod("blue"), rt.pod("blue")
+    rt.add(kept)
+    rt.add(stale)
+    valid = [{"containerID": kept.container_id, "ifname": ifname} for ifname in ("eth0", "net1")]
+
+    assert rt.run("GC", config=rt.multus_config(**{key: valid}), env=NO_CONTAINER).ok() is None
+
+    assert rt.leftovers(stale) == []
+    assert sorted(rt.links(kept)) == ["eth0", "net1"]
+    assert rt.cache_file(kept).exists()
+    assert len(rt.result_cache_files(kept)) == 2
+    assert len(rt.ipam_allocations(kept)) == 2
+    rt.delete(kept)
+    assert rt.leftovers(kept) == []
+
+
+def test_gc_without_a_valid_list_fails_and_removes_nothing(rt: Runtime) -> None:
+    box = add_pod_with_blue(rt)
+
+    error = rt.run("GC", env=NO_CONTAINER).error(7)
+
+    assert "cni.dev/valid-attachments" in error["msg"]
+    assert sorted(rt.links(box)) == ["eth0", "net1"]
+    assert rt.cache_file(box).exists()
+    assert len(rt.result_cache_files(box)) == 2
+    assert len(rt.ipam_allocations(box)) == 2
+    rt.delete()
+    assert rt.leftovers() == []
+
+
+def test_status_asks_the_cluster_network_delegates(rt: Runtime) -> None:
+    rt.pod()
+
+    assert rt.run("STATUS", env=NO_CONTAINER).ok() is None
+
+    not_ready = {"type": "fake-fail", "failOn": ["STATUS"], "code": 50}
+    rt.write_conf("10-cluster.conflist", {**rt.cluster.config, "plugins": [not_ready]})
+    error = rt.run("STATUS", env=NO_CONTAINER).error(50)
+    assert "mpy-cluster" in error["msg"]
+
+
+def test_status_of_a_cluster_network_given_as_a_nad(rt: Runtime) -> None:
+    multus_namespace = rt.make_namespace()
+    rt.nad("from-nad", rt.bridge_net("from-nad").config, namespace=multus_namespace)
+    rt.pod()
+    config = rt.multus_config(multusNamespace=multus_namespace, clusterNetwork="from-nad")
+
+    assert rt.run("STATUS", config=config, env=NO_CONTAINER).ok() is None
+
+
+def test_status_honours_the_readiness_indicator_file(rt: Runtime) -> None:
+    rt.pod()
+    indicator = rt.root / "cluster-network-ready"
+    config = rt.multus_config(readinessindicatorfile=str(indicator))
+
+    error = rt.run("STATUS", config=config, env=NO_CONTAINER).error(50)
+    assert str(indicator) in error["msg"]
+
+    indicator.touch()
+    assert rt.run("STATUS", config=config, env=NO_CONTAINER).ok() is None
+
+
+def test_version_lists_every_supported_version(rt: Runtime) -> None:
+    rt.pod()
+
+    reply = rt.run("VERSION", stdin=b'{"cniVersion": "1.0.0"}', env=NO_CONTAINER).ok()
+
+    assert reply["cniVersion"] == "1.0.0"
+    assert reply["supportedVersions"] == ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
