@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from multus.daemon.watchcache import WatchCache
 from multus.k8s.apiview import NAD_GROUP, NAD_PLURAL, NAD_VERSION, ApiView
 from multus.k8s.view import EventType, Pod
 
+# How long a NAD that a live GET found absent is believed absent without asking again. A NAD created
+# meanwhile still counts at once: it reaches the cache by the watch, and the cache is asked first.
+ABSENT_SECONDS = 30.0
+ABSENT_LIMIT = 4096
+
 
 class CacheView:
     """Pods of this node and every NAD, from caches; writes and cache misses go to `api`.
 
     A pod the cache has not seen yet (its watch event may still be on the way) is read live, with the
-    API view's timeout and retries.
+    API view's timeout and retries. So is a NAD, except one the API said is absent a moment ago: a
+    `clusterNetwork` named after a conf file is looked up as a NAD first on every ADD, and a steady-state
+    ADD must not read.
     """
 
     def __init__(self, api: ApiView, node_name: str) -> None:
@@ -31,6 +39,7 @@ class CacheView:
             ),
         )
         self.misses = 0
+        self._absent: dict[tuple[str, str], float] = {}  # NADs a live GET did not find, and when
 
     def start(self) -> None:
         self.pods.start()
@@ -56,8 +65,19 @@ class CacheView:
         if cached is not None:
             return cached
         # Absent from the cache may mean "created a moment ago": ask before failing the pod.
+        key = (namespace, name)
+        asked = self._absent.get(key)
+        if asked is not None and time.monotonic() - asked < ABSENT_SECONDS:
+            return None
         self.misses += 1
-        return await self.api.get_network(namespace, name)
+        found = await self.api.get_network(namespace, name)
+        if len(self._absent) >= ABSENT_LIMIT:
+            self._absent.clear()
+        if found is None:
+            self._absent[key] = time.monotonic()
+        else:
+            self._absent.pop(key, None)
+        return found
 
     async def write_network_status(self, pod: Pod, status: str) -> None:
         await self.api.write_network_status(pod, status)

@@ -37,6 +37,8 @@ from multus.orchestrator import run_command
 log = get_logger("daemon")
 
 SOCKET_NAME = "multus.sock"
+# Room for a CNI config of several MB (a big prevResult, many delegates), base64-encoded in the body.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 
 class WireRequest(BaseModel):
@@ -80,7 +82,7 @@ class CNIServer:
         return self.settings.socket_dir / SOCKET_NAME
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_post("/cni", self.handle_cni)
         app.router.add_get("/healthz", self.handle_healthz)
         app.router.add_get("/readyz", self.handle_readyz)
@@ -122,10 +124,9 @@ class CNIServer:
 
     async def handle_cni(self, request: web.Request) -> web.Response:
         started = time.monotonic()
-        body = await request.read()
         command, container, pod, version = "", "", "", LATEST_VERSION
         try:
-            wire = _decode(body)
+            wire = _decode(await _read(request))
             command = wire.env.get("CNI_COMMAND", "")
             container = wire.env.get("CNI_CONTAINERID", "")
             env = CNIEnvironment.from_environ(wire.env)
@@ -192,6 +193,14 @@ class CNIServer:
         return web.Response(
             body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
+
+
+async def _read(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        # A CNI error, not aiohttp's 413: the shim reports other statuses as "try again later".
+        raise DecodeFailure(f"daemon request: larger than {MAX_REQUEST_BYTES} bytes") from None
 
 
 def _decode(body: bytes) -> WireRequest:
