@@ -3,6 +3,7 @@ shim. Every test that takes `shim` runs twice: with the stdlib Python shim and w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -36,7 +37,8 @@ def native_shim() -> Path:
     given = os.environ.get("MULTUS_NATIVE_SHIM")
     if given:
         path = Path(given)
-        assert path.is_file() and os.access(path, os.X_OK), f"MULTUS_NATIVE_SHIM={given} is not an executable"
+        assert path.is_file(), f"MULTUS_NATIVE_SHIM={given} is not a file"
+        assert os.access(path, os.X_OK), f"MULTUS_NATIVE_SHIM={given} is not executable"
         assert path.stat().st_mtime >= NATIVE_SHIM_SOURCE.stat().st_mtime, f"{path} is older than its source"
         return path
     done = subprocess.run(["make", "-s", "shim"], cwd=REPO, capture_output=True, text=True, check=False)
@@ -152,8 +154,5 @@ def rt(
 
 
 def _remove_bridge(name: str) -> None:
-    with IPRoute() as ipr:
-        try:
-            ipr.link("del", ifname=name)
-        except NetlinkError:
-            pass  # never created: no pod used the node's own cluster network
+    with IPRoute() as ipr, contextlib.suppress(NetlinkError):  # absent: no pod used that network
+        ipr.link("del", ifname=name)

@@ -238,7 +238,8 @@ def raw_exchange(socket_path: Path, data: bytes, timeout: float = 10.0) -> bytes
 
 def http_status(answer: bytes) -> int:
     line = answer.split(b"\r\n", 1)[0].split()
-    assert len(line) >= 2 and line[0].startswith(b"HTTP/1."), answer[:200]
+    assert len(line) >= 2, answer[:200]
+    assert line[0].startswith(b"HTTP/1."), answer[:200]
     return int(line[1])
 
 
@@ -348,11 +349,11 @@ class ShimRuntime(Runtime):
         )
 
     def start(
-        self, command: str, *, sandbox: Sandbox | None = None, **kwargs: Any
+        self, command: str, *, sandbox: Sandbox | None = None, config: Mapping[str, Any] | None = None
     ) -> subprocess.Popen[bytes]:
         """A shim invocation in the background (stdin already written and closed)."""
         box = sandbox or self.sandbox
-        config = kwargs.get("config") or self.multus_config()
+        config = config or self.multus_config()
         process = subprocess.Popen(
             [str(self.shim)],
             stdin=subprocess.PIPE,
