@@ -56,7 +56,6 @@ from multus.k8s.namespaces import (
 from multus.k8s.selection import Bandwidth, NetworkSelection, PortMapping
 from multus.k8s.status import (
     NETWORK_STATUS_ANNOTATION,
-    Dns,
     NetworkStatus,
     format_network_status,
     parse_network_status,
@@ -72,7 +71,6 @@ __all__ = [
     "Bandwidth",
     "ConfDirConfig",
     "DeviceInfo",
-    "Dns",
     "InlineConfig",
     "InterfaceRequest",
     "MemifDevice",

@@ -19,31 +19,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from multus.cni.errors import DecodeFailure, InvalidAnnotation
 from multus.cni.jsontext import MalformedJSON, decode_json
+from multus.cni.results import DNS
 from multus.k8s.addresses import bare_address, is_default_destination, parse_ip, parse_ip_or_cidr
 from multus.k8s.device_info import DeviceInfo, DeviceInfoJSON
 from multus.k8s.json_boundary import describe_validation_error, invalid, short
 
 NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
-
-
-@dataclass(frozen=True)
-class Dns:
-    nameservers: tuple[str, ...] = ()
-    domain: str | None = None
-    search: tuple[str, ...] = ()
-    options: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if self.nameservers:
-            body["nameservers"] = list(self.nameservers)
-        if self.domain:
-            body["domain"] = self.domain
-        if self.search:
-            body["search"] = list(self.search)
-        if self.options:
-            body["options"] = list(self.options)
-        return body
 
 
 @dataclass(frozen=True)
@@ -56,7 +37,7 @@ class NetworkStatus:
     mac: str | None = None
     mtu: int | None = None
     default: bool = False
-    dns: Dns = Dns()
+    dns: DNS = field(default_factory=DNS)
     gateway: tuple[str, ...] = ()
     device_info: DeviceInfo | None = None
     # Keys this project does not define, from entries other tools wrote; written back unchanged.
@@ -74,7 +55,7 @@ class NetworkStatus:
             body["mtu"] = self.mtu
         if self.default:
             body["default"] = True
-        body["dns"] = self.dns.to_json()
+        body["dns"] = self.dns.to_dict()
         if self.gateway:
             body["gateway"] = list(self.gateway)
         if self.device_info:
@@ -110,7 +91,7 @@ def statuses_from_result(
         parsed = _ResultJSON.model_validate(result)
     except ValidationError as exc:
         raise DecodeFailure(f"network {network}: the CNI result {describe_validation_error(exc)}") from None
-    dns = parsed.dns.to_dns() if parsed.dns else Dns()
+    dns = parsed.dns.to_dns() if parsed.dns else DNS()
     gateways = tuple(
         _canonical_ip(route.gw)
         for route in parsed.routes or ()
@@ -175,7 +156,7 @@ def _parse_entry(entry: object, index: int) -> NetworkStatus:
         mac=parsed.mac or None,
         mtu=parsed.mtu or None,
         default=parsed.default,
-        dns=parsed.dns.to_dns() if parsed.dns else Dns(),
+        dns=parsed.dns.to_dns() if parsed.dns else DNS(),
         gateway=tuple(parsed.gateway or ()),
         device_info=parsed.device_info.to_device_info() if parsed.device_info else None,
         extra=dict(parsed.model_extra or {}),
@@ -220,10 +201,10 @@ class _DnsJSON(_StrictModel):
     search: list[str] | None = None
     options: list[str] | None = None
 
-    def to_dns(self) -> Dns:
-        return Dns(
+    def to_dns(self) -> DNS:
+        return DNS(
             tuple(self.nameservers or ()),
-            self.domain or None,
+            self.domain or "",
             tuple(self.search or ()),
             tuple(self.options or ()),
         )

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from multus.cni.errors import DecodeFailure, InvalidAnnotation
+from multus.cni.results import DNS
 from multus.k8s.device_info import DeviceInfo, PciDevice
 from multus.k8s.status import (
     NETWORK_STATUS_ANNOTATION,
-    Dns,
     NetworkStatus,
     format_network_status,
     parse_network_status,
@@ -45,7 +45,7 @@ def test_bridge_result_gives_one_entry_for_the_sandbox_interface() -> None:
             mac="cc:cc:cc:cc:cc:cc",
             mtu=1450,
             default=True,
-            dns=Dns(nameservers=("10.96.0.10",), search=("svc.cluster.local",)),
+            dns=DNS(nameservers=("10.96.0.10",), search=("svc.cluster.local",)),
             gateway=("10.244.0.1",),
         )
     ]
@@ -221,7 +221,7 @@ def test_other_tools_entries_are_tolerated_and_their_keys_kept() -> None:
     )
     entries = parse_network_status(value)
     assert entries == [
-        NetworkStatus("ovn", dns=Dns(domain="d"), extra={"interface-spec": [{"x": 1}]}),
+        NetworkStatus("ovn", dns=DNS(domain="d"), extra={"interface-spec": [{"x": 1}]}),
         NetworkStatus("", "x"),
     ]
     assert json.loads(format_network_status(entries)) == [
