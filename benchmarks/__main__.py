@@ -1,0 +1,82 @@
+"""`python -m benchmarks` (what `make bench` runs): every benchmark, in order, each in a process of its own.
+
+Each module prints its figures as JSON lines and one `summary:` line; they are passed through as they
+come. At the end, one line per goal says whether this run met it. A module that fails (a failed ADD, an
+error in the burst, something left behind) makes the whole run fail; a missed goal does not: it is a
+figure to report, not a broken build.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+MODULES = (
+    "benchmarks.bench_cni",  # multus.cni's delegate execution vs direct exec
+    "benchmarks.bench_shim",  # each shim against a no-op daemon
+    "benchmarks.bench_daemon",  # pod ADD/DEL through shim -> daemon vs the same delegates run directly
+    "benchmarks.bench_burst",  # 50 pods at once
+    "benchmarks.bench_memory",  # daemon RSS with 1,000 pods and 200 NADs cached
+)
+
+
+def run_module(module: str, figures: list[dict[str, Any]]) -> int:
+    print(f"# {module}", flush=True)
+    started = time.monotonic()
+    with subprocess.Popen(
+        [sys.executable, "-m", module], stdout=subprocess.PIPE, text=True, bufsize=1
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            if line.startswith("{"):
+                figures.append(json.loads(line))
+    print(f"# {module}: exit {process.returncode} after {time.monotonic() - started:.0f} s", flush=True)
+    return process.returncode
+
+
+def goals(figures: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for figure in figures:
+        if "goal_added_ms" in figure:
+            met = figure["added_ms"] < figure["goal_added_ms"]
+            lines.append(
+                f"{'met' if met else 'MISSED'}: {figure['bench']}: {figure['added_ms']} ms added"
+                f" (goal < {figure['goal_added_ms']:g} ms)"
+            )
+        goal = figure.get("goal_overhead_median_ms")
+        if goal is not None:
+            met = figure["overhead_median_ms"] < goal
+            lines.append(
+                f"{'met' if met else 'MISSED'}: {figure['bench']}: overhead {figure['overhead_median_ms']} ms"
+                f" at the median (goal < {goal:g} ms)"
+            )
+        if "goal_rss_mib" in figure:
+            met = figure["rss_mib"] < figure["goal_rss_mib"]
+            lines.append(
+                f"{'met' if met else 'MISSED'}: {figure['bench']}: {figure['rss_mib']} MiB"
+                f" (goal < {figure['goal_rss_mib']:g} MiB)"
+            )
+        if "goal_errors" in figure:
+            met = figure["errors"] == figure["goal_errors"]
+            lines.append(
+                f"{'met' if met else 'MISSED'}: {figure['bench']}: {figure['errors']} errors (goal 0)"
+            )
+    return lines
+
+
+def main() -> None:
+    figures: list[dict[str, Any]] = []
+    failed = [module for module in MODULES if run_module(module, figures) != 0]
+    for line in goals(figures):
+        print(f"goal {line}", flush=True)
+    if failed:
+        print(f"failed: {', '.join(failed)}", flush=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
