@@ -39,7 +39,7 @@ def networks_in_use(pod: Mapping[str, object]) -> dict[NetworkKey, PodReference]
     if not isinstance(metadata, Mapping):
         return {}
     phase = status.get("phase") if isinstance(status, Mapping) else None
-    if phase in FINISHED_PHASES:
+    if isinstance(phase, str) and phase in FINISHED_PHASES:
         return {}
     annotations = metadata.get("annotations")
     namespace, name = metadata.get("namespace"), metadata.get("name")
