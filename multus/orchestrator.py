@@ -123,13 +123,13 @@ class Orchestrator:
         try:
             results = await self._add_all(attachments, record)
             await asyncio.to_thread(self._apply_default_route, attachments, results, record)
+            if pod is not None:  # a pod re-created meanwhile gets no status, and no networks either
+                await self._report(pod, attachments, record)
         except Exception as error:  # whatever failed, the attachments made so far must go
             await self._undo(record)
             if pod is not None:
                 await self._event(pod, "Warning", "FailedAddingInterfaces", str(error))
             raise
-        if pod is not None:
-            await self._report(pod, attachments, record)
         return results[0].convert_to(self.config.cni_version)
 
     def _check_delegates(self, attachments: list[PodAttachment]) -> None:
@@ -187,7 +187,7 @@ class Orchestrator:
             self.runner.cache.write(replace(cached, result=result))
 
     async def _report(self, pod: Pod, attachments: list[PodAttachment], record: ContainerRecord) -> None:
-        statuses = []
+        statuses, messages = [], []
         for attachment, entry in zip(attachments, record.attachments, strict=True):
             assert entry.result is not None  # every attachment succeeded to get here
             device = parse_device_info(attachment.device_info) if attachment.device_info else None
@@ -201,10 +201,11 @@ class Orchestrator:
                 )
             )
             ips = [ip["address"] for ip in entry.result.get("ips", [])]
-            message = f"Add {attachment.ifname} [{', '.join(ips)}] from {attachment.network}"
-            await self._event(pod, "Normal", "AddedInterface", message)
+            messages.append(f"Add {attachment.ifname} [{', '.join(ips)}] from {attachment.network}")
         if self.view is not None:
             await self.view.write_network_status(pod, format_network_status(statuses))
+        for message in messages:  # only once the status is written: a failed write undoes them all
+            await self._event(pod, "Normal", "AddedInterface", message)
 
     def _new_record(self, pod: Pod | None, attachments: list[PodAttachment]) -> ContainerRecord:
         base_args = [(key, value) for key, value in self.env.args if key != IGNORE_UNKNOWN]

@@ -31,6 +31,7 @@ from tests.conftest import netns_path, unique_name
 REPO = Path(__file__).resolve().parents[3]
 MULTUS = REPO / ".venv" / "bin" / "multus"
 FAKE_PLUGINS = REPO / "tests" / "fakeplugins"
+OWN_FAKE_PLUGINS = Path(__file__).resolve().parent / "fakes"
 RESULTS_DIR = Path("/var/lib/cni/results")
 NAD_API = ("k8s.cni.cncf.io", "v1")
 NAD_PLURAL = "network-attachment-definitions"
@@ -323,7 +324,7 @@ class Runtime:
             "CNI_NETNS": box.netns,
             "CNI_IFNAME": "eth0",
             "CNI_ARGS": ";".join(["IgnoreUnknown=1", *pod_args]),
-            "CNI_PATH": os.pathsep.join([str(self.cni_bin), str(FAKE_PLUGINS)]),
+            "CNI_PATH": os.pathsep.join(map(str, (self.cni_bin, FAKE_PLUGINS, OWN_FAKE_PLUGINS))),
             **(env or {}),
         }
         body = stdin if stdin is not None else json.dumps(config or self.multus_config()).encode()

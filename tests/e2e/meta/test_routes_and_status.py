@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from tests.e2e.meta.runtime import RESULTS_DIR, Runtime, Sandbox, address_in, netns_routes
+from tests.e2e.meta.runtime import NETWORKS, RESULTS_DIR, Runtime, Sandbox, address_in, netns_routes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -132,3 +135,32 @@ def test_add_for_a_pod_recreated_under_the_same_name_fails_and_writes_nothing(rt
     assert new_uid in error["msg"]
     assert rt.network_status() is None
     assert rt.leftovers() == []
+
+
+def test_pod_recreated_while_its_add_runs_is_left_with_nothing(rt: Runtime) -> None:
+    started, release = rt.root / "started", rt.root / "release"
+    pause = {"type": "fake-pause", "startedFile": str(started), "releaseFile": str(release)}
+    paused = rt.bridge_net("paused", default_route=False, after=[pause])
+    rt.nad("paused", paused.config)
+    box = rt.pod("paused")
+
+    with ThreadPoolExecutor(1) as pool:
+        adding = pool.submit(rt.run, "ADD")
+        wait_for(started.exists)
+        # Every delegate has run or is running: now the pod the ADD is for goes away and comes back.
+        rt.delete_pod_object(box)
+        rt.create_pod_object(box.pod_namespace, box.pod_name, {NETWORKS: "paused"})
+        release.touch()
+        reply = adding.result()
+
+    error = reply.error(3)
+    assert box.pod_uid in error["msg"]
+    assert rt.network_status() is None
+    assert rt.leftovers() == []
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{condition} still false after {timeout} s"
+        time.sleep(0.05)
