@@ -82,13 +82,16 @@ def start_daemon(apiserver: TestEnv, tmp_path: Path) -> Iterator[StartDaemon]:
     SIGTERM, checked at teardown for those still running."""
     started: list[DaemonProcess] = []
 
-    def start(*, node_name: str | None = None, wait: bool = True, **overrides: Any) -> DaemonProcess:
+    def start(
+        *, node_name: str | None = None, start: bool = True, wait: bool = True, **overrides: Any
+    ) -> DaemonProcess:
+        """A daemon; with `start=False` only its config, for a test that starts it later."""
         root = tmp_path / f"daemon-{len(started)}"
         root.mkdir()
         config = daemon_config(root, apiserver, node_name or unique_name("node-"), **overrides)
         daemon = DaemonProcess(root, config)
         started.append(daemon)
-        return daemon.start(wait=wait)
+        return daemon.start(wait=wait) if start else daemon
 
     yield start
     failures = []
@@ -150,6 +153,44 @@ def rt(
     try:
         yield runtime
     finally:
+        runtime.cleanup()
+
+
+@pytest.fixture
+def runtime_for(
+    *,
+    shim: Path,
+    apiserver: TestEnv,
+    api_client: client.ApiClient,
+    namespace: str,
+    netns_name: str,
+    cni_bin: Path,
+    tmp_path: Path,
+    start_daemon: StartDaemon,  # so daemons outlive the runtime's teardown, which runs DEL through them
+) -> Iterator[Callable[[DaemonProcess], ShimRuntime]]:
+    """Makes the test's runtime for a daemon of its own (one per test); torn down after the test."""
+    made: list[ShimRuntime] = []
+
+    def make(daemon: DaemonProcess) -> ShimRuntime:
+        assert not made, "one runtime per test"
+        root = tmp_path / "runtime"
+        root.mkdir()
+        made.append(
+            make_runtime(
+                shim=shim,
+                daemon=daemon,
+                apiserver=apiserver,
+                api_client=api_client,
+                namespace=namespace,
+                netns_name=netns_name,
+                cni_bin=cni_bin,
+                root=root,
+            )
+        )
+        return made[0]
+
+    yield make
+    for runtime in made:
         runtime.cleanup()
 
 

@@ -18,6 +18,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -351,17 +352,15 @@ class ShimRuntime(Runtime):
     def start(
         self, command: str, *, sandbox: Sandbox | None = None, config: Mapping[str, Any] | None = None
     ) -> subprocess.Popen[bytes]:
-        """A shim invocation in the background (stdin already written and closed)."""
+        """A shim invocation in the background; its stdin is a file holding the config."""
         box = sandbox or self.sandbox
-        config = config or self.multus_config()
-        process = subprocess.Popen(
-            [str(self.shim)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self.shim_env(command, box),
-        )
-        assert process.stdin is not None
-        process.stdin.write(json.dumps(config).encode())
-        process.stdin.close()
-        return process
+        with tempfile.TemporaryFile() as body:
+            body.write(json.dumps(config or self.multus_config()).encode())
+            body.seek(0)
+            return subprocess.Popen(
+                [str(self.shim)],
+                stdin=body,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self.shim_env(command, box),
+            )

@@ -1,0 +1,153 @@
+"""The daemon's life as the shim sees it: not running, stale socket, restarted between ADD and DEL, not
+ready yet when ADD comes, draining on SIGTERM while a request is in flight."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.daemon.conftest import StartDaemon
+from tests.e2e.daemon.support import OWN_FAKES, DaemonProcess, ShimRuntime, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.netns]
+
+RuntimeFor = Callable[[DaemonProcess], ShimRuntime]
+
+
+def dead_socket_dir(tmp_path: Path, kind: str) -> Path:
+    """A socket dir where no daemon answers: missing, or holding a socket nobody listens on (what a
+    daemon that crashed leaves behind)."""
+    folder = tmp_path / f"dead-{kind}"
+    if kind == "stale-socket":
+        folder.mkdir(mode=0o700)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.bind(str(folder / "multus.sock"))  # bound, never listening: connect is refused
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["missing-dir", "stale-socket"])
+def test_daemon_not_running_is_try_again_later_for_every_command_and_changes_nothing(
+    rt: ShimRuntime, tmp_path: Path, kind: str
+) -> None:
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    rt.pod("blue")
+    socket_path = dead_socket_dir(tmp_path, kind) / "multus.sock"
+    dead = rt.multus_config(socketDir=str(socket_path.parent), daemonWaitSeconds=0.5)
+
+    add = rt.run("ADD", config=dead).error(11)
+    check = rt.run("CHECK", config=dead).error(11)
+    delete = rt.run("DEL", config=dead).error(11)
+
+    assert add["msg"] == f"multus daemon at {socket_path} is not ready after 0.5s"
+    refused = (
+        "[Errno 2] No such file or directory" if kind == "missing-dir" else "[Errno 111] Connection refused"
+    )
+    assert add["details"] == refused
+    for error in (check, delete):
+        assert error["msg"] == f"cannot reach the multus daemon at {socket_path}"
+        assert error["details"] == refused
+    assert rt.leftovers() == []
+    assert rt.network_status() is None
+    assert rt.events() == []
+
+
+def test_del_while_the_daemon_is_away_fails_and_removes_nothing_until_it_is_back(
+    rt: ShimRuntime, tmp_path: Path
+) -> None:
+    """Upstream's shim reports every DEL as a success; ours makes the runtime retry (code 11)."""
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    rt.pod("blue")
+    rt.add()
+    dead = rt.multus_config(socketDir=str(dead_socket_dir(tmp_path, "missing-dir")))
+
+    rt.run("DEL", config=dead).error(11)
+
+    assert sorted(rt.links()) == ["eth0", "net1"]
+    assert len(rt.ipam_allocations()) == 2
+    rt.delete()  # the runtime's retry, once the daemon answers
+    assert rt.leftovers() == []
+
+
+def test_del_after_the_daemon_restarted_cleans_up(start_daemon: StartDaemon, runtime_for: RuntimeFor) -> None:
+    daemon = start_daemon()
+    rt = runtime_for(daemon)
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    rt.pod("blue")
+    rt.add()
+    assert daemon.stop() == 0
+    assert daemon.readyz() is None
+
+    daemon.start()  # a new process: empty caches, same node, same on-disk attachment cache
+    rt.delete()
+
+    assert rt.leftovers() == []
+    served = [line for line in daemon.log_lines() if line.get("msg") == "request"]
+    assert [(line["command"], line["result"]) for line in served] == [("ADD", "ok"), ("DEL", "ok")]
+
+
+def test_add_waits_for_the_daemon_to_become_ready(start_daemon: StartDaemon, runtime_for: RuntimeFor) -> None:
+    daemon = start_daemon(start=False)
+    rt = runtime_for(daemon)
+    rt.pod()
+    pending = rt.start("ADD", config=rt.multus_config(daemonWaitSeconds=120))
+    with pytest.raises(AssertionError):  # the shim keeps polling /readyz while nothing answers
+        wait_for("the shim to give up", lambda: pending.poll() is not None, timeout=1.0)
+
+    daemon.start()
+    stdout, stderr = pending.communicate(timeout=60)
+
+    assert pending.returncode == 0, (stdout, stderr)
+    result = json.loads(stdout)
+    assert [ip["address"].split("/")[0] for ip in result["ips"]] == [
+        address.split("/")[0] for address in rt.links()["eth0"].addresses
+    ]
+    rt.delete()
+    assert rt.leftovers() == []
+
+
+def test_sigterm_fails_readiness_and_lets_the_request_in_flight_finish(
+    start_daemon: StartDaemon, runtime_for: RuntimeFor, tmp_path: Path
+) -> None:
+    daemon = start_daemon()
+    rt = runtime_for(daemon)
+    started = tmp_path / "slow-add-started"
+    slow = rt.bridge_net(
+        "slow",
+        default_route=False,
+        after=[{"type": "fake-sleep", "sleepSeconds": 4, "startedFile": str(started)}],
+    )
+    rt.nad("slow", slow.config)
+    box = rt.pod("slow")
+    other = rt.pod()
+    assert (OWN_FAKES / "fake-sleep").exists()
+    in_flight = rt.start("ADD", sandbox=box)
+    wait_for("the slow plugin to start", started.exists, timeout=30)
+
+    daemon.terminate()
+
+    wait_for("/readyz to fail", lambda: daemon.readyz() != 200, timeout=5)
+    assert in_flight.poll() is None, "the ADD should still be in flight"
+    refused = rt.run("ADD", sandbox=other, config=rt.multus_config(daemonWaitSeconds=0)).error(11)
+    assert "not ready" in refused["msg"]
+    stdout, stderr = in_flight.communicate(timeout=60)
+    assert in_flight.returncode == 0, (stdout, stderr)
+    assert json.loads(stdout)["ips"]
+    assert sorted(rt.links(box)) == ["eth0", "net1"]
+    assert daemon.process is not None
+    assert daemon.process.wait(timeout=40) == 0
+    assert not daemon.socket_path.exists()
+    assert rt.network_status(box) is not None  # written before the answer, so before the exit
+    assert rt.links(other) == {}
+
+    daemon.start()
+    rt.delete(box)
+    rt.delete(other)
+    assert rt.leftovers(box) == []
+    assert rt.leftovers(other) == []
