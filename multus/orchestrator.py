@@ -40,6 +40,7 @@ from multus.cni.errors import (
 )
 from multus.cni.exec import DelegateExecutor
 from multus.cni.results import Result, Route, parse_result
+from multus.cni.versions import LATEST_VERSION
 from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
 from multus.k8s.device_info import parse_device_info
@@ -190,17 +191,19 @@ class Orchestrator:
         statuses, messages = [], []
         for attachment, entry in zip(attachments, record.attachments, strict=True):
             assert entry.result is not None  # every attachment succeeded to get here
+            # The delegate's own version; network-status is built from the 1.x form (0.2.0 has no `ips`).
+            result = parse_result(entry.result).convert_to(LATEST_VERSION).to_dict()
             device = parse_device_info(attachment.device_info) if attachment.device_info else None
             statuses.extend(
                 statuses_from_result(
-                    entry.result,
+                    result,
                     network=attachment.network,
                     interface=attachment.ifname,
                     default=attachment.is_default,
                     device_info=device,
                 )
             )
-            ips = [ip["address"] for ip in entry.result.get("ips", [])]
+            ips = [ip["address"] for ip in result.get("ips", [])]
             messages.append(f"Add {attachment.ifname} [{', '.join(ips)}] from {attachment.network}")
         if self.view is not None:
             await self.view.write_network_status(pod, format_network_status(statuses))

@@ -164,3 +164,20 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"{condition} still false after {timeout} s"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("version", ["0.2.0", "0.3.1", "0.4.0", "1.0.0"])
+def test_network_status_of_a_nad_at_an_older_cni_version(rt: Runtime, version: str) -> None:
+    older = rt.bridge_net("older", default_route=False)
+    rt.nad("older", {**older.config, "cniVersion": version})
+    rt.pod("older")
+
+    rt.add()
+
+    net1 = address_in(rt.links()["net1"], older)
+    status = rt.network_status()
+    assert status is not None
+    assert status[1]["ips"] == [bare(net1)]
+    assert ("Normal", "AddedInterface", f"Add net1 [{net1}] from {rt.namespace}/older") in rt.events()
+    rt.delete()
+    assert rt.leftovers() == []
