@@ -1,9 +1,11 @@
 """Whether a new pod's network requests can work: the decision behind the optional pod webhook.
 
 A pod passes when its `k8s.v1.cni.cncf.io/networks` and `v1.multus-cni.io/default-network` annotations
-parse (with the node's parser), every NAD they name exists and is valid, namespace isolation allows
-each reference, and the interface names come out distinct. These are the checks the meta-plugin makes
-at ADD time; failing them here keeps the pod from sitting in ContainerCreating.
+parse (with the node's parser), every NAD they name exists and is valid, what the pod requests of a NAD
+fits its config (a plugin declares each requested capability; `cni-args` can be merged), namespace
+isolation allows each reference, and the interface names come out distinct. These are the checks the
+meta-plugin makes at ADD time, with its own functions; failing them here keeps the pod from sitting in
+ContainerCreating.
 
 Choices where the issue is silent:
 - A pod in a system namespace gets only the cluster network on the node, so its annotations are not
@@ -29,7 +31,9 @@ from multus.k8s.annotations import (
     parse_default_network_annotation,
     parse_networks_annotation,
 )
+from multus.k8s.delegate_inputs import check_capabilities, with_cni_args
 from multus.k8s.interfaces import InterfaceRequest, assign_interface_names
+from multus.k8s.nad import InlineConfig, parse_nad
 from multus.k8s.namespaces import NamespacePolicy, check_network_access, gets_only_cluster_network
 from multus.k8s.selection import NetworkSelection
 
@@ -96,7 +100,8 @@ def judge_pod_networks(
     warnings: list[str] = []
     for index, selection in enumerate(request.selections):
         where = f"{NETWORKS_ANNOTATION}: element {index} ({selection.reference})"
-        problems += _network_problems(where, networks.get((selection.namespace, selection.name)))
+        network = networks.get((selection.namespace, selection.name))
+        problems += _network_problems(where, network) or _request_problems(where, selection, network)
         try:
             check_network_access(pod_namespace, selection.namespace, selection.name, policy.namespaces)
         except NetworkForbidden as error:
@@ -168,6 +173,21 @@ def _network_problems(where: str, network: Mapping[str, Any] | None) -> list[str
         return [f"{where}: no such NetworkAttachmentDefinition"]
     verdict = judge_nad(network)
     return [f"{where}: the NetworkAttachmentDefinition is invalid: {problem}" for problem in verdict.problems]
+
+
+def _request_problems(
+    where: str, selection: NetworkSelection, network: Mapping[str, Any] | None
+) -> list[str]:
+    """What the node refuses when it merges the pod's requests into a valid NAD's inline config."""
+    if network is None:
+        return []
+    try:
+        nad = parse_nad(network)
+        if isinstance(nad.config, InlineConfig):
+            check_capabilities(selection, with_cni_args(nad.config.config, selection.cni_args))
+    except CNIError as error:
+        return [f"{where}: {error}"]
+    return []
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

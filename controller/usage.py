@@ -6,6 +6,10 @@ while it exists and has not finished: a Succeeded or Failed pod has had its sand
 
 Choices where the specs are silent: a malformed annotation counts as no use (the controller cannot know
 better than the node that wrote it), and a pod attached twice to one NAD counts once.
+
+Only each entry's `name` is read, not the whole entry with `multus.k8s.status.parse_network_status`: that
+parser refuses the annotation for any odd field another tool wrote, and an attachment missed here
+would let deletion protection release a NAD a pod still uses.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from multus.k8s.json_boundary import MalformedJSON, decode_json
+from multus.cni.jsontext import MalformedJSON, decode_json
 from multus.k8s.names import is_dns1123_label
+from multus.k8s.status import NETWORK_STATUS_ANNOTATION
 
-NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 
 # A NAD as `(namespace, name)`, and a pod as `namespace/name`.

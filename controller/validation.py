@@ -1,14 +1,13 @@
 """Whether a NetworkAttachmentDefinition is usable, judged with the node side's own parsers.
 
-The node reads a NAD with `multus.k8s.nad.parse_nad` and picks the CNI version with
-`multus.cni.versions.pick_version`; this module runs the same code, so a NAD the admission webhook lets
-through is one the node accepts, and the message a user sees at `kubectl apply` time is the one the pod
-would have failed with.
+The node reads a NAD's `spec.config` with `multus.k8s.nad.parse_nad_config` and the resulting CNI config
+with `multus.cni.config.parse_network_config` (plugin types, network name, versions, flags); this module
+runs the same two, so a NAD the admission webhook lets through is one the node accepts, and the message
+a user sees at `kubectl apply` time is the one the pod would have failed with.
 
-Checks the node side does not make yet, added here (they are rules of the specs the node must follow):
-- a plugin `type` is a plain file name (`multus.cni.names.plugin_type_error`),
-- the network `name` follows the CNI spec's rule (`multus.cni.names.network_name_error`),
-- `k8s.v1.cni.cncf.io/resourceName` is a Kubernetes extended resource name (`domain/name`).
+Two additions of ours: the NAD name must be a DNS-1123 label (`multus.k8s.nad.nad_name_problem`; the
+API server allows dotted names) and `k8s.v1.cni.cncf.io/resourceName` must be an extended resource name
+(`domain/name`; the node passes it to the device plugin API unchecked).
 
 Every judgement returns a verdict and never raises: arbitrary objects come in through the webhook.
 """
@@ -20,9 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from multus.cni.errors import CNIError
-from multus.cni.names import network_name_error, plugin_type_error
-from multus.cni.versions import pick_version, require_supported
+from multus.cni.config import parse_network_config
+from multus.cni.errors import CNIError, IncompatibleVersion
 from multus.k8s.json_boundary import short
 from multus.k8s.nad import (
     RESOURCE_NAME_ANNOTATION,
@@ -148,34 +146,19 @@ def _judge_config(spec: object, *, namespace: str, name: str) -> NadVerdict:
 
 
 def _judge_inline(config: dict[str, Any], *, where: str) -> NadVerdict:
-    problems = []
-    cni_version = None
+    # parse_nad_config has checked the plugin list and each type's presence, so these exist.
+    plugin_types = tuple(plugin["type"] for plugin in config_plugins(config))
     try:
-        cni_version = _resolved_version(config)
+        conflist = parse_network_config(config)
+    except IncompatibleVersion as error:
+        # The node's message lists the versions but not where they came from.
+        fields = "cniVersion/cniVersions" if "cniVersions" in config else "cniVersion"
+        return NadVerdict(problems=(f"{where} {fields}: {error}",), plugin_types=plugin_types)
     except CNIError as error:
-        problems.append(f"{where} {error}")
-    network_name = config["name"]  # parse_nad_config guarantees a non-empty string
-    name_problem = network_name_error(network_name)
-    if name_problem:
-        problems.append(f"{where} 'name' {name_problem}")
-    plugins = config_plugins(config)  # parse_nad_config already checked the list and each type
-    for index, plugin in enumerate(plugins):
-        type_problem = plugin_type_error(plugin["type"])
-        if type_problem:
-            field = "'type'" if plugin is config else f"plugins[{index}].type"
-            problems.append(f"{where} {field} {type_problem}")
+        return NadVerdict(problems=(f"{where}: {error}",), plugin_types=plugin_types)
     return NadVerdict(
-        problems=tuple(problems),
-        plugin_types=tuple(plugin["type"] for plugin in plugins),
-        cni_version=None if problems else cni_version,
+        plugin_types=tuple(plugin.type for plugin in conflist.plugins), cni_version=conflist.version
     )
-
-
-def _resolved_version(config: dict[str, Any]) -> str:
-    # The same outcome as pick_version, whose message for a lone unsupported version is less direct.
-    if config.get("cniVersions") is None and config.get("cniVersion") is not None:
-        return require_supported(config["cniVersion"])
-    return pick_version(config.get("cniVersion"), config.get("cniVersions"))
 
 
 def _judged_parts(obj: object) -> tuple[object, object]:

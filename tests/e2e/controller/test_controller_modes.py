@@ -40,7 +40,7 @@ def test_nad_stored_before_the_controller_gets_invalid_status_and_an_event(
     with running_controller(apiserver, api_client, controller_kubeconfig, tmp_path / "log"):
         invalid = wait_for(lambda: condition(read_nad(api_client, namespace, "legacy"), "Valid"), "Valid")
         assert (invalid["status"], invalid["reason"]) == ("False", "InvalidConfig")
-        assert "'type' 'bridge/../x' must be a plain file name" in invalid["message"]
+        assert "type: 'bridge/../x' must be a plain file name" in invalid["message"]
         event = wait_for(
             lambda: next(
                 (e for e in nad_events(api_client, namespace, "legacy") if e.reason == "InvalidConfig"), None

@@ -45,14 +45,22 @@ def refusal(
         ("both", '{"type": "bridge", "plugins": [{"type": "bridge"}]}', "has both 'type' and 'plugins'"),
         ("empty-list", '{"cniVersion": "1.0.0", "plugins": []}', "'plugins' must be a non-empty list"),
         ("untyped-plugin", '{"cniVersion": "1.0.0", "plugins": [{"type": "bridge"}, {}]}', "plugins[1].type"),
-        ("old-version", '{"cniVersion": "9.9.9", "type": "bridge"}', "cniVersion '9.9.9' is not supported"),
+        (
+            "old-version",
+            '{"cniVersion": "9.9.9", "type": "bridge"}',
+            "cniVersion: none of the configured versions 9.9.9 is supported",
+        ),
         ("odd-version", '{"cniVersion": "v1", "type": "bridge"}', "cniVersion 'v1' is not a version"),
         (
             "path-type",
             '{"cniVersion": "1.0.0", "type": "../bin/sh"}',
-            "'type' '../bin/sh' must be a plain file",
+            "type: '../bin/sh' must be a plain file",
         ),
-        ("bad-name", '{"cniVersion": "1.0.0", "type": "bridge", "name": "my net"}', "'name' 'my net'"),
+        (
+            "bad-name",
+            '{"cniVersion": "1.0.0", "type": "bridge", "name": "my net"}',
+            "name: 'my net' must start",
+        ),
         (
             "dotted.name",
             '{"cniVersion": "1.0.0", "type": "bridge"}',
@@ -131,7 +139,7 @@ def test_kubectl_apply_of_a_bad_nad_is_refused(apiserver: TestEnv, namespace: st
     )
     assert done.returncode != 0
     assert 'admission webhook "network-attachment-definitions.validation.multus-py.io" denied' in done.stderr
-    assert "spec.config cniVersion '0.9.0' is not supported" in done.stderr
+    assert "spec.config cniVersion: none of the configured versions 0.9.0" in done.stderr
 
 
 def test_update_to_an_invalid_config_is_refused_and_metadata_updates_pass(

@@ -119,6 +119,10 @@ def test_namespace_isolation_refuses_other_namespaces_but_not_default(
         ({NETWORKS: "storage,,storage"}, f"{NETWORKS}: element 1 is empty"),
         ({NETWORKS: '[{"name": "storage", "ips": ["nope"]}]'}, "'nope' is not an IP address"),
         ({NETWORKS: "a/b/c"}, "more than one '/'"),
+        (
+            {NETWORKS: '[{"name": "storage", "ips": ["10.1.1.5/24"]}]'},
+            'requests "ips" (capability ips), but no',
+        ),
         ({DEFAULT_NETWORK: "absent-default"}, f"{DEFAULT_NETWORK} (kube-system/absent-default): no such"),
     ],
 )

@@ -92,6 +92,22 @@ def test_interface_names_must_come_out_distinct() -> None:
     assert "'eth0' is given to both attachment 0 (cluster network)" in eth0
 
 
+def test_requests_must_fit_the_nads_config() -> None:
+    static_ips = json.dumps({"cniVersion": "1.0.0", "type": "macvlan", "ipam": {"type": "static"}})
+    declared = json.dumps({"cniVersion": "1.0.0", "type": "macvlan", "capabilities": {"ips": True}})
+    networks = {("app", "a"): nad("app", "a", static_ips), ("app", "b"): nad("app", "b", declared)}
+    asks_ips = [{"name": "a", "ips": ["10.1.1.5/24"]}, {"name": "b", "ips": ["10.1.2.5/24"]}]
+
+    (problem,) = judge({NETWORKS: json.dumps(asks_ips)}, networks).problems
+    assert problem.startswith(f'{NETWORKS}: element 0 (app/a): network app/a: the pod requests "ips"')
+
+
+def test_requests_on_a_config_kept_on_the_nodes_are_left_to_the_node() -> None:
+    on_node = {"metadata": {"namespace": "app", "name": "a"}, "spec": {}}
+    verdict = judge({NETWORKS: json.dumps([{"name": "a", "ips": ["10.1.1.5/24"]}])}, {("app", "a"): on_node})
+    assert verdict.allowed
+
+
 def test_unknown_selection_keys_are_warnings() -> None:
     annotation = json.dumps([{"name": "a", "interfce": "x", "vendor.example/key": 1}])
     verdict = judge({NETWORKS: annotation}, {("app", "a"): nad("app", "a")})
