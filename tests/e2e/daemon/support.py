@@ -279,6 +279,7 @@ class ShimRuntime(Runtime):
     def __init__(self, *, shim: Path, daemon: DaemonProcess, **kwargs: Any) -> None:
         self.shim = shim
         self.daemon = daemon
+        self.pod_node: str | None = None  # set: new pods go to that node instead of the daemon's
         super().__init__(**kwargs)
 
     def multus_config(self, **overrides: Any) -> dict[str, Any]:
@@ -297,7 +298,8 @@ class ShimRuntime(Runtime):
             client.V1Pod(
                 metadata=client.V1ObjectMeta(name=name, annotations=dict(annotations)),
                 spec=client.V1PodSpec(
-                    node_name=self.daemon.node_name, containers=[client.V1Container(name="c", image="pause")]
+                    node_name=self.pod_node or self.daemon.node_name,
+                    containers=[client.V1Container(name="c", image="pause")],
                 ),
             ),
         )
