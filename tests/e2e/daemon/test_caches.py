@@ -4,6 +4,7 @@ not seen is read live, and 20 pods at once all work and leave nothing behind."""
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -64,6 +65,8 @@ def test_a_steady_state_add_reads_nothing_and_writes_only_the_status(
     wait_for(
         "the status write and the events", lambda: difference(before, requests_on(apiserver)) == expected
     )
+    time.sleep(0.5)  # and nothing more comes afterwards
+    assert difference(before, requests_on(apiserver)) == expected
     assert sorted(rt.links(box)) == ["eth0", "net1"]
     for sandbox in (box, warm_up):
         rt.delete(sandbox)
