@@ -59,6 +59,12 @@ ANNOTATION_CASES: dict[str, tuple[dict[str, Any], dict[str, Any], int, tuple[str
         102,
         ("default-route", "at most one"),
     ),
+    "default-route-gateway-unreachable": (
+        {NETWORKS: '[{"name": "blue", "default-route": ["192.0.2.1"]}]'},
+        {},
+        5,
+        ("default route via 192.0.2.1 on net1",),
+    ),
     "capability-not-declared": (
         {NETWORKS: '[{"name": "blue", "portMappings": [{"hostPort": 20080, "containerPort": 80}]}]'},
         {},

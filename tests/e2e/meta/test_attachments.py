@@ -198,3 +198,49 @@ def test_same_network_twice_gives_two_attachments_and_two_status_entries(rt: Run
     ]
     rt.delete()
     assert rt.leftovers() == []
+
+
+@pytest.mark.parametrize("form", ["conf-name", "file-path", "directory"])
+def test_cluster_network_named_by_conf_name_file_path_or_directory(rt: Runtime, form: str) -> None:
+    folder = rt.root / "primary"
+    folder.mkdir()
+    primary = rt.bridge_net("primary")
+    (folder / "05-primary.conflist").write_text(json.dumps(primary.config))
+    (folder / "99-later.conflist").write_text(json.dumps(rt.cluster.config))  # a directory means its first
+    cluster_network = {
+        "conf-name": CLUSTER_NETWORK,
+        "file-path": str(folder / "05-primary.conflist"),
+        "directory": str(folder),
+    }[form]
+    expected = rt.cluster if form == "conf-name" else primary
+    config = rt.multus_config(clusterNetwork=cluster_network)
+    rt.pod()
+
+    rt.add(config=config)
+
+    address_in(rt.links()["eth0"], expected)
+    status = rt.network_status()
+    assert status is not None
+    assert [entry["name"] for entry in status] == [expected.config["name"]]
+    rt.delete(config=config)
+    assert rt.leftovers() == []
+
+
+def test_delegates_give_the_cluster_network_and_further_attachments_for_every_pod(rt: Runtime) -> None:
+    first, second = rt.bridge_net("first"), rt.bridge_net("second", default_route=False)
+    # Upstream's older style: no clusterNetwork, the configs themselves, single plugins.
+    delegates = [
+        {"cniVersion": "1.1.0", "name": net.config["name"], **net.config["plugins"][0]}
+        for net in (first, second)
+    ]
+    config = rt.multus_config(clusterNetwork=None, delegates=delegates)
+    rt.pod()
+
+    rt.add(config=config)
+
+    links = rt.links()
+    assert sorted(links) == ["eth0", "net1"]
+    address_in(links["eth0"], first)
+    address_in(links["net1"], second)
+    rt.delete(config=config)
+    assert rt.leftovers() == []

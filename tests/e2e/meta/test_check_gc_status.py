@@ -3,6 +3,9 @@ with the cluster network's delegate and the readiness file, VERSION."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from pyroute2 import IPRoute
 
@@ -137,3 +140,35 @@ def test_version_lists_every_supported_version(rt: Runtime) -> None:
 
     assert reply["cniVersion"] == "1.0.0"
     assert reply["supportedVersions"] == ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+
+
+def test_add_waits_for_the_readiness_indicator_file(rt: Runtime) -> None:
+    rt.pod()
+    indicator = rt.root / "cluster-network-ready"
+    config = rt.multus_config(readinessindicatorfile=str(indicator), readinessTimeoutSeconds=60)
+
+    with ThreadPoolExecutor(1) as pool:
+        adding = pool.submit(rt.run, "ADD", config=config)
+        time.sleep(1)
+        assert not adding.done()
+        assert rt.links() == {}
+        indicator.touch()
+        adding.result().ok()
+
+    assert sorted(rt.links()) == ["eth0"]
+    rt.delete(config=config)
+    assert rt.leftovers() == []
+
+
+@pytest.mark.parametrize("version", ["0.3.1", "0.4.0", "1.0.0"])
+def test_add_answers_in_the_version_of_the_multus_config(rt: Runtime, version: str) -> None:
+    rt.pod()
+    config = rt.multus_config(cniVersion=version)
+
+    result = rt.add(config=config)
+
+    assert result["cniVersion"] == version
+    assert [ip["address"] for ip in result["ips"]] == rt.links()["eth0"].addresses
+    rt.check(config=config)
+    rt.delete(config=config)
+    assert rt.leftovers() == []

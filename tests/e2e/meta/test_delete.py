@@ -96,3 +96,11 @@ def test_del_with_nothing_recoverable_succeeds_and_warns_on_the_pod(rt: Runtime)
     assert reason == "AttachmentsMayHaveLeaked"
     assert box.container_id in message
     assert "eth0, net1" in message
+
+
+def test_del_without_cni_netns_uses_the_recorded_netns(rt: Runtime) -> None:
+    add_pod_with_blue(rt)
+
+    rt.delete(env={"CNI_NETNS": None})  # containerd may pass none once the sandbox is gone
+
+    assert rt.leftovers() == []

@@ -151,3 +151,35 @@ def test_several_requested_ips_all_reach_static_ipam_and_the_status(rt: Runtime,
     assert status[1]["ips"] == [str(ipaddress.ip_interface(a).ip) for a in addresses]
     rt.delete()
     assert rt.leftovers() == []
+
+
+def test_runtime_config_from_the_runtime_reaches_only_the_cluster_network(rt: Runtime) -> None:
+    cluster_record, blue_record = rt.root / "cluster.jsonl", rt.root / "blue.jsonl"
+    rt.cluster.config["plugins"] += [
+        {"type": "portmap", "capabilities": {"portMappings": True}},
+        recorder(
+            cluster_record, capabilities={"portMappings": True, "io.kubernetes.cri.pod-annotations": True}
+        ),
+    ]
+    rt.write_conf("10-cluster.conflist", rt.cluster.config)
+    blue = rt.bridge_net(
+        "blue", default_route=False, after=[recorder(blue_record, capabilities={"portMappings": True})]
+    )
+    rt.nad("blue", blue.config)
+    box = rt.pod("blue")
+    host_port = free_host_port()
+    # What containerd adds for a pod with a hostPort: each key only reaches plugins that declare it.
+    runtime_config = {
+        "portMappings": [{"hostPort": host_port, "containerPort": 80, "protocol": "tcp"}],
+        "io.kubernetes.cri.pod-annotations": {"team": "a"},
+    }
+    config = rt.multus_config(runtimeConfig=runtime_config)
+
+    rt.add(config=config)
+
+    assert any(f"--dports {host_port}" in rule for rule in nat_rules(box.container_id))
+    assert records(cluster_record, "ADD")[0]["stdin"]["runtimeConfig"] == runtime_config
+    assert "runtimeConfig" not in records(blue_record, "ADD")[0]["stdin"]
+    rt.delete(config=config)
+    assert records(cluster_record, "DEL")[0]["stdin"]["runtimeConfig"] == runtime_config
+    assert rt.leftovers() == []
