@@ -1,0 +1,72 @@
+"""The daemon's Prometheus endpoint (metricsPort on 127.0.0.1): requests by command and result, the
+latency histogram, requests in flight, cache sizes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.daemon.conftest import StartDaemon
+from tests.e2e.daemon.support import DaemonProcess, ShimRuntime, metric, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.netns]
+
+RuntimeFor = Callable[[DaemonProcess], ShimRuntime]
+
+
+def test_metrics_count_requests_in_flight_and_cached(
+    start_daemon: StartDaemon, runtime_for: RuntimeFor, tmp_path: Path
+) -> None:
+    daemon = start_daemon()
+    rt = runtime_for(daemon)
+    started = tmp_path / "slow-add-started"
+    slow = rt.bridge_net(
+        "slow",
+        default_route=False,
+        after=[{"type": "fake-sleep", "sleepSeconds": 2, "startedFile": str(started)}],
+    )
+    nads_before = metric(daemon.metrics(), "multus_cache_objects", kind="network-attachment-definitions")
+    rt.nad("slow", slow.config)
+    good, bad = rt.pod("slow"), rt.pod("no/such/network")
+    wait_for(
+        "both pods in the cache", lambda: metric(daemon.metrics(), "multus_cache_objects", kind="pods") == 2
+    )
+    assert metric(daemon.metrics(), "multus_requests_in_flight") == 0
+
+    pending = rt.start("ADD", sandbox=good)
+    wait_for("the slow plugin to start", started.exists, timeout=30)
+    assert metric(daemon.metrics(), "multus_requests_in_flight") == 1
+    stdout, stderr = pending.communicate(timeout=60)
+    assert pending.returncode == 0, (stdout, stderr)
+    assert json.loads(stdout)["ips"]
+    rt.run("ADD", sandbox=bad).error(102)
+    rt.delete(good)
+    rt.delete(bad)
+
+    samples = daemon.metrics()
+    counts = {
+        (command, result): metric(samples, "multus_requests_total", command=command, result=result)
+        for command in ("ADD", "DEL", "CHECK")
+        for result in ("ok", "error")
+    }
+    assert counts == {
+        ("ADD", "ok"): 1,
+        ("ADD", "error"): 1,
+        ("DEL", "ok"): 2,
+        ("DEL", "error"): 0,
+        ("CHECK", "ok"): 0,
+        ("CHECK", "error"): 0,
+    }
+    assert metric(samples, "multus_request_duration_seconds_count", command="ADD") == 2
+    assert metric(samples, "multus_request_duration_seconds_count", command="DEL") == 2
+    # The slow ADD took at least the plugin's 2 s: it sits above the 1 s bucket.
+    assert metric(samples, "multus_request_duration_seconds_bucket", command="ADD", le="1.0") <= 1
+    assert metric(samples, "multus_request_duration_seconds_sum", command="ADD") >= 2
+    assert metric(samples, "multus_requests_in_flight") == 0
+    assert metric(samples, "multus_cache_objects", kind="pods") == 2
+    assert metric(samples, "multus_cache_objects", kind="network-attachment-definitions") == nads_before + 1
+    assert rt.leftovers(good) == []
+    assert rt.leftovers(bad) == []

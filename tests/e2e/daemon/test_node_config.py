@@ -1,0 +1,125 @@
+"""Node config generation: the daemon writes `00-multus.conf` in the runtime's CNI conf dir, pointing at
+the primary config, keeps it true when the primary changes, removes it while the readiness indicator
+file is missing and writes it back when the file returns; the file it writes serves a pod as it is."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import unique_name
+from tests.e2e.daemon.conftest import StartDaemon
+from tests.e2e.daemon.support import NODE_CONFIG, DaemonProcess, ShimRuntime, cluster_conflist, wait_for
+from tests.e2e.meta.runtime import CLUSTER_NETWORK, address_in, next_subnet
+
+pytestmark = [pytest.mark.e2e, pytest.mark.netns]
+
+RuntimeFor = Callable[[DaemonProcess], ShimRuntime]
+
+
+def node_config(daemon: DaemonProcess) -> dict[str, Any] | None:
+    path = daemon.conf_dir / NODE_CONFIG
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    return loaded
+
+
+def wait_for_primary(daemon: DaemonProcess, primary: Path) -> dict[str, Any]:
+    def pointing() -> dict[str, Any] | None:
+        config = node_config(daemon)
+        return config if config is not None and config.get("clusterNetwork") == str(primary) else None
+
+    found: dict[str, Any] = wait_for(f"{NODE_CONFIG} pointing at {primary.name}", pointing)
+    return found
+
+
+def test_node_config_follows_the_primary_and_the_readiness_indicator(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    indicator = tmp_path / "cluster-network-ready"
+    indicator.touch()
+    daemon = start_daemon(start=False, readinessindicatorfile=str(indicator), namespaceIsolation=True)
+    primary = daemon.conf_dir / "10-cluster.conflist"
+    cluster = cluster_conflist(unique_name("mpy"), str(next_subnet()), tmp_path / "ipam")
+    primary.write_text(json.dumps(cluster))
+    (daemon.conf_dir / "01-broken.conf").write_text("{ not a CNI config")  # skipped: not valid
+    daemon.start()
+
+    written = wait_for_primary(daemon, primary)
+
+    assert written == {
+        "cniVersion": "1.1.0",
+        "name": "multus-cni-network",
+        "type": "multus-shim",
+        "logLevel": "verbose",
+        "namespaceIsolation": True,
+        "socketDir": str(daemon.socket_dir),
+        "clusterNetwork": str(primary),
+        "readinessindicatorfile": str(indicator),
+    }
+    assert (daemon.conf_dir / NODE_CONFIG).stat().st_mode & 0o777 == 0o644
+
+    # The primary gains a capability: the runtime must send that runtimeConfig to us, so we declare it.
+    cluster["plugins"].append({"type": "portmap", "capabilities": {"portMappings": True}})
+    primary.write_text(json.dumps(cluster))
+    wait_for(
+        "the capability", lambda: (node_config(daemon) or {}).get("capabilities") == {"portMappings": True}
+    )
+
+    # A config that sorts first becomes the primary; removed, the old one is the primary again.
+    newer = daemon.conf_dir / "05-newer.conflist"
+    newer.write_text(json.dumps({**cluster, "name": "newer"}))
+    wait_for_primary(daemon, newer)
+    newer.unlink()
+    wait_for_primary(daemon, primary)
+
+    indicator.unlink()
+    wait_for(f"{NODE_CONFIG} removed", lambda: node_config(daemon) is None)
+    indicator.touch()
+    assert wait_for_primary(daemon, primary)["readinessindicatorfile"] == str(indicator)
+
+
+def test_the_generated_node_config_serves_a_pod_as_it_is(
+    start_daemon: StartDaemon, runtime_for: RuntimeFor
+) -> None:
+    daemon = start_daemon(start=False)
+    rt = runtime_for(daemon)
+    # The runtime's CNI conf dir is the daemon's; the keys a request needs come from the daemon config.
+    daemon.config.update(
+        cniConfigDir=str(rt.conf_dir),
+        confDir=str(rt.conf_dir),
+        cniDir=str(rt.cni_dir),
+        binDir=str(rt.cni_bin),
+    )
+    daemon.start()
+    written = wait_for_primary(daemon, rt.conf_dir / "10-cluster.conflist")
+    assert (written["confDir"], written["cniDir"], written["binDir"]) == (
+        str(rt.conf_dir),
+        str(rt.cni_dir),
+        str(rt.cni_bin),
+    )
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    rt.pod("blue")
+    stdin = (rt.conf_dir / NODE_CONFIG).read_bytes()  # what containerd hands the shim
+
+    rt.add(stdin=stdin)
+
+    links = rt.links()
+    address_in(links["eth0"], rt.cluster)
+    address_in(links["net1"], blue)
+    status = rt.network_status()
+    assert status is not None
+    assert [(entry["name"], entry["interface"]) for entry in status] == [
+        (CLUSTER_NETWORK, "eth0"),
+        (f"{rt.namespace}/blue", "net1"),
+    ]
+    rt.check(stdin=stdin)
+    rt.delete(stdin=stdin)
+    assert rt.leftovers() == []
