@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import yaml
 from kubernetes import client
@@ -205,22 +205,22 @@ def create_nad(
     config: str | None,
     annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    created: dict[str, Any] = client.CustomObjectsApi(api).create_namespaced_custom_object(
+    created = client.CustomObjectsApi(api).create_namespaced_custom_object(
         *NAD_API, namespace, NAD_PLURAL, nad_body(name, config, annotations)
     )
-    return created
+    return cast(dict[str, Any], created)
 
 
 def read_nad(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
     try:
-        found: dict[str, Any] = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        found = client.CustomObjectsApi(api).get_namespaced_custom_object(
             *NAD_API, namespace, NAD_PLURAL, name
         )
     except ApiException as error:
         if error.status == 404:
             return None
         raise
-    return found
+    return cast(dict[str, Any], found)
 
 
 def condition(nad: dict[str, Any] | None, condition_type: str) -> dict[str, Any] | None:

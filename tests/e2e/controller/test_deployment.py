@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
 
 from tests.e2e.controller.support import DEPLOY, condition, create_nad, read_nad, running_controller, wait_for
-from tests.testenv import TestEnv
+from tests.testenv import KUBE_BIN, TestEnv
 
 pytestmark = pytest.mark.e2e
 
@@ -28,11 +30,74 @@ def peering(apiserver: TestEnv) -> str:
     return PEERING
 
 
-def peers(api: client.ApiClient) -> dict[str, dict[str, object]]:
-    found = client.CustomObjectsApi(api).get_cluster_custom_object(
+def peers(api: client.ApiClient) -> dict[str, dict[str, Any]]:
+    """The kopf peering status: one entry per running replica, with its priority."""
+    found: Any = client.CustomObjectsApi(api).get_cluster_custom_object(
         "kopf.dev", "v1", "clusterkopfpeerings", PEERING
     )
     return dict(found.get("status") or {})
+
+
+AS_CONTROLLER = "system:serviceaccount:kube-system:multus-controller"
+NADS = "network-attachment-definitions.k8s.cni.cncf.io"
+# Every other test here runs the controller as its ServiceAccount, which shows the grants suffice; these
+# are the neighbouring permissions it must not have.
+DENIED = [
+    ("delete", NADS),
+    ("create", NADS),
+    ("update", NADS),
+    ("update", NADS, "--subresource=status"),
+    ("get", "pods"),
+    ("patch", "pods"),
+    ("patch", "pods", "--subresource=status"),
+    ("delete", "pods"),
+    ("get", "secrets"),
+    ("list", "secrets"),
+    ("patch", "events"),
+    ("create", "validatingwebhookconfigurations.admissionregistration.k8s.io"),
+    ("delete", "validatingwebhookconfigurations.admissionregistration.k8s.io/multus-controller"),
+    ("patch", "validatingwebhookconfigurations.admissionregistration.k8s.io/other"),
+    ("patch", "mutatingwebhookconfigurations.admissionregistration.k8s.io/multus-controller"),
+    ("patch", "clusterkopfpeerings.kopf.dev/other"),
+    ("patch", "customresourcedefinitions.apiextensions.k8s.io"),
+]
+GRANTED = [
+    ("watch", NADS),
+    ("patch", NADS),
+    ("patch", NADS, "--subresource=status"),
+    ("get", NADS),
+    ("watch", "pods"),
+    ("create", "events"),
+    ("patch", "validatingwebhookconfigurations.admissionregistration.k8s.io/multus-controller"),
+    ("patch", "clusterkopfpeerings.kopf.dev/multus-controller"),
+]
+
+
+def can(env: TestEnv, verb: str, resource: str) -> bool:
+    done = subprocess.run(
+        [
+            str(KUBE_BIN / "kubectl"),
+            f"--kubeconfig={env.kubeconfig}",
+            "auth",
+            "can-i",
+            verb,
+            resource,
+            "--as",
+            AS_CONTROLLER,
+            "-A",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() == "yes"
+
+
+# controller_kubeconfig applies deploy/controller/rbac.yaml; peering installs the kopf.dev CRD it names.
+@pytest.mark.usefixtures("controller_kubeconfig", "peering")
+def test_rbac_grants_what_the_controller_uses_and_nothing_next_to_it(apiserver: TestEnv) -> None:
+    assert [grant for grant in GRANTED if not can(apiserver, *grant)] == []
+    assert [denial for denial in DENIED if can(apiserver, *denial)] == []
 
 
 @pytest.mark.usefixtures("peering")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -31,7 +32,7 @@ def refusal(
     with pytest.raises(ApiException) as caught:
         create_nad(api, namespace, name, config, annotations)
     assert caught.value.status == 422, caught.value.body
-    message = str(json.loads(caught.value.body)["message"])
+    message = str(json.loads(caught.value.body or "{}")["message"])
     assert 'admission webhook "network-attachment-definitions.validation.multus-py.io" denied' in message
     return message
 
@@ -152,9 +153,9 @@ def test_update_to_an_invalid_config_is_refused_and_metadata_updates_pass(
         custom.patch_namespaced_custom_object(
             *NAD_API, namespace, NAD_PLURAL, "edited", {"spec": {"config": '{"cniVersion": "1.0.0"}'}}
         )
-    assert "has neither 'type'" in json.loads(caught.value.body)["message"]
+    assert "has neither 'type'" in json.loads(caught.value.body or "{}")["message"]
 
-    patched = custom.patch_namespaced_custom_object(
+    patched: Any = custom.patch_namespaced_custom_object(
         *NAD_API, namespace, NAD_PLURAL, "edited", {"metadata": {"labels": {"team": "storage"}}}
     )
     assert patched["metadata"]["labels"] == {"team": "storage"}

@@ -52,7 +52,7 @@ def refusal(api: client.ApiClient, namespace: str, annotations: dict[str, str]) 
     with pytest.raises(ApiException) as caught:
         client.CoreV1Api(api).create_namespaced_pod(namespace, pod("refused", annotations))
     assert caught.value.status == 422, caught.value.body
-    message = str(json.loads(caught.value.body)["message"])
+    message = str(json.loads(caught.value.body or "{}")["message"])
     assert 'admission webhook "pods.validation.multus-py.io" denied' in message
     return message
 
