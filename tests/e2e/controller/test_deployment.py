@@ -73,19 +73,11 @@ GRANTED = [
 ]
 
 
-def can(env: TestEnv, verb: str, resource: str) -> bool:
+def can(env: TestEnv, verb: str, resource: str, *options: str) -> bool:
+    """`kubectl auth can-i` as the controller; `resource/name` names one object."""
+    kubectl = [str(KUBE_BIN / "kubectl"), f"--kubeconfig={env.kubeconfig}", "auth", "can-i", verb, resource]
     done = subprocess.run(
-        [
-            str(KUBE_BIN / "kubectl"),
-            f"--kubeconfig={env.kubeconfig}",
-            "auth",
-            "can-i",
-            verb,
-            resource,
-            "--as",
-            AS_CONTROLLER,
-            "-A",
-        ],
+        [*kubectl, "--as", AS_CONTROLLER, "--all-namespaces", *options],
         capture_output=True,
         text=True,
         check=False,
