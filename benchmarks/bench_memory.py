@@ -17,10 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -221,8 +224,8 @@ def nad_body(name: str, index: int) -> dict[str, Any]:
     }
 
 
-def load(env: TestEnv, node_name: str, pods: int, nads: int) -> float:
-    """Create the objects; the average size in bytes of a pod as the API serves it."""
+def load(env: TestEnv, node_name: str, pods: int, nads: int) -> bytes:
+    """Create the objects; one of the pods as the API serves it (JSON)."""
     configuration = client.Configuration()
     kube_config.load_kube_config(config_file=str(env.kubeconfig), client_configuration=configuration)
     configuration.connection_pool_maxsize = LOADERS
@@ -248,7 +251,7 @@ def load(env: TestEnv, node_name: str, pods: int, nads: int) -> float:
             list(pool.map(make_nad, range(nads)))
             list(pool.map(make_pod, range(pods)))
         sample = core.read_namespaced_pod("pod-0000", namespaces[0], _preload_content=False)
-        return float(len(sample.data))
+        return bytes(sample.data)
     finally:
         api.close()
 
@@ -282,13 +285,66 @@ def warm_up(world: Node, served: Daemon, root: Path) -> None:
                 raise SystemExit(f"{command} failed: {output!r}")
 
 
+def parsed_kib(raw: bytes, keep: Callable[[dict[str, Any]], dict[str, Any]]) -> float:
+    """What one pod costs in Python objects once parsed (and trimmed by `keep`), by tracemalloc."""
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [keep(json.loads(raw)) for _ in range(100)]
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(kept) == 100
+    return round((after - before) / 100 / 1024, 1)
+
+
+def without_managed_fields(pod: dict[str, Any]) -> dict[str, Any]:
+    pod["metadata"].pop("managedFields", None)
+    return pod
+
+
+def what_the_daemon_reads(pod: dict[str, Any]) -> dict[str, Any]:
+    """The fields multus.k8s.view.Pod.from_object reads."""
+    meta = pod["metadata"]
+    return {
+        "metadata": {key: meta[key] for key in ("namespace", "name", "uid", "annotations") if key in meta},
+        "spec": {"nodeName": pod["spec"].get("nodeName")},
+    }
+
+
+def import_rss_mib(statement: str) -> float:
+    """VmRSS of a fresh interpreter after `statement`."""
+    probe = (
+        f"{statement}\nimport re\nprint(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read())[1])"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return round(int(done.stdout) / 1024, 1)
+
+
+def where_it_goes(sample: bytes) -> None:
+    """Figures that explain the total: start-up imports and the size of one cached pod."""
+    emit(
+        {
+            "bench": "daemon memory: where it goes",
+            "interpreter_rss_mib": import_rss_mib("pass"),
+            "after_imports_rss_mib": import_rss_mib("import multus.daemon.main"),
+            "imports_rss_mib": {
+                module: import_rss_mib(f"import {module}")
+                for module in ("kubernetes", "aiohttp", "pyroute2", "prometheus_client", "pydantic")
+            },
+            "pod_json_bytes": len(sample),
+            "pod_parsed_kib": parsed_kib(sample, lambda pod: pod),
+            "pod_parsed_kib_without_managed_fields": parsed_kib(sample, without_managed_fields),
+            "pod_parsed_kib_fields_read": parsed_kib(sample, what_the_daemon_reads),
+        }
+    )
+
+
 def run(pods: int, nads: int, root: Path) -> dict[str, Any]:
     with running(root / "testenv") as env, node(env, root / "node") as world, daemon(world) as served:
         warm_up(world, served, root)
         time.sleep(1.0)
         idle_kib = served.status_kib("VmRSS")
         started = time.monotonic()
-        pod_bytes = load(env, world.node_name, pods, nads)
+        sample = load(env, world.node_name, pods, nads)
         cached = wait_for_caches(served, pods + 1, nads + len(world.extra))
         load_seconds = time.monotonic() - started
         warm_up(world, served, root)
@@ -298,7 +354,7 @@ def run(pods: int, nads: int, root: Path) -> dict[str, Any]:
         "bench": f"daemon memory with {pods} pods and {nads} NADs cached",
         "cached_pods": int(cached["pods"]),
         "cached_nads": int(cached["nads"]),
-        "pod_json_bytes": int(pod_bytes),
+        "pod_json_bytes": len(sample),
         "rss_idle_mib": round(idle_kib / 1024, 1),
         "rss_mib": round(rss_kib / 1024, 1),
         "peak_rss_mib": round(peak_kib / 1024, 1),
@@ -307,6 +363,7 @@ def run(pods: int, nads: int, root: Path) -> dict[str, Any]:
         "goal_rss_mib": GOAL_MIB,
     }
     emit(line)
+    where_it_goes(sample)
     return line
 
 

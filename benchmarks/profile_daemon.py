@@ -1,0 +1,188 @@
+"""Where a pod's ADD and DEL spend their time inside the daemon: wall-clock milliseconds per function.
+
+Runs the real daemon (multus.daemon.main.Daemon) in this process against a real API server, drives it
+with the native shim (the Python one when the native is not built) for the same pod as bench_daemon
+(eth0 + 2 bridge networks), and wraps the functions on the request path with wall-clock timers. A
+coroutine's time includes what it awaits (threads, subprocesses, the API server), which is what a
+sampling profiler of the event loop cannot show. Nested functions are listed separately, so times do
+not add up: read them as "this part of the ADD took this long".
+
+Not part of `python -m benchmarks`; run it by hand when the overhead figure moves.
+Needs root. Usage: python -m benchmarks.profile_daemon [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import inspect
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import multus.attachment_cache
+import multus.cni.cache
+import multus.cni.conflist
+import multus.cni.exec
+import multus.daemon.cacheview
+import multus.daemon.server
+import multus.orchestrator
+from benchmarks.support import Daemon, node, shims, timed_run
+from multus.daemon import main as daemon_main
+from multus.logs import configure
+from tests.testenv import running
+
+WARMUP = 3
+
+# (owner, attribute) pairs on the request path; a name that no longer exists is reported and skipped.
+TIMED: list[tuple[Any, tuple[str, ...]]] = [
+    (multus.daemon.server.CNIServer, ("handle_cni", "_run")),
+    (multus.daemon.server, ("parse_config", "run_command")),
+    (
+        multus.orchestrator.Orchestrator,
+        ("add", "delete", "_pod", "_add_all", "_apply_default_route", "_report", "_event", "_delete_record"),
+    ),
+    (multus.orchestrator, ("resolve_attachments", "interfaces")),
+    (multus.orchestrator.DeviceAllocations, ("from_checkpoint",)),
+    (multus.cni.conflist.ConfigListRunner, ("add", "delete")),
+    (multus.cni.exec.DelegateExecutor, ("execute", "_spawn")),
+    (multus.cni.cache.ResultCache, ("write", "read", "delete")),
+    (multus.attachment_cache.AttachmentCache, ("save", "load", "remove")),
+    (multus.daemon.cacheview.CacheView, ("get_pod", "get_network", "write_network_status", "record_event")),
+]
+
+
+class Timers:
+    def __init__(self) -> None:
+        self.total: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self.on = False
+        self.missing: list[str] = []
+
+    def _add(self, label: str, started: float) -> None:
+        if self.on:
+            self.total[label] += time.perf_counter() - started
+            self.calls[label] += 1
+
+    def wrap(self, owner: Any, name: str) -> None:
+        target = getattr(owner, name, None)
+        label = f"{getattr(owner, '__name__', owner)}.{name}"
+        if target is None:
+            self.missing.append(label)
+            return
+        if inspect.iscoroutinefunction(target):
+
+            @functools.wraps(target)
+            async def timed_coroutine(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await target(*args, **kwargs)
+                finally:
+                    self._add(label, started)
+
+            setattr(owner, name, timed_coroutine)
+        else:
+
+            @functools.wraps(target)
+            def timed_function(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return target(*args, **kwargs)
+                finally:
+                    self._add(label, started)
+
+            setattr(owner, name, timed_function)
+
+
+def drive(
+    run_shim: Callable[[str], float], timers: Timers, rounds: int, new_container: Callable[[], None]
+) -> dict[str, list[float]]:
+    for _ in range(WARMUP):
+        new_container()
+        run_shim("ADD")
+        run_shim("DEL")
+    timers.on = True
+    samples: dict[str, list[float]] = {"ADD": [], "DEL": []}
+    for _ in range(rounds):
+        new_container()
+        for command in ("ADD", "DEL"):
+            samples[command].append(run_shim(command))
+    timers.on = False
+    return samples
+
+
+def run(rounds: int, root: Path) -> None:
+    timers = Timers()
+    for owner, names in TIMED:
+        for name in names:
+            timers.wrap(owner, name)
+    os.register_at_fork(after_in_child=daemon_main._default_signals_in_child)
+    measured, _ = shims(root / "bin")
+    shim = measured[0]
+    with running(root / "testenv") as env, node(env, root / "node") as world:
+        settings = Daemon(world)  # writes the same config file bench_daemon uses
+        config = daemon_main.load_config(settings.config_file, {})
+        configure("verbose", root / "daemon.log", to_stderr=False)
+        box = world.sandbox()
+        samples: dict[str, list[float]] = {}
+
+        def run_shim(command: str) -> float:
+            elapsed, status, output = timed_run(
+                shim.argv, box.environment(command), settings.node_config.read_bytes()
+            )
+            if status != 0:
+                raise SystemExit(f"{command} failed: {output!r}")
+            return elapsed
+
+        def new_container() -> None:
+            box.container_id = f"prof{os.urandom(10).hex()}"
+
+        async def serve() -> None:
+            stop = asyncio.Event()
+            served = daemon_main.Daemon(config)
+            loop = asyncio.get_running_loop()
+
+            def client() -> None:
+                try:
+                    while not (settings.node_config.exists() and served.view.synced):
+                        time.sleep(0.1)
+                    samples.update(drive(run_shim, timers, rounds, new_container))
+                finally:
+                    loop.call_soon_threadsafe(stop.set)
+
+            threading.Thread(target=client, daemon=True).start()
+            await served.run(stop)
+
+        asyncio.run(serve())
+    print(
+        f"{shim.name} shim, {rounds} rounds; median wall time of the shim exec:"
+        f" ADD {statistics.median(samples['ADD']) * 1e3:.1f} ms,"
+        f" DEL {statistics.median(samples['DEL']) * 1e3:.1f} ms"
+    )
+    print(f"{'function':58s} {'calls/pod':>9s} {'ms/pod':>8s}")
+    for label, total in sorted(timers.total.items(), key=lambda item: -item[1]):
+        print(f"{label:58s} {timers.calls[label] / rounds:9.1f} {total / rounds * 1e3:8.2f}")
+    if timers.missing:
+        print(f"not found (renamed?): {', '.join(timers.missing)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("needs root for network namespaces")
+    with tempfile.TemporaryDirectory(prefix="multus-profile-") as folder:
+        run(args.rounds, Path(folder))
+
+
+if __name__ == "__main__":
+    main()
