@@ -47,6 +47,7 @@ NODE_CONFIG_KEYS = (
     "delegateTimeoutSeconds",
     "readinessTimeoutSeconds",
     "deviceCheckpointFile",
+    "daemonWaitSeconds",  # read by the shim: how long an ADD waits for this daemon's /readyz
 )
 CREDENTIALS_CHECK_SECONDS = 10.0
 
