@@ -10,11 +10,10 @@ under `status.<handler id>` for every handler), and Events through `kopf.event`.
 | `usage_on_pod_event`             | every pod event, after the index         | usage.networks_to_refresh |
 | `status_on_resume/create/update` | controller start, NAD created or changed | reconcile.plan_status   |
 | `deletion_protection`            | NAD deleted (with protection on)         | reconcile.plan_status   |
-
-Both pod events and NAD handlers refresh a NAD's usage through one `UsageWriter` (see there why).
 | `validate-nad` (webhook)         | NAD CREATE/UPDATE                        | validation              |
 | `validate-pod-networks` (hook)   | pod CREATE (with pod validation on)      | pod_admission           |
 
+Both pod events and NAD handlers refresh a NAD's usage through one `UsageWriter` (see there why).
 No handler needs a finalizer except `deletion_protection`, so with protection off kopf holds none
 (and releases the ones it held), and NADs stay deletable when the controller is gone.
 """
@@ -103,7 +102,7 @@ def register_handlers(
         async def deletion_protection(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
             plan = await apply_plan(body, patch, kwargs)
             if plan.blocked_deletion is not None:
-                raise kopf.TemporaryError(plan.blocked_deletion, delay=settings.deletion_retry)
+                raise kopf.TemporaryError(plan.blocked_deletion, delay=settings.deletion_retry_interval)
 
     @kopf.on.validate(*NAD, id=NAD_WEBHOOK_ID, operations=["CREATE", "UPDATE"], registry=registry)
     def validate_nad(body: kopf.Body, **kwargs: Any) -> None:

@@ -30,6 +30,7 @@ PRIORITY_RANGE = (1, 1_000_000)
 
 
 def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) -> kopf.OperatorSettings:
+    """kopf's settings: bookkeeping under our prefix, Events signed by us, our webhook server."""
     operator = kopf.OperatorSettings()
     operator.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     operator.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
@@ -46,7 +47,7 @@ def run(settings: Settings) -> None:
     """Run the operator until it is told to stop (SIGINT/SIGTERM)."""
     kopf.configure(verbose=settings.verbose, log_format=kopf.LogFormat.FULL)
     if not settings.verbose:
-        # One line per handler run and per webhook call: every NAD's timer alone logs each interval.
+        # kopf logs a line per handler run and aiohttp one per webhook call: every pod event logs one.
         for chatty in ("kopf.objects", "aiohttp.access"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     api_settings = ApiSettings(kubeconfig=settings.kubeconfig)

@@ -46,11 +46,13 @@ class WebhookService:
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything the controller is told; the defaults are what `deploy/controller/` runs."""
+
     # What the controller does.
     pod_validation: PodValidation = PodValidation.OPT_IN
     pod_fail_open: bool = True
     deletion_protection: bool = True
-    deletion_retry: float = 10.0
+    deletion_retry_interval: float = 10.0
     listed_pods: int = 10
     policy: PodPolicy = field(default_factory=PodPolicy)
     # How the API server reaches the webhooks: a Service in the cluster, or a URL outside it.
@@ -65,7 +67,7 @@ class Settings:
     standalone: bool = False
     peering: str = "multus-controller"
     priority: int | None = None
-    kubeconfig: Path | None = None
+    kubeconfig: Path | None = None  # from KUBECONFIG; None means the pod's service account
     verbose: bool = False
 
 
@@ -92,7 +94,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] = os.environ)
         pod_validation=PodValidation(args.pod_validation),
         pod_fail_open=args.pod_failure_policy == "open",
         deletion_protection=args.deletion_protection,
-        deletion_retry=args.deletion_retry_interval,
+        deletion_retry_interval=args.deletion_retry_interval,
         listed_pods=args.listed_pods,
         policy=PodPolicy(
             namespaces=NamespacePolicy(
@@ -150,7 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     behaviour.add_argument(
         "--deletion-retry-interval",
         type=float,
-        default=defaults.deletion_retry,
+        default=defaults.deletion_retry_interval,
         help="seconds between checks whether a protected NAD's pods are gone; default %(default)s",
     )
     behaviour.add_argument(

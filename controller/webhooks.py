@@ -29,8 +29,16 @@ RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 class PublishingWebhookServer(kopf.WebhookServer):
     """kopf's webhook server that publishes the webhook configuration each time it starts serving."""
 
-    def __init__(self, *, publisher: Publisher | None, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, *, addr: str, port: int, certificate: ServingCertificate, publisher: Publisher | None
+    ) -> None:
+        super().__init__(
+            addr=addr,
+            port=port,
+            certfile=certificate.cert_file,
+            pkeyfile=certificate.key_file,
+            cafile=certificate.ca_file,
+        )
         self.publisher = publisher
 
     async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
@@ -80,10 +88,8 @@ def webhook_server(
     settings: Settings, certificate: ServingCertificate, publisher: Publisher | None
 ) -> PublishingWebhookServer:
     return PublishingWebhookServer(
-        publisher=publisher,
         addr=settings.webhook_address,
         port=settings.webhook_port,
-        certfile=certificate.cert_file,
-        pkeyfile=certificate.key_file,
-        cafile=certificate.ca_file,
+        certificate=certificate,
+        publisher=publisher,
     )
