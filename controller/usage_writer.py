@@ -25,6 +25,8 @@ MERGE_PATCH = "application/merge-patch+json"
 
 
 class UsageWriter:
+    """The one writer of `podCount` and `pods` in the controller; it keeps a lock per NAD being written."""
+
     def __init__(self, api: client.ApiClient, listed_pods: int) -> None:
         self.custom = client.CustomObjectsApi(api)
         self.listed_pods = listed_pods
