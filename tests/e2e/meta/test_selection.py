@@ -183,3 +183,35 @@ def test_runtime_config_from_the_runtime_reaches_only_the_cluster_network(rt: Ru
     rt.delete(config=config)
     assert records(cluster_record, "DEL")[0]["stdin"]["runtimeConfig"] == runtime_config
     assert rt.leftovers() == []
+
+
+def test_resource_name_gives_each_attachment_its_own_allocated_device(rt: Runtime) -> None:
+    record = rt.root / "record.jsonl"
+    resource, devices = "example.com/sriov", ["0000:03:00.2", "0000:03:00.3"]
+    net = rt.bridge_net(
+        "sriov", default_route=False, after=[recorder(record, capabilities={"deviceID": True})]
+    )
+    rt.nad("sriov", net.config, annotations={"k8s.v1.cni.cncf.io/resourceName": resource})
+    box = rt.pod("sriov,sriov")
+    checkpoint = rt.root / "kubelet_internal_checkpoint"  # as the kubelet's device manager writes it
+    entry = {
+        "PodUID": box.pod_uid,
+        "ContainerName": "c",
+        "ResourceName": resource,
+        "DeviceIDs": {"0": devices},
+    }
+    checkpoint.write_text(json.dumps({"Data": {"PodDeviceEntries": [entry]}, "Checksum": 0}))
+    config = rt.multus_config(deviceCheckpointFile=str(checkpoint))
+
+    rt.add(config=config)
+
+    added = [run["stdin"] for run in records(record, "ADD")]
+    assert [(stdin["deviceID"], stdin["pciBusID"], stdin["runtimeConfig"]) for stdin in added] == [
+        (device, device, {"deviceID": device}) for device in devices
+    ]
+    status = rt.network_status()
+    assert status is not None
+    assert [entry["device-info"]["type"] for entry in status[1:]] == ["pci", "pci"]
+    assert [entry["device-info"]["pci"]["pci-address"] for entry in status[1:]] == devices
+    rt.delete(config=config)
+    assert rt.leftovers() == []
