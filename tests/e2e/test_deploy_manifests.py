@@ -324,7 +324,8 @@ def service_account_kubeconfig(env: TestEnv, api: client.ApiClient, path: Path) 
     request = client.AuthenticationV1TokenRequest(
         spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
     )
-    token = client.CoreV1Api(api).create_namespaced_service_account_token(*reversed(SERVICE_ACCOUNT), request)
+    namespace, name = SERVICE_ACCOUNT
+    token = client.CoreV1Api(api).create_namespaced_service_account_token(name, namespace, request)
     assert token.status is not None
     config = {
         "apiVersion": "v1",
@@ -436,13 +437,15 @@ def test_the_daemon_as_deployed_becomes_ready_and_serves_a_pod(
     core = client.CoreV1Api(api_client)
     pod = core.create_namespaced_pod(
         namespace,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "web", "annotations": {"k8s.v1.cni.cncf.io/networks": "extra"}},
-            "spec": {"nodeName": NODE_NAME, "containers": [{"name": "c", "image": "pause"}]},
-        },
+        client.V1Pod(
+            metadata=client.V1ObjectMeta(name="web", annotations={"k8s.v1.cni.cncf.io/networks": "extra"}),
+            spec=client.V1PodSpec(
+                node_name=NODE_NAME, containers=[client.V1Container(name="c", image="pause")]
+            ),
+        ),
     )
+    assert pod.metadata is not None
+    uid = pod.metadata.uid
     try:
         with deployed_daemon(root, kubeconfig, cni_bin) as (process, config):
             conf_dir = Path(config["cniConfigDir"])
@@ -462,7 +465,6 @@ def test_the_daemon_as_deployed_becomes_ready_and_serves_a_pod(
             assert written["type"] == "multus-shim"
             assert written["socketDir"] == config["socketDir"]
 
-            uid = pod.metadata.uid
             environ = {
                 "PATH": "/usr/local/bin:/usr/bin:/bin",
                 "CNI_CONTAINERID": f"dpl{os.urandom(8).hex()}",
@@ -483,7 +485,8 @@ def test_the_daemon_as_deployed_becomes_ready_and_serves_a_pod(
             assert set(interfaces(netns_path(netns_name))) == {"lo", "eth0", "net1"}
 
             def status_written() -> bool:
-                annotations = core.read_namespaced_pod("web", namespace).metadata.annotations or {}
+                metadata = core.read_namespaced_pod("web", namespace).metadata
+                annotations = (metadata.annotations if metadata else None) or {}
                 return "k8s.v1.cni.cncf.io/network-status" in annotations
 
             wait_until(status_written, "network-status")
