@@ -15,8 +15,10 @@ import json
 import os
 import random
 import subprocess
+import tempfile
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,7 +300,7 @@ class Runtime:
 
     # invoking the plugin --------------------------------------------------------------------------
 
-    def run(
+    def start(
         self,
         command: str,
         *,
@@ -306,8 +308,8 @@ class Runtime:
         stdin: bytes | None = None,
         sandbox: Sandbox | None = None,
         env: Mapping[str, str | None] | None = None,
-    ) -> Reply:
-        """One invocation as containerd makes it; `env` overrides variables (None removes one)."""
+    ) -> subprocess.Popen[bytes]:
+        """One invocation as containerd makes it, started; `env` overrides variables (None removes one)."""
         box = sandbox or self.sandbox
         pod_args = [
             f"K8S_POD_NAMESPACE={box.pod_namespace}",
@@ -327,16 +329,22 @@ class Runtime:
             "CNI_PATH": os.pathsep.join(map(str, (self.cni_bin, FAKE_PLUGINS, OWN_FAKE_PLUGINS))),
             **(env or {}),
         }
-        body = stdin if stdin is not None else json.dumps(config or self.multus_config()).encode()
-        done = subprocess.run(
-            [str(MULTUS)],
-            input=body,
-            env={key: value for key, value in variables.items() if value is not None},
-            capture_output=True,
-            check=False,
-            timeout=120,
-        )
-        return Reply(done.returncode, done.stdout.decode(), done.stderr.decode())
+        with tempfile.TemporaryFile() as body:
+            body.write(stdin if stdin is not None else json.dumps(config or self.multus_config()).encode())
+            body.seek(0)
+            return subprocess.Popen(
+                [str(MULTUS)],
+                stdin=body,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={key: value for key, value in variables.items() if value is not None},
+            )
+
+    def run(self, command: str, **kwargs: Any) -> Reply:
+        """One invocation, to its end."""
+        process = self.start(command, **kwargs)
+        stdout, stderr = process.communicate(timeout=120)
+        return Reply(process.returncode, stdout.decode(), stderr.decode())
 
     def add(self, sandbox: Sandbox | None = None, **kwargs: Any) -> dict[str, Any]:
         result: dict[str, Any] = self.run("ADD", sandbox=sandbox, **kwargs).ok()
@@ -430,6 +438,13 @@ class Runtime:
         for name in self.own_namespaces:
             with contextlib.suppress(client.ApiException):
                 self.core.delete_namespace(name)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{condition} still false after {timeout} s"
+        time.sleep(0.05)
 
 
 def address_in(iface: Interface, net: BridgeNet) -> str:

@@ -3,10 +3,12 @@ DEL with the cache lost or damaged (recovered from libcni's result cache); DEL w
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pyroute2 import netns
 
-from tests.e2e.meta.runtime import Runtime, Sandbox
+from tests.e2e.meta.runtime import Runtime, Sandbox, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -104,3 +106,44 @@ def test_del_without_cni_netns_uses_the_recorded_netns(rt: Runtime) -> None:
     rt.delete(env={"CNI_NETNS": None})  # containerd may pass none once the sandbox is gone
 
     assert rt.leftovers() == []
+
+
+def test_del_after_the_plugin_was_killed_mid_add_removes_what_it_started(rt: Runtime) -> None:
+    started, release = rt.root / "started", rt.root / "release"
+    pause = {"type": "fake-pause", "startedFile": str(started), "releaseFile": str(release)}
+    paused = rt.bridge_net("paused", default_route=False, after=[pause])
+    rt.nad("paused", paused.config)
+    rt.pod("paused")
+    adding = rt.start("ADD")
+    wait_for(started.exists)  # eth0 is up, net1's bridge ran, its list is still running
+
+    adding.kill()
+    adding.communicate()
+    release.touch()
+
+    record = json.loads(rt.cache_file().read_text())  # written before each delegate ran
+    assert [(entry["ifname"], entry["result"] is None) for entry in record["attachments"]] == [
+        ("eth0", False),
+        ("net1", True),
+    ]
+    assert sorted(rt.links()) == ["eth0", "net1"]
+    rt.delete()
+    assert rt.leftovers() == []
+
+
+def test_del_reports_a_failing_delegate_and_keeps_only_its_attachment(rt: Runtime) -> None:
+    failing = rt.bridge_net(
+        "del-fails", default_route=False, after=[{"type": "fake-fail", "failOn": ["DEL"]}]
+    )
+    rt.nad("del-fails", failing.config)
+    rt.pod("del-fails")
+    rt.add()
+
+    error = rt.run("DEL").error(111)  # the delegate's own code, not a success that hides the leak
+
+    assert f"{rt.namespace}/del-fails (net1)" in error["details"]
+    assert "failed on purpose" in error["msg"]
+    assert sorted(rt.links()) == ["net1"]  # eth0 was deleted all the same
+    record = json.loads(rt.cache_file().read_text())
+    assert [entry["ifname"] for entry in record["attachments"]] == ["net1"]
+    rt.run("DEL").error(111)  # the runtime's retry meets the same failure

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from tests.e2e.meta.runtime import NETWORKS, RESULTS_DIR, Runtime, Sandbox, address_in, netns_routes
+from tests.e2e.meta.runtime import NETWORKS, RESULTS_DIR, Runtime, Sandbox, address_in, netns_routes, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -157,13 +155,6 @@ def test_pod_recreated_while_its_add_runs_is_left_with_nothing(rt: Runtime) -> N
     assert box.pod_uid in error["msg"]
     assert rt.network_status() is None
     assert rt.leftovers() == []
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{condition} still false after {timeout} s"
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("version", ["0.2.0", "0.3.1", "0.4.0", "1.0.0"])
