@@ -425,7 +425,7 @@ class Runtime:
         for box in self.sandboxes:
             if self.cache_file(box).exists() or self.result_cache_files(box):
                 with contextlib.suppress(Exception):
-                    self.run("DEL", sandbox=box)
+                    self.run("DEL", sandbox=box, config=self.multus_config(delegateTimeoutSeconds=2))
             for path in self.result_cache_files(box):
                 path.unlink(missing_ok=True)
         with IPRoute() as ipr:

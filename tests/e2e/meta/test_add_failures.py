@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pyroute2 import IPRoute
 
-from tests.e2e.meta.runtime import DEFAULT_NETWORK, NETWORKS, Reply, Runtime
+from tests.e2e.meta.runtime import DEFAULT_NETWORK, NETWORKS, Reply, Runtime, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -234,3 +234,23 @@ def test_readiness_file_that_never_appears_fails_with_try_again_later(rt: Runtim
     config = rt.multus_config(readinessindicatorfile=str(indicator), readinessTimeoutSeconds=0.3)
 
     assert_clean_failure(rt, rt.run("ADD", config=config), 11, str(indicator))
+
+
+def test_hung_delegate_is_killed_after_delegate_timeout_seconds(rt: Runtime) -> None:
+    pid_file = rt.root / "hang.pid"
+    rt.nad("hangs", {"cniVersion": "1.1.0", "type": "fake-hang", "pidFile": str(pid_file)})
+    rt.pod("hangs")
+    config = rt.multus_config(delegateTimeoutSeconds=1)
+
+    error = rt.run("ADD", config=config).error(101)
+
+    assert "network 'hangs'" in error["msg"]
+    assert "did not finish within 1 s" in error["msg"]
+    processes = [Path(f"/proc/{pid}") for pid in pid_file.read_text().split()]  # the plugin, its helper
+    wait_for(lambda: not any(process.exists() for process in processes), timeout=10)
+    assert "eth0" not in rt.links()  # the cluster network was undone
+    # The hung attachment's own DEL (part of the undo) timed out as well: it stays on record, so the
+    # runtime's DEL reports it rather than pretending it is gone.
+    record = json.loads(rt.cache_file().read_text())
+    assert [entry["ifname"] for entry in record["attachments"]] == ["net1"]
+    rt.run("DEL", config=config).error(101)
