@@ -44,6 +44,18 @@ def make_view(config: MultusConfig, environ: Mapping[str, str]) -> ClusterView |
     return None
 
 
+def _view_for(command: Command, config: MultusConfig, environ: Mapping[str, str]) -> ClusterView | None:
+    """DEL, CHECK and GC work from the node's own records: a cluster client that cannot even be built (a
+    kubeconfig removed or damaged) must not stop them, least of all the DEL that frees a pod's addresses."""
+    if command in (Command.ADD, Command.STATUS):
+        return make_view(config, environ)
+    try:
+        return make_view(config, environ)
+    except Exception as error:  # whatever broke, these commands go on without the cluster
+        log.error("no cluster view: going on without it", extra=fields(command=command, error=str(error)))
+        return None
+
+
 def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | None, int]:
     """The reply to print and the exit status, for one invocation."""
     version = _requested_version(stdin)
@@ -55,7 +67,7 @@ def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | N
         configure(config.log_level, config.log_file, config.log_to_stderr)
         from multus.orchestrator import run_command  # noqa: PLC0415  VERSION and bad input stay cheap
 
-        reply = asyncio.run(run_command(env, stdin, config, make_view(config, environ)))
+        reply = asyncio.run(run_command(env, stdin, config, _view_for(env.command, config, environ)))
         return reply, 0
     except CNIError as error:
         log.error(

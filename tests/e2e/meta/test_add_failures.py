@@ -254,3 +254,28 @@ def test_hung_delegate_is_killed_after_delegate_timeout_seconds(rt: Runtime) -> 
     record = json.loads(rt.cache_file().read_text())
     assert [entry["ifname"] for entry in record["attachments"]] == ["net1"]
     rt.run("DEL", config=config).error(101)
+
+
+@pytest.mark.parametrize(
+    "kubeconfig",
+    [
+        "missing",
+        pytest.param(
+            "garbage",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="multus/k8s/apiview.py make_api_client lets yaml.YAMLError through (reported)",
+            ),
+        ),
+    ],
+)
+def test_unusable_kubeconfig_fails_add_with_invalid_config(rt: Runtime, kubeconfig: str) -> None:
+    rt.pod()
+    path = rt.root / "unusable-kubeconfig"
+    if kubeconfig == "garbage":
+        path.write_text("{not: [yaml")
+
+    error = rt.run("ADD", config=rt.multus_config(kubeconfig=str(path))).error(7)
+
+    assert str(path) in error["msg"]
+    assert rt.leftovers() == []

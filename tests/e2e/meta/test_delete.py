@@ -147,3 +147,15 @@ def test_del_reports_a_failing_delegate_and_keeps_only_its_attachment(rt: Runtim
     record = json.loads(rt.cache_file().read_text())
     assert [entry["ifname"] for entry in record["attachments"]] == ["net1"]
     rt.run("DEL").error(111)  # the runtime's retry meets the same failure
+
+
+@pytest.mark.parametrize("kubeconfig", ["missing", "garbage"])
+def test_del_with_an_unusable_kubeconfig_works_from_the_cache(rt: Runtime, kubeconfig: str) -> None:
+    add_pod_with_blue(rt)
+    path = rt.root / "unusable-kubeconfig"
+    if kubeconfig == "garbage":
+        path.write_text("{not: [yaml")
+
+    rt.delete(config=rt.multus_config(kubeconfig=str(path)))
+
+    assert rt.leftovers() == []
