@@ -326,6 +326,11 @@ def where_it_goes(sample: bytes) -> None:
             "bench": "daemon memory: where it goes",
             "interpreter_rss_mib": import_rss_mib("pass"),
             "after_imports_rss_mib": import_rss_mib("import multus.daemon.main"),
+            # The daemon's ApiView makes a CoreV1Api, which loads the pydantic models of the core API.
+            "after_imports_and_core_api_rss_mib": import_rss_mib(
+                "import multus.daemon.main\nfrom kubernetes import client\n"
+                "client.CoreV1Api(client.ApiClient())"
+            ),
             "imports_rss_mib": {
                 module: import_rss_mib(f"import {module}")
                 for module in ("kubernetes", "aiohttp", "pyroute2", "prometheus_client", "pydantic")
