@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 from collections.abc import Iterator
@@ -17,29 +18,45 @@ class NamespaceGone(IOFailure):
     """The network namespace path does not exist (any more): on DEL this means there is nothing to undo."""
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd: int) -> None:
+    if _LIBC.setns(fd, _CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
 @contextmanager
 def netns_route(netns_path: str) -> Iterator[IPRoute]:
     """An rtnetlink handle inside `netns_path`.
 
-    pyroute2 creates a missing namespace unless told otherwise, which would hide a vanished pod: open the
-    path ourselves and hand pyroute2 the fd.
+    The calling thread enters the namespace just long enough to open the netlink socket, which stays
+    bound to that namespace, and comes straight back. pyroute2's own way forks a helper process per
+    handle (tens of milliseconds on every pod operation) and creates a missing namespace unless told
+    otherwise, which would hide a vanished pod. Call from a worker thread, not from a running event loop.
     """
     try:
-        fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        target = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError as error:
         raise NamespaceGone(f"network namespace {netns_path} does not exist") from error
     except OSError as error:
         raise IOFailure(f"cannot open network namespace {netns_path}", error.strerror or "") from error
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        handle = IPRoute(netns=fd, flags=0)
+        _setns(target)
+        try:
+            handle = IPRoute()
+        finally:
+            _setns(home)
     except (OSError, NetlinkError) as error:
-        os.close(fd)
         raise IOFailure(f"cannot open netlink in network namespace {netns_path}", str(error)) from error
-    try:
-        with handle:
-            yield handle
     finally:
-        os.close(fd)
+        os.close(target)
+        os.close(home)
+    with handle:
+        yield handle
 
 
 def is_missing(error: NetlinkError) -> bool:
