@@ -17,8 +17,11 @@
  * `Result` value is printed as the daemon sent it; the daemon writes it with Python's json.dumps, which
  * is what the Python shim prints after decoding it.
  *
- * Known differences: a stdin in UTF-16 or UTF-32 counts as "no usable config" here (Python would
- * decode it); the details of a malformed HTTP answer are worded differently.
+ * Known differences, none of which a real runtime or daemon produces: a stdin in UTF-16 or UTF-32
+ * counts as "no usable config" here (Python decodes it); a config nested deeper than Python's recursion
+ * limit (about 1000 levels) is read here, where Python falls back to the defaults; http.client's own
+ * limits (100 headers, 64 KiB lines) are not copied; the details of a malformed HTTP answer are worded
+ * differently (same code and message).
  *
  * Libc only, statically linked. Memory is not freed: this is a one-shot process.
  */
@@ -105,11 +108,16 @@ static void buf_char(buf_t *b, char c) { buf_add(b, &c, 1); }
 static void buf_fmt(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void buf_fmt(buf_t *b, const char *fmt, ...) {
+    char small[256];
     va_list args;
     va_start(args, fmt);
-    int len = vsnprintf(NULL, 0, fmt, args);
+    int len = vsnprintf(small, sizeof small, fmt, args);
     va_end(args);
     if (len < 0) {
+        return;
+    }
+    if ((size_t)len < sizeof small) {
+        buf_add(b, small, (size_t)len);
         return;
     }
     buf_reserve(b, (size_t)len);
@@ -770,49 +778,57 @@ static const char *next_line(const buf_t *raw, size_t *pos, size_t *len, int *co
     return start;
 }
 
-/* Decodes a chunked body in place; 1 when the last chunk was seen, 0 when more is needed, -1 when it
- * is not chunked encoding. */
-static int dechunk(const char *in, size_t in_len, buf_t *out) {
+/* Decodes a chunked body as http.client reads one: a size line (hex, extensions after ';' ignored)
+ * ending at "\n" or, with `eof`, at the end; the data; two bytes that end it, whatever they are.
+ * 1 when the last chunk was seen, 0 when more is needed, -1 when it is not chunked encoding. */
+static int dechunk(const char *in, size_t in_len, int eof, buf_t *out) {
     size_t pos = 0;
     out->len = 0;
     buf_reserve(out, 0);
     for (;;) {
         const char *nl = memchr(in + pos, '\n', in_len - pos);
-        if (nl == NULL) {
+        if (nl == NULL && !eof) {
             return 0;
         }
+        const char *line = in + pos, *line_end = nl ? nl : in + in_len;
+        const char *semicolon = memchr(line, ';', (size_t)(line_end - line));
+        if (semicolon != NULL) {
+            line_end = semicolon;
+        }
+        size_t len = (size_t)(line_end - line);
+        while (len > 0 && (*line == ' ' || *line == '\t' || *line == '\r')) {
+            line++, len--;
+        }
+        while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r')) {
+            len--;
+        }
+        if (len > 2 && line[0] == '0' && (line[1] == 'x' || line[1] == 'X')) {
+            line += 2, len -= 2;
+        }
+        if (len == 0) {
+            return -1;
+        }
         size_t size = 0;
-        int digits = 0;
-        for (const char *c = in + pos; c < nl && *c != ';' && *c != '\r' && *c != ' '; c++) {
-            int v = (*c >= '0' && *c <= '9')   ? *c - '0'
-                    : (*c >= 'a' && *c <= 'f') ? *c - 'a' + 10
-                    : (*c >= 'A' && *c <= 'F') ? *c - 'A' + 10
-                                               : -1;
+        for (size_t k = 0; k < len; k++) {
+            char c = line[k];
+            int v = (c >= '0' && c <= '9')   ? c - '0'
+                    : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                    : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                             : -1;
             if (v < 0 || size > (SIZE_MAX >> 5)) {
                 return -1;
             }
             size = size * 16 + (size_t)v;
-            digits++;
         }
-        if (digits == 0) {
-            return -1;
-        }
-        pos = (size_t)(nl - in) + 1;
+        pos = nl ? (size_t)(nl - in) + 1 : in_len;
         if (size == 0) {
             return 1; /* trailers are of no interest */
         }
         if (in_len - pos < size + 2) {
-            return 0;
+            return eof ? -1 : 0;
         }
         buf_add(out, in + pos, size);
-        pos += size;
-        if (in[pos] == '\r') {
-            pos++;
-        }
-        if (pos >= in_len || in[pos] != '\n') {
-            return -1;
-        }
-        pos++;
+        pos += size + 2;
     }
 }
 
@@ -833,11 +849,13 @@ static int parse_reply(reply_t *reply, int eof) {
         if (!complete && !eof) {
             return 0;
         }
-        if (len < 12 || memcmp(line, "HTTP/", 5) != 0) {
+        const char *sp = memchr(line, ' ', len);
+        /* http.client knows HTTP/1.x and HTTP/0.9 (anything else: UnknownProtocol) */
+        if (sp == NULL || !((sp - line >= 7 && memcmp(line, "HTTP/1.", 7) == 0) ||
+                            (sp - line == 8 && memcmp(line, "HTTP/0.9", 8) == 0))) {
             return -1;
         }
-        const char *sp = memchr(line, ' ', len);
-        if (sp == NULL || line + len - sp < 4 || (line + len - sp > 4 && sp[4] != ' ')) {
+        if (line + len - sp < 4 || (line + len - sp > 4 && sp[4] != ' ')) {
             return -1;
         }
         status = 0;
@@ -851,7 +869,7 @@ static int parse_reply(reply_t *reply, int eof) {
             return -1;
         }
         long content_length = -1;
-        int chunked = 0, headers_done = 0;
+        int chunked = 0, headers_done = 0, seen_length = 0, seen_encoding = 0; /* the first one counts */
         while (pos < raw->len) {
             line = next_line(raw, &pos, &len, &complete);
             if (!complete && !eof) {
@@ -868,7 +886,8 @@ static int parse_reply(reply_t *reply, int eof) {
             const char *value = colon + 1;
             size_t value_len = len - (size_t)(value - line);
             trim(&value, &value_len);
-            if (ascii_lower_eq(line, (size_t)(colon - line), "content-length")) {
+            if (!seen_length && ascii_lower_eq(line, (size_t)(colon - line), "content-length")) {
+                seen_length = 1;
                 char *end;
                 char number[32];
                 if (value_len > 0 && value_len < sizeof number) {
@@ -879,8 +898,9 @@ static int parse_reply(reply_t *reply, int eof) {
                         content_length = parsed;
                     }
                 }
-            } else if (ascii_lower_eq(line, (size_t)(colon - line), "transfer-encoding")) {
-                chunked = value_len >= 7 && ascii_lower_eq(value + value_len - 7, 7, "chunked");
+            } else if (!seen_encoding && ascii_lower_eq(line, (size_t)(colon - line), "transfer-encoding")) {
+                seen_encoding = 1;
+                chunked = ascii_lower_eq(value, value_len, "chunked");
             }
         }
         if (!headers_done && !eof) {
@@ -893,7 +913,7 @@ static int parse_reply(reply_t *reply, int eof) {
         size_t body_len = raw->len - pos;
         if (chunked) {
             static buf_t decoded;
-            int state = dechunk(body, body_len, &decoded);
+            int state = dechunk(body, body_len, eof, &decoded);
             if (state < 0 || (state == 0 && eof)) {
                 return -1;
             }
@@ -902,6 +922,8 @@ static int parse_reply(reply_t *reply, int eof) {
             }
             body = decoded.data;
             body_len = decoded.len;
+        } else if (status == 204 || status == 304 || status < 200) {
+            body_len = 0; /* no body, whatever Content-Length says (as http.client reads it) */
         } else if (content_length >= 0) {
             if (body_len < (size_t)content_length) {
                 return eof ? -1 : 0;

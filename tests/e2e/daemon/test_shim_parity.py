@@ -1,0 +1,482 @@
+"""The two shims are one program: for the same environment, stdin and daemon answer they send the same
+request and print the same bytes with the same exit status.
+
+The daemon answers here come from `ScriptedPeer`, a unix-socket server that replays given bytes: a real
+daemon never sends a truncated, chunked, non-HTTP or non-JSON answer, and the shims must still handle
+one. Where the two cannot match to the byte (the wording of an HTTP parse error) the test says so and
+compares everything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.e2e.daemon.support import PYTHON_SHIM, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.netns]
+
+Piece = bytes | float  # bytes to send, or seconds to wait before the next piece
+READY = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"ready": true}'
+DEL_ENV = {
+    "CNI_COMMAND": "DEL",
+    "CNI_CONTAINERID": "mpy-parity",
+    "CNI_NETNS": "/var/run/netns/nowhere",
+    "CNI_IFNAME": "eth0",
+    "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod",
+    "CNI_PATH": "/opt/cni/bin",
+}
+
+
+@dataclass
+class Received:
+    request_line: bytes
+    headers: dict[bytes, bytes]
+    body: bytes
+
+
+@dataclass
+class ScriptedPeer:
+    """Answers each connection with the next script (pieces of bytes and pauses), then closes it.
+    Requests to /readyz get `ready` instead, without using up a script."""
+
+    folder: Path
+    scripts: list[Sequence[Piece]]
+    ready: Sequence[Piece] = (READY,)
+    received: list[Received] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(self.folder / "multus.sock"))
+        self.sock.listen(16)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed: the test is over
+            with conn:
+                conn.settimeout(30)
+                received = self._read(conn)
+                if received.request_line.startswith(b"GET /readyz "):
+                    script = self.ready
+                else:
+                    self.received.append(received)
+                    script = self.scripts.pop(0) if self.scripts else ()
+                for piece in script:
+                    if isinstance(piece, bytes):
+                        conn.sendall(piece)
+                    else:
+                        time.sleep(piece)
+
+    @staticmethod
+    def _read(conn: socket.socket) -> Received:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        headers = dict(line.split(b": ", 1) for line in lines[1:] if b": " in line)
+        length = int(headers.get(b"Content-Length", b"0"))
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return Received(lines[0], headers, body)
+
+    def close(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone would not)
+        self.sock.close()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def peer_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "peer"
+    folder.mkdir()
+    return folder
+
+
+@dataclass
+class Outcome:
+    status: int
+    stdout: bytes
+    stderr: bytes
+
+    def error(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.stdout)
+        return loaded
+
+
+def run_shim(shim: Path, stdin: bytes, env: Mapping[str, str | bytes], timeout: float = 60.0) -> Outcome:
+    environment: dict[str | bytes, str | bytes] = {"PATH": "/usr/bin:/bin", **env}
+    done = subprocess.run(
+        [str(shim)],
+        input=stdin,
+        env=environment,  # type: ignore[arg-type]  # bytes values: what a runtime may really pass
+        capture_output=True,
+        check=False,
+        timeout=timeout,
+    )
+    return Outcome(done.returncode, done.stdout, done.stderr)
+
+
+def both(
+    native_shim: Path,
+    folder: Path,
+    scripts: Sequence[Sequence[Piece]],
+    *,
+    stdin: bytes | None = None,
+    env: Mapping[str, str | bytes] = DEL_ENV,
+    ready: Sequence[Piece] = (READY,),
+) -> tuple[Outcome, Outcome, list[Received]]:
+    """Each shim against a peer playing `scripts`; their outcomes and what the peer received."""
+    stdin = (
+        stdin if stdin is not None else json.dumps({"cniVersion": "1.0.0", "socketDir": str(folder)}).encode()
+    )
+    outcomes, received = [], []
+    for shim in (PYTHON_SHIM, native_shim):
+        peer = ScriptedPeer(folder, [list(script) for script in scripts], ready)
+        try:
+            outcomes.append(run_shim(shim, stdin, env))
+        finally:
+            peer.close()
+            (folder / "multus.sock").unlink()
+        received += peer.received
+    for outcome in outcomes:
+        assert b"Traceback" not in outcome.stderr, outcome.stderr.decode(errors="replace")
+    return outcomes[0], outcomes[1], received
+
+
+def http(status: str, body: bytes, *headers: str) -> bytes:
+    head = [f"HTTP/1.1 {status}", "Content-Type: application/json", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+RESULT = {
+    "cniVersion": "1.0.0",
+    "interfaces": [{"name": "eth0", "mac": "0a:58:0a:f4:00:05", "sandbox": "/var/run/netns/x"}],
+    "ips": [{"address": "10.244.0.5/24", "gateway": "10.244.0.1", "interface": 0}],
+    "routes": [{"dst": "0.0.0.0/0", "gw": "10.244.0.1"}],
+    "dns": {"nameservers": ["10.0.0.10"], "search": ["café.example", "\u2603", "\U0001f600", "\ud800"]},
+    "mtu": 1.5e3,
+    "big": 2**70,
+    "nested": [[[], {}], None, True, False, -0.0, 'tab\tquote"slash\\nul\u0000'],
+}
+DAEMON_ANSWER = json.dumps({"Result": RESULT}).encode()  # exactly how the daemon writes it
+PRINTED = json.dumps(RESULT).encode() + b"\n"  # exactly what the Python shim prints
+
+
+@pytest.mark.parametrize(
+    ("script", "status", "stdout"),
+    [
+        ([http("200 OK", DAEMON_ANSWER)], 0, PRINTED),
+        ([http("200 OK", b'{"Result": null}')], 0, b""),
+        ([http("200 OK", b'{"Result": 1, "Result": [2]}')], 0, b"[2]\n"),  # json: the last key wins
+        ([http("200 OK", b'\xef\xbb\xbf{"Result": "bom"}')], 0, b'"bom"\n'),
+        ([http("200 OK", DAEMON_ANSWER)[:40], 0.2, http("200 OK", DAEMON_ANSWER)[40:]], 0, PRINTED),
+        (
+            [bytes([byte]) for byte in http("200 OK", DAEMON_ANSWER)[:120]]
+            + [http("200 OK", DAEMON_ANSWER)[120:]],
+            0,
+            PRINTED,
+        ),
+        (
+            [
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"%x\r\n%s\r\n" % (10, DAEMON_ANSWER[:10]),
+                0.1,
+                b"%x;ext=1\r\n%s\r\n" % (len(DAEMON_ANSWER) - 10, DAEMON_ANSWER[10:]),
+                b"0\r\n\r\n",
+            ],
+            0,
+            PRINTED,
+        ),
+        ([b"HTTP/1.0 200 OK\r\n\r\n" + DAEMON_ANSWER], 0, PRINTED),  # no length: the body runs to the close
+        ([b"HTTP/1.1 100 Continue\r\n\r\n", http("200 OK", DAEMON_ANSWER)], 0, PRINTED),
+        ([http("400 Bad Request", b'{"cniVersion": "1.0.0", "code": 7, "msg": "bad"}')], 1, None),
+        ([http("400 Bad Request", b"")], 1, b""),
+        ([http("200 OK", b"not json")], 1, None),
+        ([http("200 OK", b'{"result": {}}')], 1, None),
+        ([http("200 OK", b"[1, 2]")], 1, None),
+        ([http("200 OK", b'{"Result": 1} trailing')], 1, None),
+        ([http("200 OK", b'{"Result": "\xff"}')], 1, None),
+        ([http("500 Internal Server Error", b"caf\xc3\xa9 \xe2\x82 \xff" + b"x" * 300)], 1, None),
+        ([http("503 Service Unavailable", b"")], 1, None),
+        ([], 1, None),  # closed without a word
+    ],
+    ids=[
+        "result",
+        "null",
+        "duplicate-key",
+        "bom",
+        "pause",
+        "byte-by-byte",
+        "chunked",
+        "http-1.0-to-close",
+        "100-continue",
+        "cni-error",
+        "empty-error",
+        "not-json",
+        "no-result-key",
+        "not-an-object",
+        "trailing-garbage",
+        "invalid-utf8",
+        "http-500-long-body",
+        "http-503",
+        "hang-up",
+    ],
+)
+def test_both_shims_print_the_same_for_the_same_answer(
+    native_shim: Path, peer_dir: Path, script: list[Piece], status: int, stdout: bytes | None
+) -> None:
+    python, native, _ = both(native_shim, peer_dir, [script])
+
+    assert (native.status, native.stdout) == (python.status, python.stdout)
+    assert python.status == status
+    if stdout is not None:
+        assert python.stdout == stdout
+    if status == 1 and stdout is None and not python.stdout.startswith(b'{"cniVersion": "1.0.0", "code": 7'):
+        error = python.error()
+        assert error["code"] in (6, 11), error
+        assert error["cniVersion"] == "1.0.0"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        [b"SSH-2.0-OpenSSH_9.2\r\n"],
+        [b"HTTP/2 200\r\n\r\n{}"],
+        [b"HTTP/1.1 20x OK\r\n\r\n"],
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n" + DAEMON_ANSWER],
+        [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nshort"],
+    ],
+    ids=["not-http", "http-2", "bad-status", "cut-short", "chunk-cut-short"],
+)
+def test_both_shims_refuse_an_answer_that_is_not_http_with_code_6(
+    native_shim: Path, peer_dir: Path, script: list[Piece]
+) -> None:
+    """Same code and message; `details` quote the parse error, which each HTTP client words its way."""
+    python, native, _ = both(native_shim, peer_dir, [script])
+
+    assert python.status == native.status == 1
+    errors = [python.error(), native.error()]
+    for error in errors:
+        assert error["code"] == 6
+        assert error["msg"] == f"multus daemon at {peer_dir}/multus.sock sent a malformed HTTP answer"
+        assert error["details"]
+    assert {key: value for key, value in errors[0].items() if key != "details"} == {
+        key: value for key, value in errors[1].items() if key != "details"
+    }
+
+
+def test_both_shims_send_the_same_request(native_shim: Path, peer_dir: Path) -> None:
+    env: dict[str, str | bytes] = {
+        "CNI_COMMAND": "CHECK",
+        "CNI_CONTAINERID": 'c"quote\\back',
+        "CNI_NETNS": "/var/run/netns/caf\u00e9-\u2603-\U0001f600",
+        "CNI_IFNAME": b"bad\xff\xfeutf8\xed\xa0\x80",  # not UTF-8: Python sends surrogate escapes
+        "CNI_ARGS": "K8S_POD_NAME=a\tb\x01\x7f",
+        "UNRELATED": "not forwarded",
+    }
+    stdin = json.dumps({"cniVersion": "0.4.0", "socketDir": str(peer_dir), "name": "n\u00e9"}).encode()
+
+    python, native, received = both(
+        native_shim, peer_dir, [[http("200 OK", b'{"Result": null}')]] * 2, stdin=stdin, env=env
+    )
+
+    assert (python.status, native.status) == (0, 0)
+    assert len(received) == 2
+    assert received[0].body == received[1].body  # byte for byte
+    for request in received:
+        assert request.request_line == b"POST /cni HTTP/1.1"
+        assert request.headers[b"Content-Type"] == b"application/json"
+        assert int(request.headers[b"Content-Length"]) == len(request.body)
+        assert request.headers[b"Host"] == b"localhost"
+    sent = json.loads(received[0].body)
+    assert list(sent["env"]) == ["CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS"]
+    assert sent["env"]["CNI_IFNAME"] == "bad\udcff\udcfeutf8\udced\udca0\udc80"
+    assert sent["config"] == base64.b64encode(stdin).decode()
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2, 5_000_000])
+def test_both_shims_send_any_stdin_as_base64(native_shim: Path, peer_dir: Path, extra: int) -> None:
+    """Every length modulo 3 (base64 padding), multi-byte UTF-8, and 5 MB."""
+    text = "".join(chr(code) for code in range(0x20, 0xD800)) * (1 + extra // 100_000)
+    config = {"socketDir": str(peer_dir), "padding": text[: 1000 + extra]}
+    stdin = json.dumps(config, ensure_ascii=False).encode()
+
+    python, native, received = both(
+        native_shim, peer_dir, [[http("200 OK", b'{"Result": null}')]] * 2, stdin=stdin
+    )
+
+    assert (python.status, native.status) == (0, 0)
+    assert received[0].body == received[1].body
+    assert json.loads(received[0].body)["config"] == base64.b64encode(stdin).decode()
+
+
+def test_add_gives_up_when_readyz_never_answers_200(native_shim: Path, peer_dir: Path) -> None:
+    env = {**DEL_ENV, "CNI_COMMAND": "ADD"}
+    stdin = json.dumps({"socketDir": str(peer_dir), "daemonWaitSeconds": 0.35}).encode()
+    not_yet = [http("503 Service Unavailable", b'{"ready": false}')]
+
+    python, native, received = both(native_shim, peer_dir, [], stdin=stdin, env=env, ready=not_yet)
+
+    assert received == []  # never ready: the ADD itself was not sent
+    assert python.stdout == native.stdout
+    assert python.error() == {
+        "cniVersion": "1.1.0",
+        "code": 11,
+        "msg": f"multus daemon at {peer_dir}/multus.sock is not ready after 0.35s",
+        "details": "/readyz answered 503",
+    }
+
+
+class FlakyReadiness(ScriptedPeer):
+    """Answers /readyz with 503, then garbage, then 200: the shim must keep polling through both."""
+
+    def _serve(self) -> None:
+        answers = [http("503 Service Unavailable", b"{}"), b"garbage\r\n\r\n", READY]
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                received = self._read(conn)
+                if received.request_line.startswith(b"GET /readyz "):
+                    conn.sendall(answers.pop(0) if len(answers) > 1 else answers[0])
+                    continue
+                self.received.append(received)
+                conn.sendall(http("200 OK", DAEMON_ANSWER))
+
+
+def test_add_keeps_polling_through_503_and_garbage(native_shim: Path, peer_dir: Path) -> None:
+    stdin = json.dumps({"socketDir": str(peer_dir), "daemonWaitSeconds": 20}).encode()
+    for shim in (PYTHON_SHIM, native_shim):
+        peer = FlakyReadiness(peer_dir, [])
+        try:
+            outcome = run_shim(shim, stdin, {**DEL_ENV, "CNI_COMMAND": "ADD"})
+        finally:
+            peer.close()
+            (peer_dir / "multus.sock").unlink()
+        assert (outcome.status, outcome.stdout) == (0, PRINTED), outcome
+        assert len(peer.received) == 1
+
+
+# Any stdin: both shims read the same settings from it (or fall back to the same defaults). ----------
+
+json_text = st.text(st.characters(exclude_categories=[]), max_size=12)  # lone surrogates too
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | json_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(json_text, inner, max_size=3),
+    max_leaves=8,
+)
+settings_keys = st.sampled_from(["socketDir", "cniVersion", "daemonWaitSeconds", "name", "socket\u0044ir"])
+
+
+@st.composite
+def stdins(draw: st.DrawFn, missing: str) -> bytes:
+    kind = draw(st.sampled_from(["config", "config", "config", "mangled", "bytes", "nested"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=64))
+    if kind == "nested":
+        # No settings inside: past Python's recursion limit json.loads gives up (defaults), where the
+        # native scanner reads on; both must then print the defaults, and neither may crash.
+        depth = draw(st.integers(1, 100_000))
+        closed = draw(st.booleans())
+        return b'{"a": ' + b"[" * depth + (b"]" * depth if closed else b"") + b"}"
+    config = draw(st.dictionaries(settings_keys, json_values | json_text, max_size=4))
+    if isinstance(config.get("socketDir"), str) and config["socketDir"]:
+        config["socketDir"] = f"{missing}/{config['socketDir']}"  # keep clear of real sockets
+    text = json.dumps(config, ensure_ascii=draw(st.booleans()), indent=draw(st.sampled_from([None, 1])))
+    data = text.encode("utf-8", "surrogatepass")
+    if kind == "mangled":
+        cut = draw(st.integers(0, len(data)))
+        data = data[:cut] + draw(st.binary(max_size=4)) + data[cut:]
+    return data
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_both_shims_read_the_same_settings_from_any_stdin(
+    native_shim: Path, tmp_path: Path, data: st.DataObject
+) -> None:
+    """CHECK (no readiness wait) against sockets that do not exist: what each prints names the socket
+    path and the cniVersion it read, so equal output means equal settings."""
+    missing = str(tmp_path / "no-daemon-here")
+    stdin = data.draw(stdins(missing))
+    env = {**DEL_ENV, "CNI_COMMAND": "CHECK"}  # harmless even to a real daemon at the default path
+
+    python = run_shim(PYTHON_SHIM, stdin, env)
+    native = run_shim(native_shim, stdin, env)
+
+    assert b"Traceback" not in python.stderr
+    assert (native.status, native.stdout) == (python.status, python.stdout), stdin
+    assert native.stderr == b""
+
+
+def test_the_native_shim_is_static_and_small(native_shim: Path) -> None:
+    described = subprocess.run(["file", "-L", str(native_shim)], capture_output=True, text=True, check=False)
+    if described.returncode == 0:
+        assert "statically linked" in described.stdout or "static-pie linked" in described.stdout
+    dynamic = subprocess.run(["ldd", str(native_shim)], capture_output=True, text=True, check=False)
+    assert "not a dynamic executable" in dynamic.stdout + dynamic.stderr
+    assert native_shim.stat().st_size < 2 * 1024 * 1024
+    assert os.access(native_shim, os.X_OK)
+
+
+def test_both_shims_survive_being_stopped_and_continued_mid_request(
+    native_shim: Path, peer_dir: Path
+) -> None:
+    """SIGSTOP + SIGCONT while a read with a timeout is pending makes it fail with EINTR (signal(7));
+    the shim must retry, not report an error. The peer pauses twice; the shim is stopped in each pause."""
+    answer = http("200 OK", DAEMON_ANSWER)
+    for shim in (PYTHON_SHIM, native_shim):
+        peer = ScriptedPeer(peer_dir, [[1.5, answer[:50], 1.5, answer[50:]]])
+        try:
+            with tempfile.TemporaryFile() as stdin:
+                stdin.write(json.dumps({"socketDir": str(peer_dir)}).encode())
+                stdin.seek(0)
+                process = subprocess.Popen(
+                    [str(shim)],
+                    stdin=stdin,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env={"PATH": "/usr/bin:/bin", **DEL_ENV},
+                )
+            wait_for("the request", lambda current=peer: current.received, timeout=10, interval=0.01)
+            begun = time.monotonic()
+            for moment in (0.6, 2.1):
+                time.sleep(max(0.0, begun + moment - time.monotonic()))
+                process.send_signal(signal.SIGSTOP)
+                time.sleep(0.2)
+                process.send_signal(signal.SIGCONT)
+            stdout, stderr = process.communicate(timeout=30)
+        finally:
+            peer.close()
+            (peer_dir / "multus.sock").unlink()
+        assert (process.returncode, stdout) == (0, PRINTED), (shim, stdout, stderr)
