@@ -94,8 +94,12 @@ class CNIServer:
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
         self.socket_path.unlink(missing_ok=True)
+        # aiohttp's own logger (requests it cannot parse) writes through ours: JSON lines, no raw tracebacks.
         self._runner = web.AppRunner(
-            self.app(), access_log=None, shutdown_timeout=self.settings.drain_seconds
+            self.app(),
+            access_log=None,
+            shutdown_timeout=self.settings.drain_seconds,
+            logger=get_logger("http"),
         )
         await self._runner.setup()
         site = web.UnixSite(self._runner, str(self.socket_path))

@@ -161,6 +161,18 @@ class DaemonProcess:
                     found.append(entry)
         return found
 
+    def unstructured_lines(self) -> list[str]:
+        """Log lines that are not JSON objects (the daemon writes nothing else)."""
+        found = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            if not isinstance(entry, dict):
+                found.append(line)
+        return found
+
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """The daemon's Prometheus samples: (sample name, sorted labels) -> value."""
         with urllib.request.urlopen(self.metrics_url, timeout=5) as reply:  # noqa: S310 - loopback http
