@@ -89,7 +89,12 @@ async def resolve_attachments(
 
 
 async def _cluster_network(config: MultusConfig, view: ClusterView | None, pod: Pod | None) -> Attachment:
-    if pod is not None and view is not None:
+    # A pod in a system namespace gets the configured cluster network: its annotations are not read.
+    if (
+        pod is not None
+        and view is not None
+        and not gets_only_cluster_network(pod.namespace, config.namespace_policy)
+    ):
         selection = parse_default_network_annotation(
             pod.annotations.get(DEFAULT_NETWORK_ANNOTATION), config.multus_namespace
         )

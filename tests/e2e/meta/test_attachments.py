@@ -106,8 +106,9 @@ def test_default_networks_go_to_every_pod_except_those_in_system_namespaces(rt: 
         multusNamespace=multus_namespace, defaultNetworks=["extra"], systemNamespaces=[system_namespace]
     )
     ordinary = rt.pod()
-    # A system pod's annotation is not even read: a missing NAD there is no error.
-    system = rt.pod("no-such-network", namespace=system_namespace)
+    # A system pod's annotations are not even read: a missing NAD there is no error, and it keeps the
+    # cluster network even when it names another default network.
+    system = rt.pod("no-such-network", annotations={DEFAULT_NETWORK: "extra"}, namespace=system_namespace)
 
     rt.add(ordinary, config=config)
     rt.add(system, config=config)
@@ -115,6 +116,7 @@ def test_default_networks_go_to_every_pod_except_those_in_system_namespaces(rt: 
     assert sorted(rt.links(ordinary)) == ["eth0", "net1"]
     address_in(rt.links(ordinary)["net1"], extra)
     assert sorted(rt.links(system)) == ["eth0"]
+    address_in(rt.links(system)["eth0"], rt.cluster)
     status = rt.network_status(ordinary)
     assert status is not None
     assert [entry["name"] for entry in status] == [CLUSTER_NETWORK, f"{multus_namespace}/extra"]
