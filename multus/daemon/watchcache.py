@@ -24,6 +24,9 @@ Key = tuple[str, str]
 ListCall = Callable[..., Any]
 
 WATCH_SECONDS = 300  # the server ends each watch after this; we then resume from the last version
+# A read timeout on the watch: without one a connection that died silently (no FIN, no RST) would block
+# the cache forever. A live watch is never quiet that long: the server ends it after WATCH_SECONDS.
+WATCH_READ_TIMEOUT = (10.0, WATCH_SECONDS + 30.0)  # (connect, read) seconds
 RETRY_PAUSE = 1.0
 
 
@@ -98,6 +101,7 @@ class WatchCache:
             resource_version=version,
             allow_watch_bookmarks=True,
             timeout_seconds=WATCH_SECONDS,
+            _request_timeout=WATCH_READ_TIMEOUT,
             _preload_content=False,
             **self._selector,
         )
