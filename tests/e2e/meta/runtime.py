@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import random
+import socket
 import subprocess
 import tempfile
 import time
@@ -168,6 +169,17 @@ class Runtime:
         plugins = [{"type": "bridge", "bridge": bridge, "isGateway": True, "ipam": ipam}, *(after or [])]
         net.config = {"cniVersion": "1.1.0", "name": name, "plugins": plugins}
         return net
+
+    def dual_stack_net(self, name: str, *, default_route: bool) -> tuple[BridgeNet, ipaddress.IPv6Network]:
+        """Like `bridge_net`, with an IPv6 /64 beside the IPv4 /24 (and default routes of both families)."""
+        net = self.bridge_net(name, default_route=default_route)
+        v4 = net.subnet.network_address.packed
+        subnet6 = ipaddress.IPv6Network(f"fd00:10:{v4[1]}:{v4[2]}::/64")
+        ipam = net.config["plugins"][0]["ipam"]
+        ipam["ranges"].append([{"subnet": str(subnet6)}])
+        if default_route:
+            ipam["routes"].append({"dst": "::/0", "gw": str(subnet6.network_address + 1)})
+        return net, subnet6
 
     def write_conf(self, file_name: str, config: dict[str, Any]) -> Path:
         path = self.conf_dir / file_name
@@ -460,17 +472,18 @@ def nat_rules(container_id: str) -> list[str]:
     return [line for line in saved.stdout.splitlines() if container_id in line]
 
 
-def netns_routes(sandbox: Sandbox) -> list[tuple[str, str | None, str]]:
-    """IPv4 routes of the sandbox's main table as (destination/len, gateway, interface)."""
+def netns_routes(sandbox: Sandbox, version: int = 4) -> list[tuple[str, str | None, str]]:
+    """Routes of the sandbox's main table as (destination/len, gateway, interface)."""
+    unspecified, family = ("0.0.0.0", socket.AF_INET) if version == 4 else ("::", socket.AF_INET6)  # noqa: S104
     with IPRoute(netns=sandbox.netns_name, flags=0) as ipr:
         names = {link["index"]: link.get("IFLA_IFNAME") for link in ipr.get_links()}
         return sorted(
             (
-                f"{route.get('RTA_DST') or '0.0.0.0'}/{route['dst_len']}",  # noqa: S104 - a route, no bind
+                f"{route.get('RTA_DST') or unspecified}/{route['dst_len']}",
                 route.get("RTA_GATEWAY"),
                 names.get(route.get("RTA_OIF"), "?"),
             )
-            for route in ipr.get_routes(family=2, table=254)
+            for route in ipr.get_routes(family=family, table=254)
         )
 
 

@@ -172,3 +172,24 @@ def test_network_status_of_a_nad_at_an_older_cni_version(rt: Runtime, version: s
     assert ("Normal", "AddedInterface", f"Add net1 [{net1}] from {rt.namespace}/older") in rt.events()
     rt.delete()
     assert rt.leftovers() == []
+
+
+def test_ipv6_default_route_moves_alone_and_ipv4_stays(rt: Runtime) -> None:
+    cluster, _ = rt.dual_stack_net("mpy-cluster", default_route=True)
+    rt.write_conf("10-cluster.conflist", cluster.config)
+    chosen, chosen6 = rt.dual_stack_net("chosen6", default_route=False)
+    rt.nad("chosen6", chosen.config)
+    gateway6 = str(chosen6.network_address + 1)
+    box = rt.pod([{"name": "chosen6", "default-route": [gateway6]}])
+
+    rt.add()
+
+    assert default_routes(box) == [(DEFAULT_V4, cluster.gateway, "eth0")]
+    assert [route for route in netns_routes(box, 6) if route[0] == "::/0"] == [("::/0", gateway6, "net1")]
+    status = rt.network_status()
+    assert status is not None
+    assert status[0]["gateway"] == [cluster.gateway]
+    assert status[1]["gateway"] == [gateway6]
+    rt.check()
+    rt.delete()
+    assert rt.leftovers() == []
