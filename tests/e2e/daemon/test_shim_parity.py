@@ -188,20 +188,20 @@ RESULT = {
 }
 DAEMON_ANSWER = json.dumps({"Result": RESULT}).encode()  # exactly how the daemon writes it
 PRINTED = json.dumps(RESULT).encode() + b"\n"  # exactly what the Python shim prints
+CNI_ERROR = b'{"cniVersion": "1.0.0", "code": 7, "msg": "bad"}'
 
 
 @pytest.mark.parametrize(
-    ("script", "status", "stdout"),
+    ("script", "expected"),
     [
-        ([http("200 OK", DAEMON_ANSWER)], 0, PRINTED),
-        ([http("200 OK", b'{"Result": null}')], 0, b""),
-        ([http("200 OK", b'{"Result": 1, "Result": [2]}')], 0, b"[2]\n"),  # json: the last key wins
-        ([http("200 OK", b'\xef\xbb\xbf{"Result": "bom"}')], 0, b'"bom"\n'),
-        ([http("200 OK", DAEMON_ANSWER)[:40], 0.2, http("200 OK", DAEMON_ANSWER)[40:]], 0, PRINTED),
+        ([http("200 OK", DAEMON_ANSWER)], PRINTED),
+        ([http("200 OK", b'{"Result": null}')], b""),
+        ([http("200 OK", b'{"Result": 1, "Result": [2]}')], b"[2]\n"),  # json: the last key wins
+        ([http("200 OK", b'\xef\xbb\xbf{"Result": "bom"}')], b'"bom"\n'),
+        ([http("200 OK", DAEMON_ANSWER)[:40], 0.2, http("200 OK", DAEMON_ANSWER)[40:]], PRINTED),
         (
             [bytes([byte]) for byte in http("200 OK", DAEMON_ANSWER)[:120]]
             + [http("200 OK", DAEMON_ANSWER)[120:]],
-            0,
             PRINTED,
         ),
         (
@@ -212,21 +212,20 @@ PRINTED = json.dumps(RESULT).encode() + b"\n"  # exactly what the Python shim pr
                 b"%x;ext=1\r\n%s\r\n" % (len(DAEMON_ANSWER) - 10, DAEMON_ANSWER[10:]),
                 b"0\r\n\r\n",
             ],
-            0,
             PRINTED,
         ),
-        ([b"HTTP/1.0 200 OK\r\n\r\n" + DAEMON_ANSWER], 0, PRINTED),  # no length: the body runs to the close
-        ([b"HTTP/1.1 100 Continue\r\n\r\n", http("200 OK", DAEMON_ANSWER)], 0, PRINTED),
-        ([http("400 Bad Request", b'{"cniVersion": "1.0.0", "code": 7, "msg": "bad"}')], 1, None),
-        ([http("400 Bad Request", b"")], 1, b""),
-        ([http("200 OK", b"not json")], 1, None),
-        ([http("200 OK", b'{"result": {}}')], 1, None),
-        ([http("200 OK", b"[1, 2]")], 1, None),
-        ([http("200 OK", b'{"Result": 1} trailing')], 1, None),
-        ([http("200 OK", b'{"Result": "\xff"}')], 1, None),
-        ([http("500 Internal Server Error", b"caf\xc3\xa9 \xe2\x82 \xff" + b"x" * 300)], 1, None),
-        ([http("503 Service Unavailable", b"")], 1, None),
-        ([], 1, None),  # closed without a word
+        ([b"HTTP/1.0 200 OK\r\n\r\n" + DAEMON_ANSWER], PRINTED),  # no length: the body runs to the close
+        ([b"HTTP/1.1 100 Continue\r\n\r\n", http("200 OK", DAEMON_ANSWER)], PRINTED),
+        ([http("400 Bad Request", CNI_ERROR)], CNI_ERROR),  # printed as it came, exit 1
+        ([http("400 Bad Request", b"")], b""),
+        ([http("200 OK", b"not json")], 6),
+        ([http("200 OK", b'{"result": {}}')], 6),
+        ([http("200 OK", b"[1, 2]")], 6),
+        ([http("200 OK", b'{"Result": 1} trailing')], 6),
+        ([http("200 OK", b'{"Result": "\xff"}')], 6),
+        ([http("500 Internal Server Error", b"caf\xc3\xa9 \xe2\x82 \xff" + b"x" * 300)], 11),
+        ([http("503 Service Unavailable", b"")], 11),
+        ([], 11),  # closed without a word
     ],
     ids=[
         "result",
@@ -251,18 +250,22 @@ PRINTED = json.dumps(RESULT).encode() + b"\n"  # exactly what the Python shim pr
     ],
 )
 def test_both_shims_print_the_same_for_the_same_answer(
-    native_shim: Path, peer_dir: Path, script: list[Piece], status: int, stdout: bytes | None
+    native_shim: Path, peer_dir: Path, script: list[Piece], expected: bytes | int
 ) -> None:
+    """`expected`: the exact output of a success (or of a 400, printed as it is), or the CNI error code
+    the shims make up themselves."""
     python, native, _ = both(native_shim, peer_dir, [script])
 
     assert (native.status, native.stdout) == (python.status, python.stdout)
-    assert python.status == status
-    if stdout is not None:
-        assert python.stdout == stdout
-    if status == 1 and stdout is None and not python.stdout.startswith(b'{"cniVersion": "1.0.0", "code": 7'):
+    if isinstance(expected, bytes):
+        assert python.stdout == expected
+        refused = any(isinstance(piece, bytes) and piece.startswith(b"HTTP/1.1 400 ") for piece in script)
+        assert python.status == (1 if refused else 0)
+    else:
+        assert python.status == 1
         error = python.error()
-        assert error["code"] in (6, 11), error
-        assert error["cniVersion"] == "1.0.0"
+        assert (error["code"], error["cniVersion"]) == (expected, "1.0.0")
+        assert str(peer_dir) in error["msg"] or "HTTP" in error["msg"] or "Result" in error["msg"], error
 
 
 @pytest.mark.parametrize(
