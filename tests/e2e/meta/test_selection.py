@@ -86,7 +86,10 @@ def test_cni_args_reach_every_plugin_of_the_list_and_the_annotation_wins(rt: Run
     assert rt.leftovers() == []
 
 
-def test_port_mappings_and_bandwidth_reach_only_the_plugins_that_declare_them(rt: Runtime) -> None:
+@pytest.mark.parametrize("lost_before_del", ["nothing", "result cache", "attachment record"])
+def test_port_mappings_and_bandwidth_reach_only_the_plugins_that_declare_them(
+    rt: Runtime, lost_before_del: str
+) -> None:
     record = rt.root / "record.jsonl"
     host_port = free_host_port()
     net = rt.bridge_net(
@@ -118,8 +121,14 @@ def test_port_mappings_and_bandwidth_reach_only_the_plugins_that_declare_them(rt
     wanted = {"portMappings": [{"hostPort": host_port, "containerPort": 8080, "protocol": "udp"}]}
     assert added["stdin"]["runtimeConfig"] == wanted
     address_in(rt.links()["net1"], net)
+    # DEL gets the port mappings from either cache alone: the runtime does not know this attachment's
+    # requests, and without them portmap and bandwidth could not find what to remove.
+    if lost_before_del == "result cache":
+        for path in rt.result_cache_files():
+            path.unlink()
+    elif lost_before_del == "attachment record":
+        rt.cache_file().unlink()
     rt.delete()
-    # DEL gets the port mappings from the cache: the runtime does not know this attachment's requests.
     (deleted,) = records(record, "DEL")
     assert deleted["stdin"]["runtimeConfig"] == wanted
     assert not host_link_exists(ifb)
