@@ -1,8 +1,9 @@
 """CHECK against the delegates and the real netns, GC with and without the runtime's valid list, STATUS
-with the cluster network's delegate and the readiness file, VERSION."""
+with the cluster network's delegate and the readiness file, VERSION, ADD's readiness wait, logging."""
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -171,4 +172,25 @@ def test_add_answers_in_the_version_of_the_multus_config(rt: Runtime, version: s
     assert [ip["address"] for ip in result["ips"]] == rt.links()["eth0"].addresses
     rt.check(config=config)
     rt.delete(config=config)
+    assert rt.leftovers() == []
+
+
+def test_log_file_gets_structured_lines_and_stderr_stays_quiet(rt: Runtime) -> None:
+    box = rt.pod()
+    log_file = rt.root / "logs" / "multus.log"
+    config = rt.multus_config(logLevel="verbose", logFile=str(log_file), logToStderr=False)
+
+    reply = rt.run("ADD", config=config)
+    reply.ok()
+    rt.delete(config=config)
+
+    assert reply.stderr == ""
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert {
+        "level": "info",
+        "msg": "attachment added",
+        "container": box.container_id,
+        "ifname": "eth0",
+    }.items() <= (next(line for line in lines if line["msg"] == "attachment added").items())
+    assert any(line["msg"] == "attachment deleted" for line in lines)
     assert rt.leftovers() == []
