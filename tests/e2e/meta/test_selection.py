@@ -224,3 +224,26 @@ def test_resource_name_gives_each_attachment_its_own_allocated_device(rt: Runtim
     assert [entry["device-info"]["pci"]["pci-address"] for entry in status[1:]] == devices
     rt.delete(config=config)
     assert rt.leftovers() == []
+
+
+def test_infiniband_guid_and_device_id_of_the_annotation_reach_declaring_plugins(rt: Runtime) -> None:
+    declaring, silent = rt.root / "declaring.jsonl", rt.root / "silent.jsonl"
+    capabilities = {"infinibandGUID": True, "deviceID": True}
+    net = rt.bridge_net(
+        "ib", default_route=False, after=[recorder(declaring, capabilities=capabilities), recorder(silent)]
+    )
+    rt.nad("ib", net.config)
+    guid, device = "c2:11:22:33:44:55:66:77", "0000:af:00.1"
+    rt.pod([{"name": "ib", "infiniband-guid": guid, "deviceID": device}])
+
+    rt.add()
+
+    (seen,), (unseen,) = records(declaring, "ADD"), records(silent, "ADD")
+    assert seen["stdin"]["runtimeConfig"] == {"infinibandGUID": guid, "deviceID": device}
+    assert "runtimeConfig" not in unseen["stdin"]
+    assert seen["stdin"]["deviceID"] == unseen["stdin"]["deviceID"] == device  # in the config, like upstream
+    status = rt.network_status()
+    assert status is not None
+    assert status[1]["device-info"]["pci"]["pci-address"] == device
+    rt.delete()
+    assert rt.leftovers() == []
