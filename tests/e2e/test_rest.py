@@ -1,0 +1,127 @@
+"""The node side's own API client against the real API server, with each kind of credential."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from multus.k8s.rest import ApiError, ConfigError, RestClient, load_credentials
+from tests.testenv import TestEnv
+
+pytestmark = pytest.mark.e2e
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def fetch(kubeconfig: Path, path: str) -> dict[str, Any]:
+    rest = RestClient(load_credentials(kubeconfig), timeout=5)
+    try:
+        return await rest.request("GET", path)
+    finally:
+        await rest.close()
+
+
+def test_client_certificate_files(apiserver: TestEnv) -> None:
+    answer = run(fetch(apiserver.kubeconfig, "/api/v1/namespaces/default"))
+    assert answer["metadata"]["name"] == "default"
+
+
+def test_inline_certificate_data(apiserver: TestEnv, tmp_path: Path) -> None:
+    config = json.loads(apiserver.kubeconfig.read_text())
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    cluster["certificate-authority-data"] = base64.b64encode(
+        Path(cluster.pop("certificate-authority")).read_bytes()
+    ).decode()
+    for key in ("client-certificate", "client-key"):
+        user[f"{key}-data"] = base64.b64encode(Path(user.pop(key)).read_bytes()).decode()
+    inline = tmp_path / "inline.kubeconfig"
+    inline.write_text(json.dumps(config))
+    assert run(fetch(inline, "/api/v1/namespaces/default"))["kind"] == "Namespace"
+
+
+def test_bearer_token_of_a_service_account(
+    apiserver: TestEnv, api_client: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="reader"))
+    )
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[f"https://127.0.0.1:{apiserver.api_port}"])
+    )
+    token = core.create_namespaced_service_account_token("reader", namespace, request).status.token
+    config = json.loads(apiserver.kubeconfig.read_text())
+    config["users"][0]["user"] = {"tokenFile": "reader.token"}
+    (tmp_path / "reader.token").write_text(token)
+    kubeconfig = tmp_path / "token.kubeconfig"
+    kubeconfig.write_text(json.dumps(config))
+
+    # Authenticated as the service account, which RBAC allows nothing: 403, not 401.
+    with pytest.raises(ApiError) as denied:
+        run(fetch(kubeconfig, f"/api/v1/namespaces/{namespace}/pods"))
+    assert denied.value.status == 403
+    assert f"system:serviceaccount:{namespace}:reader" in denied.value.body
+
+    (tmp_path / "reader.token").write_text("not-a-token")  # read again on every request
+    with pytest.raises(ApiError) as unknown:
+        run(fetch(kubeconfig, f"/api/v1/namespaces/{namespace}/pods"))
+    assert unknown.value.status == 401
+
+
+def test_watch_streams_events(apiserver: TestEnv, api_client: client.ApiClient, namespace: str) -> None:
+    async def scenario() -> list[tuple[str, str]]:
+        rest = RestClient(load_credentials(apiserver.kubeconfig), timeout=5)
+        listed = await rest.request("GET", f"/api/v1/namespaces/{namespace}/configmaps")
+        seen: list[tuple[str, str]] = []
+
+        async def follow() -> None:
+            params = {"resourceVersion": listed["metadata"]["resourceVersion"]}
+            async for event in rest.watch(
+                f"/api/v1/namespaces/{namespace}/configmaps", params, idle_seconds=30
+            ):
+                seen.append((event["type"], event["object"]["metadata"]["name"]))
+                if len(seen) == 2:
+                    return
+
+        watching = asyncio.create_task(follow())
+        await asyncio.sleep(0.3)
+        core = client.CoreV1Api(api_client)
+        body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c1"))
+        await asyncio.to_thread(core.create_namespaced_config_map, namespace, body)
+        await asyncio.to_thread(core.delete_namespaced_config_map, "c1", namespace)
+        await asyncio.wait_for(watching, 20)
+        await rest.close()
+        return seen
+
+    assert run(scenario()) == [("ADDED", "c1"), ("DELETED", "c1")]
+
+
+def test_bad_kubeconfigs_are_named(tmp_path: Path) -> None:
+    missing = tmp_path / "absent"
+    with pytest.raises(ConfigError, match="absent"):
+        load_credentials(missing)
+    plugin = tmp_path / "exec.kubeconfig"
+    plugin.write_text(
+        json.dumps(
+            {
+                "current-context": "c",
+                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+                "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:6443"}}],
+                "users": [{"name": "u", "user": {"exec": {"command": "aws"}}}],
+            }
+        )
+    )
+    with pytest.raises(ConfigError, match="credential plugin"):
+        load_credentials(plugin)
+    no_context = tmp_path / "nocontext.kubeconfig"
+    no_context.write_text(json.dumps({"current-context": "x", "contexts": []}))
+    with pytest.raises(ConfigError, match="no entry 'x' in contexts"):
+        load_credentials(no_context)
