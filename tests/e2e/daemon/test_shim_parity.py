@@ -398,7 +398,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(json_text, inner, max_size=3),
     max_leaves=8,
 )
-settings_keys = st.sampled_from(["socketDir", "cniVersion", "daemonWaitSeconds", "name", "socket\u0044ir"])
+settings_keys = st.sampled_from(["socketDir", "cniVersion", "daemonWaitSeconds", "name"])
 
 
 @st.composite
@@ -416,6 +416,10 @@ def stdins(draw: st.DrawFn, missing: str) -> bytes:
     if isinstance(config.get("socketDir"), str) and config["socketDir"]:
         config["socketDir"] = f"{missing}/{config['socketDir']}"  # keep clear of real sockets
     text = json.dumps(config, ensure_ascii=draw(st.booleans()), indent=draw(st.sampled_from([None, 1])))
+    if draw(st.booleans()):
+        text = text.replace(
+            '"socketDir"', '"socket\\u0044ir"'
+        )  # a key spelled with an escape is the same key
     data = text.encode("utf-8", "surrogatepass")
     if kind == "mangled":
         cut = draw(st.integers(0, len(data)))
@@ -483,3 +487,20 @@ def test_both_shims_survive_being_stopped_and_continued_mid_request(
             peer.close()
             (peer_dir / "multus.sock").unlink()
         assert (process.returncode, stdout) == (0, PRINTED), (shim, stdout, stderr)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(wait=st.floats(max_value=0.05, allow_nan=False, allow_infinity=False) | st.integers(-(10**300), 0))
+def test_both_shims_read_and_print_the_same_readiness_limit(
+    native_shim: Path, tmp_path: Path, wait: float
+) -> None:
+    """ADD against a socket that does not exist gives up after `daemonWaitSeconds` (kept short here) and
+    prints the limit with Python's `{:g}`."""
+    stdin = json.dumps({"socketDir": str(tmp_path / "no-daemon-here"), "daemonWaitSeconds": wait}).encode()
+    env = {**DEL_ENV, "CNI_COMMAND": "ADD"}
+
+    python = run_shim(PYTHON_SHIM, stdin, env)
+    native = run_shim(native_shim, stdin, env)
+
+    assert (native.status, native.stdout) == (python.status, python.stdout)
+    assert python.error()["msg"].endswith(f" is not ready after {float(wait):g}s")
