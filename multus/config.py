@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from multus.cni.errors import DecodeFailure, InvalidConfig
+from multus.cni.versions import require_supported
 from multus.devices import DEFAULT_CHECKPOINT
 from multus.k8s.namespaces import DEFAULT_GLOBAL_NAMESPACES, NamespacePolicy, parse_global_namespaces
 from multus.logs import LEVELS
@@ -97,10 +98,13 @@ def parse_config(stdin: bytes) -> MultusConfig:
     if not isinstance(raw, dict):
         raise InvalidConfig("the network config on stdin must be a JSON object")
     try:
-        return MultusConfig.model_validate(raw)
+        config = MultusConfig.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         raise InvalidConfig(
             f"network config: {field}: {first['msg']}", f"{error.error_count()} problem(s)"
         ) from error
+    # The ADD's reply is converted to it once every delegate has run: too late to find it unusable.
+    require_supported(config.cni_version, "network config: cniVersion")
+    return config

@@ -213,16 +213,21 @@ def test_netns_that_does_not_exist_fails_cleanly(rt: Runtime) -> None:
     [
         (b'{"cniVersion": "1.1.0", "name": ', 6, "not valid JSON"),
         (b"[1, 2]", 7, "JSON object"),
-        (b'{"cniVersion": "1.1.0", "delegateTimeoutSeconds": -1}', 7, "delegateTimeoutSeconds"),
-        (b'{"cniVersion": "1.1.0", "logLevel": "loud"}', 7, "logLevel"),
+        # The rest: a complete config with one key spoiled, so only that key can be the reason.
+        ({"delegateTimeoutSeconds": -1}, 7, "delegateTimeoutSeconds"),
+        ({"apiTimeouts": {"retries": -1}}, 7, "apiTimeouts.retries"),
+        ({"logLevel": "loud"}, 7, "logLevel"),
+        ({"cniVersion": "banana"}, 7, "cniVersion 'banana'"),
+        ({"cniVersion": "9.9.9"}, 1, "cniVersion '9.9.9' is not supported"),
     ],
 )
 def test_bad_stdin_config_fails_with_a_named_problem(
-    rt: Runtime, stdin: bytes, code: int, fragment: str
+    rt: Runtime, stdin: bytes | dict[str, Any], code: int, fragment: str
 ) -> None:
     rt.pod()
+    body = stdin if isinstance(stdin, bytes) else json.dumps(rt.multus_config(**stdin)).encode()
 
-    error = rt.run("ADD", stdin=stdin).error(code)
+    error = rt.run("ADD", stdin=body).error(code)
 
     assert fragment in error["msg"]
     assert rt.leftovers() == []
