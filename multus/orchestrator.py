@@ -271,7 +271,7 @@ class Orchestrator:
     async def delete(self) -> None:
         record = self.cache.load(self.env.container_id)
         if record is None:
-            record = self._recover_record()
+            record = self._recover_record(self.env.container_id)
             if record is None:
                 await self._warn_nothing_to_delete()
                 return
@@ -332,18 +332,18 @@ class Orchestrator:
                 extra=fields(container=record.container_id, pod=_pod_ref(record), error=str(error)),
             )
 
-    def _recover_record(self) -> ContainerRecord | None:
+    def _recover_record(self, container_id: str) -> ContainerRecord | None:
         """Rebuild the container's record from libcni's result cache, which every delegate ADD wrote."""
-        entries = self.runner.cache.entries(container_id=self.env.container_id)
+        entries = self.runner.cache.entries(container_id=container_id)
         if not entries:
             return None
         namespace, name = self.request_pod_key
         log.info(
             "attachment cache missing or damaged: recovering from the result cache",
-            extra=fields(container=self.env.container_id, pod=f"{namespace}/{name}", found=len(entries)),
+            extra=fields(container=container_id, pod=f"{namespace}/{name}", found=len(entries)),
         )
         return ContainerRecord(
-            container_id=self.env.container_id,
+            container_id=container_id,
             netns=self.env.netns or entries[0].netns,
             pod_namespace=namespace,
             pod_name=name,
@@ -414,8 +414,10 @@ class Orchestrator:
         for container_id in self.cache.container_ids():
             if container_id in valid:
                 continue
-            record = self.cache.load(container_id)
-            if record is None:
+            record = self.cache.load(container_id) or self._recover_record(container_id)
+            if record is None:  # damaged, and no cached result names an attachment of it
+                log.error("GC: unreadable attachment record dropped", extra=fields(container=container_id))
+                self.cache.remove(container_id)
                 continue
             try:
                 await self._delete_record(record)

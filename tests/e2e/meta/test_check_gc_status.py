@@ -88,6 +88,23 @@ def test_gc_removes_containers_outside_the_valid_list_and_keeps_the_rest(rt: Run
     assert rt.leftovers(kept) == []
 
 
+def test_gc_recovers_a_stale_container_whose_record_is_damaged(rt: Runtime) -> None:
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    kept, stale = rt.pod("blue"), rt.pod("blue")
+    rt.add(kept)
+    rt.add(stale)
+    rt.cache_file(stale).write_text('{"kind": "multusAttachmentsV1", "contai')
+    valid = [{"containerID": kept.container_id, "ifname": "eth0"}]
+
+    rt.run("GC", config=rt.multus_config(**{"cni.dev/valid-attachments": valid}), env=NO_CONTAINER).ok()
+
+    assert rt.leftovers(stale) == []
+    assert sorted(rt.links(kept)) == ["eth0", "net1"]
+    rt.delete(kept)
+    assert rt.leftovers(kept) == []
+
+
 def test_gc_without_a_valid_list_fails_and_removes_nothing(rt: Runtime) -> None:
     box = add_pod_with_blue(rt)
 
