@@ -66,19 +66,20 @@ class Reply:
     stderr: str
 
     @property
-    def json(self) -> Any:
+    def parsed(self) -> Any:
+        """stdout as JSON; None when the plugin printed nothing."""
         return json.loads(self.stdout) if self.stdout.strip() else None
 
     def ok(self) -> Any:
         assert self.status == 0, f"exit {self.status}: {self.stdout} {self.stderr}"
         self._no_traceback()
-        return self.json
+        return self.parsed
 
     def error(self, code: int | None) -> dict[str, Any]:
         """The CNI error printed, after checking it is one, with `code` (None: any), on a non-zero exit."""
         assert self.status != 0, f"expected a failure, got exit 0: {self.stdout}"
         self._no_traceback()
-        body = self.json
+        body = self.parsed
         assert isinstance(body, dict), self.stdout
         assert set(body) <= {"cniVersion", "code", "msg", "details"}, body
         assert body["msg"], body
@@ -243,7 +244,6 @@ class Runtime:
         *,
         annotations: Mapping[str, str] | None = None,
         namespace: str | None = None,
-        name: str | None = None,
         own_netns: bool = False,
     ) -> Sandbox:
         """A pod (just data: no kubelet runs it) and a sandbox for it; the first one uses the test's
@@ -251,7 +251,7 @@ class Runtime:
         merged = dict(annotations or {})
         if networks is not None:
             merged[NETWORKS] = networks if isinstance(networks, str) else json.dumps(networks)
-        name = name or unique_name("pod-")
+        name = unique_name("pod-")
         uid = self.create_pod_object(namespace or self.namespace, name, merged)
         sandbox = Sandbox(namespace or self.namespace, name, uid, self._next_netns(own_netns))
         self.sandboxes.append(sandbox)
