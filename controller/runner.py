@@ -15,13 +15,16 @@ import tempfile
 from pathlib import Path
 
 import kopf
+from kubernetes import client, config
+from kubernetes.config.config_exception import ConfigException
 
 from controller.handlers import register_handlers
 from controller.protection import FINALIZER
 from controller.settings import Settings
 from controller.webhook_configuration import publish, webhook_configuration
 from controller.webhooks import Publisher, serving_certificate, webhook_server
-from multus.k8s.apiview import ApiSettings, ApiView, make_api_client
+from multus.cni.errors import InvalidConfig
+from multus.k8s.apiview import ApiSettings, ApiView
 
 PREFIX = "controller.multus-py.io"
 COMPONENT = "multus-controller"
@@ -43,6 +46,22 @@ def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) ->
     return operator
 
 
+def make_api_client(kubeconfig: Path | None) -> client.ApiClient:
+    """The official client, for kopf's side of the work (usage writes, webhook configuration)."""
+    try:
+        if kubeconfig is not None:
+            loaded: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=str(kubeconfig)
+            )
+            return loaded
+        configuration = client.Configuration()
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        return client.ApiClient(configuration)
+    except (ConfigException, OSError, ValueError) as error:
+        where = kubeconfig or "the in-cluster service account"
+        raise InvalidConfig(f"kubeconfig: cannot load {where}", str(error)) from error
+
+
 def run(settings: Settings) -> None:
     """Run the operator until it is told to stop (SIGINT/SIGTERM)."""
     kopf.configure(verbose=settings.verbose, log_format=kopf.LogFormat.FULL)
@@ -51,9 +70,9 @@ def run(settings: Settings) -> None:
         for chatty in ("kopf.objects", "aiohttp.access"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     api_settings = ApiSettings(kubeconfig=settings.kubeconfig)
-    api = make_api_client(api_settings)
+    api = make_api_client(settings.kubeconfig)
     registry = kopf.OperatorRegistry()
-    register_handlers(registry, settings, api, ApiView(api_settings, api).get_network)
+    register_handlers(registry, settings, api, ApiView(api_settings).get_network)
     publisher: Publisher | None = None
     if settings.webhook_configuration:
 

@@ -13,7 +13,7 @@ from typing import Any
 from multus.cni.errors import CNIError
 from multus.config import parse_config
 from multus.plugin import make_view
-from multus.resolution import resolve_attachments
+from multus.resolution import Attachment, resolve_attachments
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -32,10 +32,17 @@ def explain(args: argparse.Namespace) -> int:
     if view is None:
         raise CNIError("explain needs a cluster: give --cluster-folder or --kubeconfig", code=7)
     namespace, _, name = args.pod.rpartition("/")
-    pod = asyncio.run(view.get_pod(namespace or "default", name))
-    if pod is None:
-        raise CNIError(f"pod {args.pod} not found", code=3)
-    attachments = asyncio.run(resolve_attachments(config, view, pod, args.ifname, set()))
+
+    async def resolve() -> list[Attachment]:
+        try:
+            pod = await view.get_pod(namespace or "default", name)
+            if pod is None:
+                raise CNIError(f"pod {args.pod} not found", code=3)
+            return await resolve_attachments(config, view, pod, args.ifname, set())
+        finally:
+            await view.close()
+
+    attachments = asyncio.run(resolve())
     report = [
         {
             "interface": a.ifname,

@@ -56,6 +56,18 @@ def _view_for(command: Command, config: MultusConfig, environ: Mapping[str, str]
         return None
 
 
+async def _run(
+    env: CNIEnvironment, stdin: bytes, config: MultusConfig, view: ClusterView | None
+) -> dict[str, Any] | None:
+    from multus.orchestrator import run_command  # noqa: PLC0415  VERSION and bad input stay cheap
+
+    try:
+        return await run_command(env, stdin, config, view)
+    finally:
+        if view is not None:
+            await view.close()
+
+
 def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | None, int]:
     """The reply to print and the exit status, for one invocation."""
     version = _requested_version(stdin)
@@ -65,9 +77,7 @@ def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | N
             return version_reply(version).to_dict(), 0
         config = parse_config(stdin)
         configure(config.log_level, config.log_file, config.log_to_stderr)
-        from multus.orchestrator import run_command  # noqa: PLC0415  VERSION and bad input stay cheap
-
-        reply = asyncio.run(run_command(env, stdin, config, _view_for(env.command, config, environ)))
+        reply = asyncio.run(_run(env, stdin, config, _view_for(env.command, config, environ)))
         return reply, 0
     except CNIError as error:
         log.error(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from multus.daemon.watchcache import WatchCache
-from multus.k8s.apiview import NAD_GROUP, NAD_PLURAL, NAD_VERSION, ApiView
+from multus.daemon.watchcache import WatchCache, keep_network, keep_pod
+from multus.k8s.apiview import NADS_PATH, PODS_PATH, ApiView
 from multus.k8s.view import EventType, Pod
 
 # How long a NAD that a live GET found absent is believed absent without asking again. A NAD created
@@ -26,17 +26,12 @@ class CacheView:
 
     def __init__(self, api: ApiView, node_name: str) -> None:
         self.api = api
-        # The calls go through `api` each time, so reloaded credentials reach the watches too.
+        # `api.client` is looked up for each request, so reloaded credentials reach the watches too.
         self.pods = WatchCache(
-            "pods",
-            lambda **kwargs: api.core.list_pod_for_all_namespaces(**kwargs),  # noqa: PLW0108  late binding
-            field_selector=f"spec.nodeName={node_name}",
+            "pods", lambda: api.client, PODS_PATH, keep_pod, fieldSelector=f"spec.nodeName={node_name}"
         )
         self.networks = WatchCache(
-            "network-attachment-definitions",
-            lambda **kwargs: api.custom.list_cluster_custom_object(
-                NAD_GROUP, NAD_VERSION, NAD_PLURAL, **kwargs
-            ),
+            "network-attachment-definitions", lambda: api.client, NADS_PATH, keep_network
         )
         self.misses = 0
         self._absent: dict[tuple[str, str], float] = {}  # NADs a live GET did not find, and when
@@ -48,6 +43,10 @@ class CacheView:
     def stop(self) -> None:
         self.pods.stop()
         self.networks.stop()
+
+    async def close(self) -> None:
+        self.stop()
+        await self.api.close()
 
     @property
     def synced(self) -> bool:

@@ -140,7 +140,7 @@ class Daemon:
         await self.server.drain()
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
-        self.view.stop()
+        await self.view.close()
 
     async def _start_metrics(self) -> None:
         if not self.config.metrics_port:

@@ -1,32 +1,30 @@
 """Watch-backed caches of API objects, so a steady-state ADD reads nothing from the API server.
 
 Each cache lists its objects once, then follows a watch from the list's resourceVersion; when the
-watch expires (410 Gone) or breaks, it lists again. Objects are kept as the API's JSON (dicts), keyed by
-`(namespace, name)`. The loop runs in a thread of its own because the Kubernetes client blocks.
+watch expires (410 Gone) or breaks, it lists again. Objects are kept as JSON (dicts) keyed by
+`(namespace, name)`, cut down by `keep` to what the daemon reads: a node's thousand pods would otherwise
+hold tens of megabytes of managed fields and specs nobody looks at.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-from kubernetes.watch.watch import iter_resp_lines
-from urllib3.exceptions import HTTPError
+import aiohttp
 
+from multus.k8s.rest import ApiError, RestClient
 from multus.logs import fields, get_logger
 
 log = get_logger("watchcache")
 
 Key = tuple[str, str]
-ListCall = Callable[..., Any]
+Trim = Callable[[dict[str, Any]], dict[str, Any]]
 
 WATCH_SECONDS = 300  # the server ends each watch after this; we then resume from the last version
-# A read timeout on the watch: without one a connection that died silently (no FIN, no RST) would block
-# the cache forever. A live watch is never quiet that long: the server ends it after WATCH_SECONDS.
-WATCH_READ_TIMEOUT = (10.0, WATCH_SECONDS + 30.0)  # (connect, read) seconds
+IDLE_SECONDS = 150  # no byte for this long (not even a bookmark): the connection died silently
 RETRY_PAUSE = 1.0
 
 
@@ -36,92 +34,115 @@ def key_of(obj: dict[str, Any]) -> Key:
 
 
 class WatchCache:
-    """One kind of object. `list_call(**kwargs)` is a Kubernetes client list method (with `watch`,
-    `resource_version`, `_preload_content` support); `selector` kwargs are passed to every call."""
+    """One kind of object at `path` (a list URL), filtered by `params` (e.g. a field selector).
 
-    def __init__(self, kind: str, list_call: ListCall, **selector: Any) -> None:
+    `client` is called for every request, so credentials reloaded meanwhile take effect.
+    """
+
+    def __init__(
+        self, kind: str, client: Callable[[], RestClient], path: str, keep: Trim, **params: str
+    ) -> None:
         self.kind = kind
-        self._list_call = list_call
-        self._selector = selector
+        self._client = client
+        self._path = path
+        self._keep = keep
+        self._params = params
         self._objects: dict[Key, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self.synced = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.synced = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._objects)
+        return len(self._objects)
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
-        with self._lock:
-            return self._objects.get((namespace, name))
+        return self._objects.get((namespace, name))
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"watch-{self.kind}", daemon=True)
-        self._thread.start()
+        self._task = asyncio.create_task(self._run(), name=f"watch-{self.kind}")
 
     def stop(self) -> None:
-        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
 
-    def _run(self) -> None:
+    async def _run(self) -> None:
         version = ""
-        while not self._stop.is_set():
+        while True:
             try:
                 if not version:
-                    version = self._relist()
-                version = self._follow(version)
-            except ApiException as error:
+                    version = await self._relist()
+                version = await self._follow(version)
+            except ApiError as error:
+                version = ""
                 if error.status == 410:  # our version is too old: start over from a fresh list
-                    version = ""
                     continue
+                log.error("watch failed", extra=fields(kind=self.kind, error=str(error)))
+                await asyncio.sleep(RETRY_PAUSE)
+            except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as error:
                 log.error(
-                    "watch failed", extra=fields(kind=self.kind, error=f"{error.status} {error.reason}")
+                    "watch failed", extra=fields(kind=self.kind, error=str(error) or type(error).__name__)
                 )
                 version = ""
-                self._stop.wait(RETRY_PAUSE)
-            except (HTTPError, OSError, ValueError) as error:
-                log.error("watch failed", extra=fields(kind=self.kind, error=str(error)))
-                version = ""
-                self._stop.wait(RETRY_PAUSE)
+                await asyncio.sleep(RETRY_PAUSE)
 
-    def _relist(self) -> str:
-        reply = self._list_call(_preload_content=False, **self._selector)
-        listed = json.loads(reply.data)
-        with self._lock:
-            self._objects = {key_of(obj): obj for obj in listed.get("items") or []}
+    async def _relist(self) -> str:
+        listed = await self._client().request("GET", self._path, params=self._params)
+        self._objects = {key_of(obj): self._keep(obj) for obj in listed.get("items") or []}
         self.synced.set()
         log.info("cache listed", extra=fields(kind=self.kind, objects=len(self._objects)))
         return str(listed["metadata"]["resourceVersion"])
 
-    def _follow(self, version: str) -> str:
+    async def _follow(self, version: str) -> str:
         """Apply watch events until the server ends the watch; the version to resume from."""
-        reply = self._list_call(
-            watch=True,
-            resource_version=version,
-            allow_watch_bookmarks=True,
-            timeout_seconds=WATCH_SECONDS,
-            _request_timeout=WATCH_READ_TIMEOUT,
-            _preload_content=False,
-            **self._selector,
-        )
-        try:
-            for line in iter_resp_lines(reply):  # type: ignore[no-untyped-call]
-                if self._stop.is_set():
-                    break
-                if not line:
-                    continue
-                event = json.loads(line)
-                obj = event.get("object") or {}
-                if event.get("type") == "ERROR":
-                    raise ApiException(status=obj.get("code"), reason=obj.get("message"))
-                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-                with self._lock:
-                    if event["type"] in ("ADDED", "MODIFIED"):
-                        self._objects[key_of(obj)] = obj
-                    elif event["type"] == "DELETED":
-                        self._objects.pop(key_of(obj), None)
-        finally:
-            reply.close()
-            reply.release_conn()
+        params = {
+            **self._params,
+            "resourceVersion": version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(WATCH_SECONDS),
+        }
+        async for event in self._client().watch(self._path, params, IDLE_SECONDS):
+            obj = event.get("object") or {}
+            if event.get("type") == "ERROR":
+                raise ApiError(int(obj.get("code") or 500), str(obj.get("message")), json.dumps(obj))
+            version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+            if event["type"] in ("ADDED", "MODIFIED"):
+                self._objects[key_of(obj)] = self._keep(obj)
+            elif event["type"] == "DELETED":
+                self._objects.pop(key_of(obj), None)
         return version
+
+
+# Pod annotations the node side reads; the rest (last-applied-configuration...) is not kept.
+POD_ANNOTATION_PREFIXES = ("k8s.v1.cni.cncf.io/", "v1.multus-cni.io/", "kubernetes.io/config.mirror")
+
+
+def _read_annotations(meta: dict[str, Any]) -> dict[str, str]:
+    return {
+        key: value
+        for key, value in (meta.get("annotations") or {}).items()
+        if key.startswith(POD_ANNOTATION_PREFIXES)
+    }
+
+
+def keep_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    meta = pod.get("metadata") or {}
+    return {
+        "metadata": {
+            "namespace": meta.get("namespace"),
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+            "annotations": _read_annotations(meta),
+        },
+        "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
+    }
+
+
+def keep_network(nad: dict[str, Any]) -> dict[str, Any]:
+    meta = nad.get("metadata") or {}
+    return {
+        "metadata": {
+            "namespace": meta.get("namespace"),
+            "name": meta.get("name"),
+            "annotations": _read_annotations(meta),
+        },
+        "spec": nad.get("spec") or {},
+    }

@@ -1,31 +1,33 @@
 """The real API server, asked directly: what the in-process plugin uses, and the daemon's fallback.
 
-Timeouts and retries are settings (upstream hard-codes them and fails pods on slow API servers). The
-blocking client runs in worker threads so the event loop keeps serving other requests.
+Timeouts and retries are settings (upstream hard-codes them and fails pods on slow API servers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
-from urllib3.exceptions import HTTPError
+import aiohttp
 
 from multus.cni.errors import ClusterUnavailable, InvalidConfig, UnknownContainer
+from multus.k8s.rest import ApiError, ConfigError, Credentials, RestClient, load_credentials
 from multus.k8s.view import EventType, Pod
 
 NAD_GROUP, NAD_VERSION, NAD_PLURAL = "k8s.cni.cncf.io", "v1", "network-attachment-definitions"
+NADS_PATH = f"/apis/{NAD_GROUP}/{NAD_VERSION}/{NAD_PLURAL}"
+PODS_PATH = "/api/v1/pods"
 STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 COMPONENT = "multus"
+MERGE_PATCH = "application/merge-patch+json"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,111 +38,68 @@ class ApiSettings:
     retry_backoff: float = 0.2  # seconds, doubled per attempt
 
 
-def make_api_client(settings: ApiSettings) -> client.ApiClient:
+def pod_path(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/{name}"
+
+
+def status_path(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/{name}/status"
+
+
+def events_path(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/events"
+
+
+def nad_path(namespace: str, name: str) -> str:
+    return f"/apis/{NAD_GROUP}/{NAD_VERSION}/namespaces/{namespace}/{NAD_PLURAL}/{name}"
+
+
+def _load(settings: ApiSettings) -> Credentials:
     try:
-        if settings.kubeconfig is not None:
-            loaded: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=str(settings.kubeconfig)
-            )
-            return loaded
-        configuration = client.Configuration()
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return client.ApiClient(configuration)
-    except (ConfigException, OSError, ValueError) as error:
-        where = settings.kubeconfig or "the in-cluster service account"
-        raise InvalidConfig(f"kubeconfig: cannot load {where}", str(error)) from error
-
-
-SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+        return load_credentials(settings.kubeconfig)
+    except ConfigError as error:
+        raise InvalidConfig(f"kubeconfig: {error}") from error
 
 
 class ApiView:
-    def __init__(self, settings: ApiSettings, api: client.ApiClient | None = None) -> None:
+    def __init__(self, settings: ApiSettings) -> None:
         self.settings = settings
-        self._use(api or make_api_client(settings))
+        credentials = _load(settings)
+        self.client = RestClient(credentials, settings.request_timeout)
         self._credentials_stamp = self._stamp()
 
-    def _use(self, api: client.ApiClient) -> None:
-        self.api = api
-        self.core = client.CoreV1Api(api)
-        self.custom = client.CustomObjectsApi(api)
-
-    def _stamp(self) -> tuple[float, int] | None:
-        path = self.settings.kubeconfig or SERVICE_ACCOUNT_TOKEN
-        try:
-            info = path.stat()
-        except OSError:
-            return None
-        return info.st_mtime, info.st_size
+    def _stamp(self) -> tuple[tuple[float, int], ...]:
+        stamps = []
+        for path in self.client.credentials.sources:
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            stamps.append((info.st_mtime, info.st_size))
+        return tuple(stamps)
 
     def reload_if_changed(self) -> bool:
-        """Rebuild the client when the kubeconfig (or the service-account token) changed on disk:
-        rotated credentials must not leave a long-running daemon locked out."""
+        """Load the credentials again when their files changed on disk: rotated credentials must not
+        leave a long-running daemon locked out."""
         stamp = self._stamp()
-        if stamp is None or stamp == self._credentials_stamp:
+        if stamp == self._credentials_stamp:
             return False
-        self._use(make_api_client(self.settings))
+        self.client.credentials = _load(self.settings)
         self._credentials_stamp = stamp
         return True
 
+    async def close(self) -> None:
+        await self.client.close()
+
     async def get_pod(self, namespace: str, name: str) -> Pod | None:
-        obj = await self._call(f"get pod {namespace}/{name}", self._read_pod, namespace, name)
+        obj = await self._call(f"get pod {namespace}/{name}", lambda: self._get(pod_path(namespace, name)))
         return None if obj is None else Pod.from_object(obj)
 
     async def get_network(self, namespace: str, name: str) -> dict[str, Any] | None:
         what = f"get NetworkAttachmentDefinition {namespace}/{name}"
-        network: dict[str, Any] | None = await self._call(what, self._read_network, namespace, name)
-        return network
+        return await self._call(what, lambda: self._get(nad_path(namespace, name)))
 
     async def write_network_status(self, pod: Pod, status: str) -> None:
-        what = f"write network-status of pod {pod.namespace}/{pod.name}"
-        await self._call(what, self._patch_status, pod, status, conflicts_retry=True)
-
-    async def record_event(self, pod: Pod, kind: EventType, reason: str, message: str) -> None:
-        what = f"record {reason} event on pod {pod.namespace}/{pod.name}"
-        await self._call(what, self._create_event, pod, kind, reason, message)
-
-    async def _call(self, what: str, fn: Any, *args: Any, conflicts_retry: bool = False) -> Any:
-        """Run a blocking request in a thread, retrying failures that may pass; 404 reads as None."""
-        delay = self.settings.retry_backoff
-        for attempt in range(self.settings.retries + 1):
-            try:
-                return await asyncio.to_thread(fn, *args)
-            except ApiException as error:
-                if error.status == 404:
-                    return None
-                retriable = error.status in (429, 500, 502, 503, 504) or (
-                    conflicts_retry and error.status == 409
-                )
-                if not retriable or attempt == self.settings.retries:
-                    raise ClusterUnavailable(f"cannot {what}", f"{error.status} {error.reason}") from error
-            except (HTTPError, OSError) as error:
-                if attempt == self.settings.retries:
-                    raise ClusterUnavailable(f"cannot {what}", str(error)) from error
-            await asyncio.sleep(delay)
-            delay *= 2
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _read_pod(self, namespace: str, name: str) -> dict[str, Any]:
-        # The raw reply: building the typed model only to turn it back into a dict costs more than the read.
-        reply: Any = self.core.read_namespaced_pod(
-            name, namespace, _preload_content=False, _request_timeout=self.settings.request_timeout
-        )
-        obj: dict[str, Any] = json.loads(reply.data)
-        return obj
-
-    def _read_network(self, namespace: str, name: str) -> dict[str, Any]:
-        obj: Any = self.custom.get_namespaced_custom_object(
-            NAD_GROUP,
-            NAD_VERSION,
-            namespace,
-            NAD_PLURAL,
-            name,
-            _request_timeout=self.settings.request_timeout,
-        )
-        return dict(obj)
-
-    def _patch_status(self, pod: Pod, status: str) -> None:
         """A merge patch of our annotation alone, so concurrent writers of other fields never conflict.
 
         Carrying the expected UID makes the patch its own precondition, without a read first: the API
@@ -150,20 +109,28 @@ class ApiView:
         meta: dict[str, Any] = {"annotations": {STATUS_ANNOTATION: status}}
         if pod.uid and MIRROR_ANNOTATION not in pod.annotations:
             meta["uid"] = pod.uid
+        what = f"write network-status of pod {pod.namespace}/{pod.name}"
         try:
-            self.core.patch_namespaced_pod_status(
-                pod.name, pod.namespace, {"metadata": meta}, _request_timeout=self.settings.request_timeout
+            await self._call(
+                what,
+                lambda: self.client.request(
+                    "PATCH",
+                    status_path(pod.namespace, pod.name),
+                    body={"metadata": meta},
+                    content_type=MERGE_PATCH,
+                ),
             )
-        except ApiException as error:
-            if error.status == 422 and "uid" in str(error.body):
+        except ClusterUnavailable as error:
+            cause = error.__cause__
+            if isinstance(cause, ApiError) and cause.status == 422 and "uid" in cause.body:
                 raise UnknownContainer(
                     f"pod {pod.namespace}/{pod.name} no longer has UID {pod.uid}",
                     "the pod was deleted and re-created; not writing its network-status",
-                ) from error
+                ) from cause
             raise
 
-    def _create_event(self, pod: Pod, kind: EventType, reason: str, message: str) -> None:
-        now = datetime.datetime.now(datetime.UTC)
+    async def record_event(self, pod: Pod, kind: EventType, reason: str, message: str) -> None:
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -180,11 +147,33 @@ class ApiView:
             "message": message,
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT,
-            "firstTimestamp": now.isoformat(),
-            "lastTimestamp": now.isoformat(),
+            "firstTimestamp": now,
+            "lastTimestamp": now,
             "count": 1,
         }
-        event = client.CoreV1Event.model_validate(body)
-        self.core.create_namespaced_event(
-            pod.namespace, event, _request_timeout=self.settings.request_timeout
-        )
+        what = f"record {reason} event on pod {pod.namespace}/{pod.name}"
+        await self._call(what, lambda: self.client.request("POST", events_path(pod.namespace), body=body))
+
+    async def _get(self, path: str) -> dict[str, Any] | None:
+        try:
+            return await self.client.request("GET", path)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def _call(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run a request, retrying failures that may pass (throttling, server errors, lost connections)."""
+        delay = self.settings.retry_backoff
+        for number in range(self.settings.retries + 1):
+            try:
+                return await attempt()
+            except ApiError as error:
+                if error.status not in (409, 429, 500, 502, 503, 504) or number == self.settings.retries:
+                    raise ClusterUnavailable(f"cannot {what}", f"{error.status} {error.reason}") from error
+            except (TimeoutError, aiohttp.ClientError, OSError) as error:
+                if number == self.settings.retries:
+                    raise ClusterUnavailable(f"cannot {what}", str(error) or type(error).__name__) from error
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable: the last attempt returns or raises")

@@ -95,6 +95,9 @@ class FileView:
             with (self.state / "events.jsonl").open("a") as log:
                 log.write(json.dumps(event) + "\n")
 
+    async def close(self) -> None:
+        """Files hold no connection: nothing to release."""
+
     def network_status(self, namespace: str, name: str) -> str | None:
         """The network-status last written for a pod, if any."""
         pod = self._pod(namespace, name)

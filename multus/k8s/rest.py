@@ -8,6 +8,7 @@ certificates or a bearer token (inline or as files), or the pod's service accoun
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -166,9 +167,13 @@ class RestClient:
         self.credentials = credentials
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+        # A session belongs to one event loop; a caller that runs several loops in turn gets one each.
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._loop = loop
             connector = aiohttp.TCPConnector(ssl=self.credentials.ssl_context, limit=64)
             self._session = aiohttp.ClientSession(
                 connector=connector, json_serialize=json.dumps, headers={"Accept": "application/json"}

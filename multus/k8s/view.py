@@ -48,3 +48,6 @@ class ClusterView(Protocol):
         """Store `status` (the annotation's JSON text) on the pod, unless the pod's UID changed."""
 
     async def record_event(self, pod: Pod, kind: EventType, reason: str, message: str) -> None: ...
+
+    async def close(self) -> None:
+        """Release connections; call before the event loop ends."""

@@ -261,19 +261,7 @@ def test_hung_delegate_is_killed_after_delegate_timeout_seconds(rt: Runtime) -> 
     rt.run("DEL", config=config).error(101)
 
 
-@pytest.mark.parametrize(
-    "kubeconfig",
-    [
-        "missing",
-        pytest.param(
-            "garbage",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="multus/k8s/apiview.py make_api_client lets yaml.YAMLError through (reported)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("kubeconfig", ["missing", "garbage"])
 def test_unusable_kubeconfig_fails_add_with_invalid_config(rt: Runtime, kubeconfig: str) -> None:
     rt.pod()
     path = rt.root / "unusable-kubeconfig"
