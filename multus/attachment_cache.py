@@ -54,14 +54,18 @@ class AttachmentCache:
     def path(self, container_id: str) -> Path:
         return self.folder / container_id
 
-    def save(self, record: ContainerRecord) -> None:
+    def save(self, record: ContainerRecord, *, durable: bool = True) -> None:
+        """Replace the container's record atomically. `durable` also waits for the disk: needed for the
+        record written before any delegate runs (after a crash it is what names the attachments);
+        later updates only add results, which DEL can do without."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             data = record.model_dump_json(by_alias=True).encode()
             with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".tmp-", delete=False) as tmp:
                 tmp.write(data)
                 tmp.flush()
-                os.fsync(tmp.fileno())
+                if durable:
+                    os.fsync(tmp.fileno())
             os.replace(tmp.name, self.path(record.container_id))
         except OSError as error:
             raise IOFailure(f"cannot write the attachment cache in {self.folder}", str(error)) from error

@@ -20,7 +20,7 @@ import ipaddress
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,23 @@ class Request:
         return args.get(POD_NAMESPACE_ARG, ""), args.get(POD_NAME_ARG, "")
 
 
+@dataclass(frozen=True)
+class Hooks:
+    """What a long-running host (the node daemon) adds to a request.
+
+    `observer` hears of every delegate run (plugin type, command, seconds). `defer`, when set, takes the
+    pod's report (network-status and Events) to run after the reply: the pod's networking is done by
+    then, and the report, retried until written, need not hold up the runtime.
+    """
+
+    observer: Callable[[str, str, float], None] | None = None
+    defer: Callable[[Coroutine[Any, Any, None]], None] | None = None
+
+
+REPORT_ATTEMPTS = 8
+REPORT_FIRST_PAUSE = 0.5
+
+
 class Orchestrator:
     """Runs one request's command. `results_dir` is libcni's cache folder (default `/var/lib/cni`)."""
 
@@ -82,14 +99,15 @@ class Orchestrator:
         *,
         results_dir: Path = DEFAULT_CACHE_DIR,
         runtime_config: Mapping[str, Any] | None = None,
+        hooks: Hooks = Hooks(),
     ) -> None:
         self.config = config
         self.view = view
         self.env = env
+        self.hooks = hooks
         search = [str(config.bin_dir), *env.path]
-        self.runner = ConfigListRunner(
-            DelegateExecutor(search, timeout=config.delegate_timeout), ResultCache(results_dir)
-        )
+        executor = DelegateExecutor(search, timeout=config.delegate_timeout, observer=hooks.observer)
+        self.runner = ConfigListRunner(executor, ResultCache(results_dir))
         self.cache = AttachmentCache(config.cni_dir)
         self.runtime_config = dict(runtime_config or {})
 
@@ -124,13 +142,16 @@ class Orchestrator:
         try:
             results = await self._add_all(attachments, record)
             await asyncio.to_thread(self._apply_default_route, attachments, results, record)
-            if pod is not None:  # a pod re-created meanwhile gets no status, and no networks either
+            if pod is not None and self.hooks.defer is None:
+                # A pod re-created meanwhile gets no status, and no networks either.
                 await self._report(pod, attachments, record)
         except Exception as error:  # whatever failed, the attachments made so far must go
             await self._undo(record)
             if pod is not None:
                 await self._event(pod, "Warning", "FailedAddingInterfaces", str(error))
             raise
+        if pod is not None and self.hooks.defer is not None:
+            self.hooks.defer(self._report_until_written(pod, attachments, record))
         return results[0].convert_to(self.config.cni_version)
 
     def _check_delegates(self, attachments: list[PodAttachment]) -> None:
@@ -162,7 +183,7 @@ class Orchestrator:
                 ),
             )
             entry.result = result.to_dict()
-            self.cache.save(record)
+            self.cache.save(record, durable=False)
             results.append(result)
         return results
 
@@ -179,7 +200,7 @@ class Orchestrator:
                     entry = record.attachments[index]
                     entry.result = results[index].to_dict()
                     self._rewrite_result_cache(entry, results[index])
-                self.cache.save(record)
+                self.cache.save(record, durable=False)
 
     def _rewrite_result_cache(self, entry: AttachmentRecord, result: Result) -> None:
         network = str(entry.config.get("name", ""))
@@ -207,8 +228,34 @@ class Orchestrator:
             messages.append(f"Add {attachment.ifname} [{', '.join(ips)}] from {attachment.network}")
         if self.view is not None:
             await self.view.write_network_status(pod, format_network_status(statuses))
-        for message in messages:  # only once the status is written: a failed write undoes them all
-            await self._event(pod, "Normal", "AddedInterface", message)
+        # Only once the status is written: a failed write undoes them all.
+        await asyncio.gather(*(self._event(pod, "Normal", "AddedInterface", message) for message in messages))
+        log.info("pod reported", extra=fields(container=record.container_id, pod=_pod_ref(record)))
+
+    async def _report_until_written(
+        self, pod: Pod, attachments: list[PodAttachment], record: ContainerRecord
+    ) -> None:
+        """The deferred report: retried with growing pauses while the API server is unreachable; a pod
+        re-created meanwhile is left alone (its sandbox is gone and the runtime deletes it)."""
+        pause = REPORT_FIRST_PAUSE
+        context = {"container": record.container_id, "pod": _pod_ref(record)}
+        for attempt in range(1, REPORT_ATTEMPTS + 1):
+            try:
+                await self._report(pod, attachments, record)
+                return
+            except UnknownContainer as error:
+                log.error(
+                    "network-status not written: the pod changed", extra=fields(**context, error=str(error))
+                )
+                return
+            except CNIError as error:
+                log.error(
+                    "network-status not written yet",
+                    extra=fields(**context, attempt=attempt, error=str(error)),
+                )
+            await asyncio.sleep(pause)
+            pause *= 2
+        log.error("network-status given up", extra=fields(**context, attempts=REPORT_ATTEMPTS))
 
     def _new_record(self, pod: Pod | None, attachments: list[PodAttachment]) -> ContainerRecord:
         base_args = [(key, value) for key, value in self.env.args if key != IGNORE_UNKNOWN]
@@ -517,6 +564,7 @@ async def run_command(
     view: ClusterView | None,
     *,
     results_dir: Path = DEFAULT_CACHE_DIR,
+    hooks: Hooks = Hooks(),
 ) -> dict[str, Any] | None:
     """Run the request; the JSON reply for ADD (the cluster network's result), None for the rest."""
     try:
@@ -524,7 +572,9 @@ async def run_command(
     except ValueError:
         raw = {}
     runtime_config = raw.get("runtimeConfig") if isinstance(raw.get("runtimeConfig"), dict) else {}
-    orchestrator = Orchestrator(config, view, env, results_dir=results_dir, runtime_config=runtime_config)
+    orchestrator = Orchestrator(
+        config, view, env, results_dir=results_dir, runtime_config=runtime_config, hooks=hooks
+    )
     if env.command == Command.ADD:
         return (await orchestrator.add()).to_dict()
     if env.command == Command.DEL:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from multus.daemon.watchcache import WatchCache, keep_network, keep_pod
@@ -24,7 +25,7 @@ class CacheView:
     ADD must not read.
     """
 
-    def __init__(self, api: ApiView, node_name: str) -> None:
+    def __init__(self, api: ApiView, node_name: str, on_miss: Callable[[], None] = lambda: None) -> None:
         self.api = api
         # `api.client` is looked up for each request, so reloaded credentials reach the watches too.
         self.pods = WatchCache(
@@ -34,6 +35,7 @@ class CacheView:
             "network-attachment-definitions", lambda: api.client, NADS_PATH, keep_network
         )
         self.misses = 0
+        self._on_miss = on_miss
         self._absent: dict[tuple[str, str], float] = {}  # NADs a live GET did not find, and when
 
     def start(self) -> None:
@@ -57,6 +59,7 @@ class CacheView:
         if cached is not None:
             return Pod.from_object(cached)
         self.misses += 1
+        self._on_miss()
         return await self.api.get_pod(namespace, name)
 
     async def get_network(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -69,6 +72,7 @@ class CacheView:
         if asked is not None and time.monotonic() - asked < ABSENT_SECONDS:
             return None
         self.misses += 1
+        self._on_miss()
         found = await self.api.get_network(namespace, name)
         if len(self._absent) >= ABSENT_LIMIT:
             self._absent.clear()

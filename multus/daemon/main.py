@@ -101,7 +101,7 @@ class Daemon:
                 retry_backoff=config.api.backoff,
             )
         )
-        self.view = CacheView(self.api, config.node_name)
+        self.view = CacheView(self.api, config.node_name, on_miss=self.metrics.cache_misses.inc)
         self.server = CNIServer(
             ServerSettings(
                 socket_dir=config.socket_dir,

@@ -14,7 +14,7 @@ import binascii
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,7 @@ from multus.config import parse_config
 from multus.daemon.metrics import DaemonMetrics
 from multus.k8s.view import ClusterView
 from multus.logs import fields, get_logger
-from multus.orchestrator import run_command
+from multus.orchestrator import Hooks, run_command
 
 log = get_logger("daemon")
 
@@ -76,6 +76,16 @@ class CNIServer:
         self._container_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # lock, requests using it
         self.draining = False
         self._runner: web.AppRunner | None = None
+        self._reports: set[asyncio.Task[None]] = set()  # network-status writes still going on
+        self._hooks = Hooks(observer=self._observe_delegate, defer=self._report_later)
+
+    def _observe_delegate(self, plugin: str, command: str, seconds: float) -> None:
+        self.metrics.delegate_latency.labels(plugin, command).observe(seconds)
+
+    def _report_later(self, report: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(report)
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
 
     @property
     def socket_path(self) -> Path:
@@ -118,6 +128,8 @@ class CNIServer:
             await self._runner.cleanup()
             self._runner = None
         self.socket_path.unlink(missing_ok=True)
+        if self._reports:  # pods already attached still get their network-status
+            await asyncio.wait(set(self._reports), timeout=self.settings.drain_seconds)
 
     async def handle_healthz(self, _: web.Request) -> web.Response:
         return web.json_response({"healthy": True})
@@ -171,7 +183,9 @@ class CNIServer:
         self.metrics.in_flight.inc()
         try:
             async with self._slots, self._serialised(env.container_id):
-                return await run_command(env, stdin, config, self.view, results_dir=self.settings.results_dir)
+                return await run_command(
+                    env, stdin, config, self.view, results_dir=self.settings.results_dir, hooks=self._hooks
+                )
         finally:
             self.metrics.in_flight.dec()
 

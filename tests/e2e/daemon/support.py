@@ -359,9 +359,24 @@ class ShimRuntime(Runtime):
             check=False,
             timeout=120,
         )
-        return Reply(
+        reply = Reply(
             done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
         )
+        if command == "ADD" and reply.status == 0 and box.pod_name:
+            self.wait_for_report(box)
+        return reply
+
+    def wait_for_report(self, box: Sandbox) -> None:
+        """The daemon writes network-status and the AddedInterface Events after answering: wait for its
+        log line saying so (reading the pod would add API requests that some tests count)."""
+
+        def reported() -> bool:
+            return any(
+                line.get("msg") == "pod reported" and line.get("container") == box.container_id
+                for line in self.daemon.log_lines()
+            )
+
+        wait_for("the daemon's report of the pod", reported)
 
     def start(
         self, command: str, *, sandbox: Sandbox | None = None, config: Mapping[str, Any] | None = None
