@@ -40,7 +40,7 @@ from multus.cni.errors import (
 )
 from multus.cni.exec import DelegateExecutor
 from multus.cni.results import Result, Route, parse_result
-from multus.cni.versions import LATEST_VERSION
+from multus.cni.versions import CHECK_SINCE, LATEST_VERSION, at_least
 from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
 from multus.k8s.device_info import parse_device_info
@@ -445,7 +445,9 @@ class Orchestrator:
             raise UnknownContainer(f"CHECK: {error.msg}") from error
         for entry in record.attachments:
             conflist = _conflist(entry.network, entry.config)
-            await self.runner.check(conflist, self._cni_attachment(entry, record))
+            # Before 0.4.0 plugins have no CHECK: such a network is checked in the namespace only.
+            if at_least(conflist.version, CHECK_SINCE):
+                await self.runner.check(conflist, self._cni_attachment(entry, record))
             _check_interface(entry, present)
 
     # GC and STATUS --------------------------------------------------------------------------------

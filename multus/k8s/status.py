@@ -10,6 +10,7 @@ nothing.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -92,11 +93,7 @@ def statuses_from_result(
     except ValidationError as exc:
         raise DecodeFailure(f"network {network}: the CNI result {describe_validation_error(exc)}") from None
     dns = parsed.dns.to_dns() if parsed.dns else DNS()
-    gateways = tuple(
-        _canonical_ip(route.gw)
-        for route in parsed.routes or ()
-        if route.gw and is_default_destination(route.dst)
-    )
+    gateways = _default_gateways(parsed)
     sandbox = [(index, iface) for index, iface in enumerate(parsed.interfaces or ()) if iface.sandbox]
     if not sandbox:
         addresses = tuple(_bare(ip.address) for ip in parsed.ips or ())
@@ -123,6 +120,27 @@ def statuses_from_result(
         )
         for index, iface in sandbox
     ]
+
+
+def _default_gateways(parsed: _ResultJSON) -> tuple[str, ...]:
+    """Gateways of the default routes. A route without `gw` goes through the gateway of the address of
+    its family (the CNI spec's rule, and what host-local's `routes: [{"dst": "0.0.0.0/0"}]` gives)."""
+    found = []
+    for route in parsed.routes or ():
+        if not is_default_destination(route.dst):
+            continue
+        family = ipaddress.ip_network(route.dst, strict=False).version
+        gateway = route.gw or next(
+            (
+                ip.gateway
+                for ip in parsed.ips or ()
+                if ip.gateway and ipaddress.ip_address(ip.gateway).version == family
+            ),
+            None,
+        )
+        if gateway:
+            found.append(_canonical_ip(gateway))
+    return tuple(found)
 
 
 def parse_network_status(value: str | None) -> list[NetworkStatus]:
@@ -219,6 +237,7 @@ class _InterfaceJSON(_StrictModel):
 
 class _IPConfigJSON(_StrictModel):
     address: Annotated[str, AfterValidator(_address)]
+    gateway: Annotated[str, AfterValidator(_gateway_or_empty)] | None = None
     interface: Annotated[int, Field(ge=0)] | None = None
 
 

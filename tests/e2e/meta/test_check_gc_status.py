@@ -35,6 +35,24 @@ def test_check_passes_after_add(rt: Runtime) -> None:
     assert rt.leftovers() == []
 
 
+def test_check_of_a_network_older_than_check_looks_at_the_namespace_only(rt: Runtime) -> None:
+    """Plugins before 0.4.0 have no CHECK: the pod's CHECK must not fail for that, and must still see a
+    missing interface."""
+    old = rt.bridge_net("old", default_route=False)
+    old.config["cniVersion"] = "0.3.1"
+    rt.nad("old", old.config)
+    box = rt.pod("old")
+    rt.add(box)
+
+    rt.check()
+    with IPRoute(netns=box.netns_name, flags=0) as ipr:
+        ipr.link("del", ifname="net1")
+    assert "net1" in rt.run("CHECK").error(None)["msg"]
+
+    rt.delete()
+    assert rt.leftovers() == []
+
+
 def test_check_fails_when_an_interface_is_gone(rt: Runtime) -> None:
     box = add_pod_with_blue(rt)
     with IPRoute(netns=box.netns_name, flags=0) as ipr:

@@ -267,3 +267,17 @@ def test_malformed_status_is_refused_naming_entry_and_field(value: str, problem:
         parse_network_status(value)
     assert str(caught.value).startswith(f"{NETWORK_STATUS_ANNOTATION}: ")
     assert problem in str(caught.value)
+
+
+def test_default_route_without_gw_goes_through_the_address_gateway_of_its_family() -> None:
+    result = {
+        "cniVersion": "1.0.0",
+        "interfaces": [{"name": "eth0", "sandbox": "/var/run/netns/x"}],
+        "ips": [
+            {"address": "10.1.0.5/24", "gateway": "10.1.0.1", "interface": 0},
+            {"address": "fd00::5/64", "gateway": "fd00::1", "interface": 0},
+        ],
+        "routes": [{"dst": "0.0.0.0/0"}, {"dst": "10.9.0.0/16"}],
+    }
+    (entry,) = statuses_from_result(result, network="cluster", interface="eth0", default=True)
+    assert entry.gateway == ("10.1.0.1",)
