@@ -54,8 +54,10 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
     max_leaves=10,
 )
+# Keys the spec defines, under their JSON names (the models' field names are Python's).
+SPEC_KEYS = {field.alias or name for name, field in PluginConfig.model_fields.items()} | {"cniVersion"}
 unknown_keys = st.dictionaries(
-    st.text(min_size=1).filter(lambda key: key not in PluginConfig.model_fields and key != "cniVersion"),
+    st.text(min_size=1).filter(lambda key: key not in SPEC_KEYS),
     json_values,
     max_size=4,
 )
