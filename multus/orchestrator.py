@@ -33,6 +33,7 @@ from multus.cni.conflist import LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY, A
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import (
     CNIError,
+    InterfaceConflict,
     InvalidConfig,
     InvalidEnvironment,
     TryAgainLater,
@@ -43,7 +44,9 @@ from multus.cni.results import Result, Route, parse_result
 from multus.cni.versions import CHECK_SINCE, LATEST_VERSION, at_least
 from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
+from multus.k8s.delegate_inputs import capability_args, check_capabilities, extra_cni_args, with_cni_args
 from multus.k8s.device_info import parse_device_info
+from multus.k8s.selection_json import selection_from_json
 from multus.k8s.status import format_network_status, statuses_from_result
 from multus.k8s.view import ClusterView, Pod
 from multus.logs import fields, get_logger
@@ -433,6 +436,60 @@ class Orchestrator:
             pod = Pod(namespace, name, self.env.args_dict.get(POD_UID_ARG, ""))
             await self._event(pod, "Warning", "AttachmentsMayHaveLeaked", message)
 
+    # Hot-plug: the daemon's /delegate ----------------------------------------------------------------
+
+    async def add_delegate(self, delegate: dict[str, Any], attributes: Mapping[str, Any]) -> Result:
+        """Attach one more network (`CNI_IFNAME`) to a pod already attached, as the dynamic-networks
+        controller asks. The attachment joins the pod's record, so the pod's final DEL removes it too
+        (upstream forgets hot-plugged attachments and leaks them)."""
+        record = self.cache.load(self.env.container_id)
+        if record is None:
+            raise UnknownContainer(f"/delegate: container {self.env.container_id} has no record to add to")
+        requested = {key: attributes[key] for key in ("ips", "mac", "cni-args") if key in attributes}
+        selection = selection_from_json(
+            {"name": "delegate", **requested},
+            index=0,
+            annotation="interfaceAttributes",
+            default_namespace=record.pod_namespace or "default",
+        )
+        config = with_cni_args(delegate, selection.cni_args)
+        network = str(config.get("name") or "")
+        conflist = _conflist(network or "delegate", config)
+        check_capabilities(selection, config)
+        taken = await asyncio.to_thread(lambda: set(interfaces(self.env.netns)))
+        if self.env.ifname in taken or any(entry.ifname == self.env.ifname for entry in record.attachments):
+            raise InterfaceConflict(f"/delegate: interface {self.env.ifname} already exists in the pod")
+        base_args = [(key, value) for key, value in self.env.args if key != IGNORE_UNKNOWN]
+        entry = AttachmentRecord(
+            network=network,
+            ifname=self.env.ifname,
+            config=config,
+            capability_args=capability_args(selection),
+            cni_args=[(IGNORE_UNKNOWN, "1"), *base_args, *extra_cni_args(selection)],
+        )
+        record.attachments.append(entry)
+        self.cache.save(record)
+        try:
+            result = await self.runner.add(conflist, self._cni_attachment(entry, record))
+        except Exception:
+            await self._delete_record(record.model_copy(update={"attachments": [entry]}))
+            record.attachments.remove(entry)
+            self.cache.save(record)
+            raise
+        entry.result = result.to_dict()
+        self.cache.save(record, durable=False)
+        return result.convert_to(conflist.version)
+
+    async def delete_delegate(self) -> None:
+        """Remove one hot-plugged (or any) attachment of the pod, by `CNI_IFNAME`; gone already is fine."""
+        record = self.cache.load(self.env.container_id)
+        entry = next((e for e in record.attachments if e.ifname == self.env.ifname), None) if record else None
+        if record is None or entry is None:
+            return
+        await self.runner.delete(_conflist(entry.network, entry.config), self._cni_attachment(entry, record))
+        record.attachments.remove(entry)
+        self.cache.save(record)
+
     # CHECK ----------------------------------------------------------------------------------------
 
     async def check(self) -> None:
@@ -590,3 +647,24 @@ async def run_command(
     else:
         raise InvalidEnvironment(f"CNI_COMMAND {env.command} is not run by the orchestrator")
     return None
+
+
+async def run_delegate(
+    env: CNIEnvironment,
+    delegate: bytes,
+    attributes: Mapping[str, Any],
+    config: MultusConfig,
+    view: ClusterView | None,
+    *,
+    results_dir: Path = DEFAULT_CACHE_DIR,
+    hooks: Hooks = Hooks(),
+) -> dict[str, Any] | None:
+    """A hot-plug request: ADD or DEL of the one delegate config `delegate` as the pod's `CNI_IFNAME`."""
+    raw = parse_network_config(delegate).to_dict() if env.command == Command.ADD else {}
+    orchestrator = Orchestrator(config, view, env, results_dir=results_dir, hooks=hooks)
+    if env.command == Command.ADD:
+        return (await orchestrator.add_delegate(raw, attributes)).to_dict()
+    if env.command == Command.DEL:
+        await orchestrator.delete_delegate()
+        return None
+    raise InvalidEnvironment(f"/delegate serves ADD and DEL, not {env.command}")

@@ -108,6 +108,7 @@ class Daemon:
                 max_concurrent=config.max_concurrent,
                 results_dir=config.results_dir,
                 drain_seconds=config.drain_seconds,
+                node_options=config.node_config_options(),
             ),
             self.view,
             self.metrics,

@@ -14,9 +14,9 @@ import binascii
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,12 @@ from multus.config import parse_config
 from multus.daemon.metrics import DaemonMetrics
 from multus.k8s.view import ClusterView
 from multus.logs import fields, get_logger
-from multus.orchestrator import Hooks, run_command
+from multus.orchestrator import Hooks, run_command, run_delegate
 
 log = get_logger("daemon")
 
 SOCKET_NAME = "multus.sock"
+RequestRunner = Callable[[CNIEnvironment, bytes, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 # Room for a CNI config of several MB (a big prevResult, many delegates), base64-encoded in the body.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
@@ -57,6 +58,7 @@ class ServerSettings:
     max_concurrent: int = 32
     results_dir: Path = DEFAULT_CACHE_DIR
     drain_seconds: float = 30.0
+    node_options: dict[str, Any] = field(default_factory=dict)  # multus keys for /delegate requests
 
 
 class CNIServer:
@@ -94,6 +96,7 @@ class CNIServer:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_post("/cni", self.handle_cni)
+        app.router.add_post("/delegate", self.handle_delegate)
         app.router.add_get("/healthz", self.handle_healthz)
         app.router.add_get("/readyz", self.handle_readyz)
         return app
@@ -139,6 +142,13 @@ class CNIServer:
         return web.json_response({"ready": ready}, status=200 if ready else 503)
 
     async def handle_cni(self, request: web.Request) -> web.Response:
+        return await self._serve(request, self._run)
+
+    async def handle_delegate(self, request: web.Request) -> web.Response:
+        """Hot-plug of one network into a running pod, as upstream's dynamic-networks controller asks."""
+        return await self._serve(request, self._run_delegate)
+
+    async def _serve(self, request: web.Request, run: RequestRunner) -> web.Response:
         started = time.monotonic()
         command, container, pod, version = "", "", "", LATEST_VERSION
         try:
@@ -149,7 +159,7 @@ class CNIServer:
             stdin = _stdin(wire.config)
             version = _version_of(stdin)
             pod = "/".join(part for part in _pod_of(env) if part)
-            reply = await self._run(env, stdin)
+            reply = await run(env, stdin, wire.interface_attributes or {})
             status, payload = 200, {"Result": reply}
         except CNIError as error:
             status, payload = 400, error.to_dict(version)
@@ -176,16 +186,41 @@ class CNIServer:
         )
         return web.json_response(payload, status=status, dumps=json.dumps)
 
-    async def _run(self, env: CNIEnvironment, stdin: bytes) -> dict[str, Any] | None:
+    async def _run(self, env: CNIEnvironment, stdin: bytes, _: dict[str, Any]) -> dict[str, Any] | None:
         if env.command == Command.VERSION:
             return version_reply(_version_of(stdin)).to_dict()
         config = parse_config(stdin)
+        return await self._limited(
+            env,
+            run_command(
+                env, stdin, config, self.view, results_dir=self.settings.results_dir, hooks=self._hooks
+            ),
+        )
+
+    async def _run_delegate(
+        self, env: CNIEnvironment, delegate: bytes, attributes: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        # The request carries the delegate's config, not ours: the node's settings (cniDir, binDir...) apply.
+        config = parse_config(json.dumps(self.settings.node_options).encode())
+        work = run_delegate(
+            env,
+            delegate,
+            attributes,
+            config,
+            self.view,
+            results_dir=self.settings.results_dir,
+            hooks=self._hooks,
+        )
+        return await self._limited(env, work)
+
+    async def _limited(
+        self, env: CNIEnvironment, work: Coroutine[Any, Any, dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """Within the concurrency bound, and after any other request for the same container."""
         self.metrics.in_flight.inc()
         try:
             async with self._slots, self._serialised(env.container_id):
-                return await run_command(
-                    env, stdin, config, self.view, results_dir=self.settings.results_dir, hooks=self._hooks
-                )
+                return await work
         finally:
             self.metrics.in_flight.dec()
 
