@@ -498,9 +498,13 @@ def test_the_daemon_as_deployed_becomes_ready_and_serves_a_pod(
                 annotations = (metadata.annotations if metadata else None) or {}
                 return "k8s.v1.cni.cncf.io/network-status" in annotations
 
+            def reasons() -> set[str]:
+                events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=web").items
+                return {str(event.reason) for event in events}
+
+            # The daemon writes both after its reply: the status first, then the Events.
             wait_until(status_written, "network-status")
-            events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=web").items
-            assert {event.reason for event in events} == {"AddedInterface"}
+            wait_until(lambda: reasons() == {"AddedInterface"}, "AddedInterface events")
 
             deleted = subprocess.run(
                 shim_command(tmp_path),
