@@ -216,7 +216,7 @@ class Orchestrator:
         for attachment, entry in zip(attachments, record.attachments, strict=True):
             assert entry.result is not None  # every attachment succeeded to get here
             # The delegate's own version; network-status is built from the 1.x form (0.2.0 has no `ips`).
-            result = parse_result(entry.result).convert_to(LATEST_VERSION).to_dict()
+            result = parse_result(entry.result).convert_to(LATEST_VERSION)
             device = parse_device_info(attachment.device_info) if attachment.device_info else None
             statuses.extend(
                 statuses_from_result(
@@ -227,7 +227,7 @@ class Orchestrator:
                     device_info=device,
                 )
             )
-            ips = [ip["address"] for ip in result.get("ips", [])]
+            ips = [str(ip.address) for ip in result.ips]
             messages.append(f"Add {attachment.ifname} [{', '.join(ips)}] from {attachment.network}")
         if self.view is not None:
             await self.view.write_network_status(pod, format_network_status(statuses))

@@ -10,20 +10,19 @@ nothing.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from multus.cni.errors import DecodeFailure, InvalidAnnotation
+from multus.cni.errors import CNIError, DecodeFailure, InvalidAnnotation
 from multus.cni.jsontext import MalformedJSON, decode_json
-from multus.cni.results import DNS
-from multus.k8s.addresses import bare_address, is_default_destination, parse_ip, parse_ip_or_cidr
+from multus.cni.results import DNS, Result, parse_result
+from multus.cni.versions import LATEST_VERSION
 from multus.k8s.device_info import DeviceInfo, DeviceInfoJSON
-from multus.k8s.json_boundary import describe_validation_error, invalid, short
+from multus.k8s.json_boundary import describe_validation_error, short
 
 NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 
@@ -72,14 +71,15 @@ def format_network_status(entries: Iterable[NetworkStatus]) -> str:
 
 
 def statuses_from_result(
-    result: Mapping[str, Any],
+    result: Result | Mapping[str, Any],
     *,
     network: str,
     interface: str,
     default: bool,
     device_info: DeviceInfo | None = None,
 ) -> list[NetworkStatus]:
-    """The entries for one attachment from its CNI result (1.x form).
+    """The entries for one attachment from its CNI result (read with `multus.cni`'s result parser when
+    given as JSON, any version).
 
     One entry per sandbox interface (an interface with a non-empty `sandbox`), each with the addresses
     whose `interface` index points at it. With no sandbox interface in the result, one entry named
@@ -88,33 +88,38 @@ def statuses_from_result(
     network (`default`), the `default` mark. Every entry carries the result's DNS and the gateways of its
     default routes (prefix length 0).
     """
-    try:
-        parsed = _ResultJSON.model_validate(result)
-    except ValidationError as exc:
-        raise DecodeFailure(f"network {network}: the CNI result {describe_validation_error(exc)}") from None
-    dns = parsed.dns.to_dns() if parsed.dns else DNS()
+    if not isinstance(result, Result):
+        try:
+            result = parse_result(dict(result), default_version=LATEST_VERSION)
+        except CNIError as exc:
+            raise DecodeFailure(f"network {network}: the CNI result {exc.msg}", exc.details) from None
+    parsed = result  # a 0.1/0.2 result has no interfaces: all its addresses go to the one entry
     gateways = _default_gateways(parsed)
-    sandbox = [(index, iface) for index, iface in enumerate(parsed.interfaces or ()) if iface.sandbox]
+    sandbox = [(index, iface) for index, iface in enumerate(parsed.interfaces) if iface.sandbox]
     if not sandbox:
-        addresses = tuple(_bare(ip.address) for ip in parsed.ips or ())
-        return [NetworkStatus(network, interface, addresses, None, None, default, dns, gateways, device_info)]
+        addresses = tuple(str(ip.address.ip) for ip in parsed.ips)
+        return [
+            NetworkStatus(
+                network, interface, addresses, None, None, default, parsed.dns, gateways, device_info
+            )
+        ]
 
     primary = next((index for index, iface in sandbox if iface.name == interface), sandbox[0][0])
     addresses_by_index: dict[int, list[str]] = {index: [] for index, _ in sandbox}
-    for ip in parsed.ips or ():
+    for ip in parsed.ips:
         target = primary if ip.interface is None else ip.interface
         # An address on a host-side interface (or a dangling index) is not the pod's.
         if target in addresses_by_index:
-            addresses_by_index[target].append(_bare(ip.address))
+            addresses_by_index[target].append(str(ip.address.ip))
     return [
         NetworkStatus(
             name=network,
             interface=iface.name,
             ips=tuple(addresses_by_index[index]),
             mac=iface.mac or None,
-            mtu=iface.mtu or None,
+            mtu=iface.mtu if iface.mtu and iface.mtu > 0 else None,
             default=default and index == primary,
-            dns=dns,
+            dns=parsed.dns,
             gateway=gateways,
             device_info=device_info,
         )
@@ -122,24 +127,23 @@ def statuses_from_result(
     ]
 
 
-def _default_gateways(parsed: _ResultJSON) -> tuple[str, ...]:
+def _default_gateways(result: Result) -> tuple[str, ...]:
     """Gateways of the default routes. A route without `gw` goes through the gateway of the address of
     its family (the CNI spec's rule, and what host-local's `routes: [{"dst": "0.0.0.0/0"}]` gives)."""
     found = []
-    for route in parsed.routes or ():
-        if not is_default_destination(route.dst):
+    for route in result.routes:
+        if not route.is_default:
             continue
-        family = ipaddress.ip_network(route.dst, strict=False).version
         gateway = route.gw or next(
             (
                 ip.gateway
-                for ip in parsed.ips or ()
-                if ip.gateway and ipaddress.ip_address(ip.gateway).version == family
+                for ip in result.ips
+                if ip.gateway is not None and ip.gateway.version == route.family
             ),
             None,
         )
-        if gateway:
-            found.append(_canonical_ip(gateway))
+        if gateway is not None:
+            found.append(str(gateway))
     return tuple(found)
 
 
@@ -181,34 +185,6 @@ def _parse_entry(entry: object, index: int) -> NetworkStatus:
     )
 
 
-def _bare(address: str) -> str:
-    bare = bare_address(address)
-    assert bare is not None, "validated by the model"
-    return bare
-
-
-def _canonical_ip(address: str) -> str:
-    return str(parse_ip(address))
-
-
-def _address(value: str) -> str:
-    if parse_ip_or_cidr(value) is None:
-        raise invalid(f"{short(value)} is not an address with prefix")
-    return value
-
-
-def _destination(value: str) -> str:
-    if parse_ip_or_cidr(value) is None:
-        raise invalid(f"{short(value)} is not a destination network")
-    return value
-
-
-def _gateway_or_empty(value: str) -> str:
-    if value and parse_ip(value) is None:
-        raise invalid(f"{short(value)} is not an IP address")
-    return value
-
-
 class _StrictModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
@@ -226,31 +202,6 @@ class _DnsJSON(_StrictModel):
             tuple(self.search or ()),
             tuple(self.options or ()),
         )
-
-
-class _InterfaceJSON(_StrictModel):
-    name: str
-    mac: str | None = None
-    mtu: Annotated[int, Field(ge=0)] | None = None
-    sandbox: str | None = None
-
-
-class _IPConfigJSON(_StrictModel):
-    address: Annotated[str, AfterValidator(_address)]
-    gateway: Annotated[str, AfterValidator(_gateway_or_empty)] | None = None
-    interface: Annotated[int, Field(ge=0)] | None = None
-
-
-class _RouteJSON(_StrictModel):
-    dst: Annotated[str, AfterValidator(_destination)]
-    gw: Annotated[str, AfterValidator(_gateway_or_empty)] | None = None
-
-
-class _ResultJSON(_StrictModel):
-    interfaces: list[_InterfaceJSON] | None = None
-    ips: list[_IPConfigJSON] | None = None
-    routes: list[_RouteJSON] | None = None
-    dns: _DnsJSON | None = None
 
 
 class _StatusEntryJSON(BaseModel):
