@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from multus.cni.errors import DecodeFailure, InvalidConfig
-from multus.cni.versions import require_supported
+from multus.cni.versions import LATEST_VERSION, require_supported
 from multus.devices import DEFAULT_CHECKPOINT
 from multus.k8s.namespaces import DEFAULT_GLOBAL_NAMESPACES, NamespacePolicy, parse_global_namespaces
 from multus.logs import LEVELS
@@ -87,6 +87,16 @@ class MultusConfig(BaseModel):
             global_namespaces=frozenset(self.global_namespaces) or DEFAULT_GLOBAL_NAMESPACES,
             system_namespaces=frozenset(self.system_namespaces),
         )
+
+
+def reply_version(stdin: bytes) -> str:
+    """The version to answer in, errors included: the config's when it has a readable one, even if
+    the rest of the config is bad."""
+    try:
+        version = json.loads(stdin).get("cniVersion")
+    except (ValueError, AttributeError):
+        return LATEST_VERSION
+    return version if isinstance(version, str) and version else LATEST_VERSION
 
 
 def parse_config(stdin: bytes) -> MultusConfig:

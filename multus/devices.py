@@ -15,27 +15,39 @@ DEFAULT_CHECKPOINT = Path("/var/lib/kubelet/device-plugins/kubelet_internal_chec
 
 
 class DeviceAllocations:
-    def __init__(self, allocations: dict[tuple[str, str], list[str]]) -> None:
-        self._free = {key: list(ids) for key, ids in allocations.items()}
+    """Free devices per (pod UID, resource). Built from a mapping, or from the checkpoint file, which is
+    then read on the first `take`: most pods use no device, and their ADD should not read it."""
+
+    def __init__(
+        self, allocations: dict[tuple[str, str], list[str]] | None = None, source: Path | None = None
+    ) -> None:
+        self._free = None if allocations is None else {key: list(ids) for key, ids in allocations.items()}
+        self._source = source
 
     @classmethod
     def from_checkpoint(cls, path: Path = DEFAULT_CHECKPOINT) -> DeviceAllocations:
-        """The pod → resource → devices map of the checkpoint; an absent or unreadable file means none."""
-        try:
-            data = json.loads(path.read_bytes()).get("Data") or {}
-        except (OSError, ValueError, AttributeError):
-            return cls({})
-        allocations: dict[tuple[str, str], list[str]] = {}
-        for entry in data.get("PodDeviceEntries") or []:
-            if not isinstance(entry, dict):
-                continue
-            key = (str(entry.get("PodUID", "")), str(entry.get("ResourceName", "")))
-            allocations.setdefault(key, []).extend(_device_ids(entry.get("DeviceIDs")))
-        return cls(allocations)
+        return cls(source=path)
 
     def take(self, pod_uid: str, resource: str) -> str | None:
+        if self._free is None:
+            self._free = _read_checkpoint(self._source or DEFAULT_CHECKPOINT)
         free = self._free.get((pod_uid, resource))
         return free.pop(0) if free else None
+
+
+def _read_checkpoint(path: Path) -> dict[tuple[str, str], list[str]]:
+    """The pod → resource → devices map of the checkpoint; an absent or unreadable file means none."""
+    try:
+        data = json.loads(path.read_bytes()).get("Data") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    allocations: dict[tuple[str, str], list[str]] = {}
+    for entry in data.get("PodDeviceEntries") or []:
+        if not isinstance(entry, dict):
+            continue
+        key = (str(entry.get("PodUID", "")), str(entry.get("ResourceName", "")))
+        allocations.setdefault(key, []).extend(_device_ids(entry.get("DeviceIDs")))
+    return allocations
 
 
 def _device_ids(value: Any) -> list[str]:

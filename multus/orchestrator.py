@@ -61,17 +61,10 @@ POD_NAMESPACE_ARG, POD_NAME_ARG, POD_UID_ARG = "K8S_POD_NAMESPACE", "K8S_POD_NAM
 CLUSTER_RUNTIME_KEYS = ("portMappings", "bandwidth", "dns", "ips", "mac", "io.kubernetes.cri.pod-annotations")
 
 
-@dataclass(frozen=True)
-class Request:
-    """One CNI invocation as the runtime made it."""
-
-    env: CNIEnvironment
-    stdin: bytes
-
-    @property
-    def pod_key(self) -> tuple[str, str]:
-        args = self.env.args_dict
-        return args.get(POD_NAMESPACE_ARG, ""), args.get(POD_NAME_ARG, "")
+def pod_of(env: CNIEnvironment) -> tuple[str, str]:
+    """(namespace, name) of the pod the runtime names in CNI_ARGS; empty when it names none."""
+    args = env.args_dict
+    return args.get(POD_NAMESPACE_ARG, ""), args.get(POD_NAME_ARG, "")
 
 
 @dataclass(frozen=True)
@@ -119,8 +112,8 @@ class Orchestrator:
     async def add(self) -> Result:
         await self._wait_until_ready()
         pod = await self._pod()
-        taken = set(await asyncio.to_thread(lambda: set(interfaces(self.env.netns))))
-        devices = await asyncio.to_thread(DeviceAllocations.from_checkpoint, self.config.device_checkpoint)
+        taken = await asyncio.to_thread(lambda: set(interfaces(self.env.netns)))
+        devices = DeviceAllocations.from_checkpoint(self.config.device_checkpoint)
         try:
             attachments = await resolve_attachments(
                 self.config, self.view, pod, self.env.ifname, taken, devices=devices
@@ -265,8 +258,8 @@ class Orchestrator:
         return ContainerRecord(
             container_id=self.env.container_id,
             netns=self.env.netns,
-            pod_namespace=pod.namespace if pod else self.request_pod_key[0],
-            pod_name=pod.name if pod else self.request_pod_key[1],
+            pod_namespace=pod.namespace if pod else pod_of(self.env)[0],
+            pod_name=pod.name if pod else pod_of(self.env)[1],
             pod_uid=pod.uid if pod else self.env.args_dict.get(POD_UID_ARG, ""),
             cni_version=self.config.cni_version,
             attachments=[
@@ -283,12 +276,8 @@ class Orchestrator:
             ],
         )
 
-    @property
-    def request_pod_key(self) -> tuple[str, str]:
-        return Request(self.env, b"").pod_key
-
     async def _pod(self) -> Pod | None:
-        namespace, name = self.request_pod_key
+        namespace, name = pod_of(self.env)
         if not name or self.view is None:
             return None
         pod = await self.view.get_pod(namespace, name)
@@ -387,7 +376,7 @@ class Orchestrator:
         entries = self.runner.cache.entries(container_id=container_id)
         if not entries:
             return None
-        namespace, name = self.request_pod_key
+        namespace, name = pod_of(self.env)
         log.info(
             "attachment cache missing or damaged: recovering from the result cache",
             extra=fields(container=container_id, pod=f"{namespace}/{name}", found=len(entries)),
@@ -414,7 +403,7 @@ class Orchestrator:
     async def _warn_nothing_to_delete(self) -> None:
         """Nothing to delete: normal for the runtime's second DEL. But if the namespace still holds
         interfaces, an ADD did attach something and its record is lost: say so on the pod."""
-        namespace, name = self.request_pod_key
+        namespace, name = pod_of(self.env)
         context = fields(container=self.env.container_id, pod=f"{namespace}/{name}")
         try:
             left = (

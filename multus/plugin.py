@@ -15,8 +15,8 @@ from typing import Any
 
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import CNIError, InternalError, IOFailure
-from multus.cni.versions import LATEST_VERSION, version_reply
-from multus.config import MultusConfig, parse_config
+from multus.cni.versions import version_reply
+from multus.config import MultusConfig, parse_config, reply_version
 from multus.k8s.view import ClusterView
 from multus.logs import configure, fields, get_logger
 
@@ -70,7 +70,7 @@ async def _run(
 
 def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | None, int]:
     """The reply to print and the exit status, for one invocation."""
-    version = _requested_version(stdin)
+    version = reply_version(stdin)
     try:
         env = CNIEnvironment.from_environ(environ)
         if env.command == Command.VERSION:
@@ -92,15 +92,6 @@ def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | N
     except Exception as error:  # a bug: still a CNI error on stdout, with the traceback in the log
         log.exception("internal error", extra=fields(command=environ.get("CNI_COMMAND")))
         return InternalError(f"internal error: {type(error).__name__}: {error}").to_dict(version), 1
-
-
-def _requested_version(stdin: bytes) -> str:
-    """The version to answer errors in: the config's, when it has a readable one."""
-    try:
-        version = json.loads(stdin).get("cniVersion")
-    except (ValueError, AttributeError):
-        return LATEST_VERSION
-    return version if isinstance(version, str) and version else LATEST_VERSION
 
 
 def main() -> None:

@@ -28,11 +28,11 @@ from multus.cni.cache import DEFAULT_CACHE_DIR
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import CNIError, DecodeFailure, InternalError
 from multus.cni.versions import LATEST_VERSION, version_reply
-from multus.config import parse_config
+from multus.config import parse_config, reply_version
 from multus.daemon.metrics import DaemonMetrics
 from multus.k8s.view import ClusterView
 from multus.logs import fields, get_logger
-from multus.orchestrator import Hooks, run_command, run_delegate
+from multus.orchestrator import Hooks, pod_of, run_command, run_delegate
 
 log = get_logger("daemon")
 
@@ -157,8 +157,8 @@ class CNIServer:
             container = wire.env.get("CNI_CONTAINERID", "")
             env = CNIEnvironment.from_environ(wire.env)
             stdin = _stdin(wire.config)
-            version = _version_of(stdin)
-            pod = "/".join(part for part in _pod_of(env) if part)
+            version = reply_version(stdin)
+            pod = "/".join(part for part in pod_of(env) if part)
             reply = await run(env, stdin, wire.interface_attributes or {})
             status, payload = 200, {"Result": reply}
         except CNIError as error:
@@ -188,7 +188,7 @@ class CNIServer:
 
     async def _run(self, env: CNIEnvironment, stdin: bytes, _: dict[str, Any]) -> dict[str, Any] | None:
         if env.command == Command.VERSION:
-            return version_reply(_version_of(stdin)).to_dict()
+            return version_reply(reply_version(stdin)).to_dict()
         config = parse_config(stdin)
         return await self._limited(
             env,
@@ -272,16 +272,3 @@ def _stdin(encoded: str) -> bytes:
         raise DecodeFailure(
             "daemon request: config must be the base64 of the CNI config", str(error)
         ) from None
-
-
-def _version_of(stdin: bytes) -> str:
-    try:
-        version = json.loads(stdin).get("cniVersion")
-    except (ValueError, AttributeError):
-        return LATEST_VERSION
-    return version if isinstance(version, str) and version else LATEST_VERSION
-
-
-def _pod_of(env: CNIEnvironment) -> tuple[str, str]:
-    args = env.args_dict
-    return args.get("K8S_POD_NAMESPACE", ""), args.get("K8S_POD_NAME", "")
