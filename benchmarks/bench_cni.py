@@ -5,10 +5,10 @@ it in one run so drift hits them alike:
 
 - direct: `subprocess.run` of the binary with the stdin and environment the layer would build;
 - executor: `DelegateExecutor.execute_with_result` / `execute` (lookup, env, async exec, result parse);
-- runner: `ConfigListRunner.add` / `delete` (adds stdin building and the fsynced result cache).
+- runner: `ConfigListRunner.add` / `delete` (adds stdin building and the result cache).
 
 Prints one JSON line per command and way: medians in ms, the ratio, and the ms added per call. The
-runner's ADD includes writing the cache entry durably (fsync of the file and its folder).
+runner's ADD includes writing the cache entry (temporary file and rename, as libcni).
 Needs root (network namespaces). Usage: python -m benchmarks.bench_cni [--iterations N]
 """
 

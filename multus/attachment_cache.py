@@ -1,9 +1,10 @@
 """What this node attached to each container, on disk, so DEL works without the pod, the NAD or the API.
 
-One file per container, `<cniDir>/<containerID>`, written atomically (temporary file, fsync, rename)
-before the first delegate runs and again after each step, so a crash at any point leaves a record that
-names every attachment that may exist. Each attachment keeps everything its DEL needs: the exact
-delegate config, runtimeConfig, CNI_ARGS and the result.
+One file per container, `<cniDir>/<containerID>`, written atomically (temporary file, rename) before
+the first delegate runs, so a crash of the daemon at any point leaves a record that names every
+attachment that may exist; on disk (fsync) before the ADD succeeds, so a power loss does too; written
+again, with the results, once they all succeeded. Each attachment keeps everything
+its DEL needs: the exact delegate config, runtimeConfig, CNI_ARGS and the result.
 """
 
 from __future__ import annotations
@@ -69,6 +70,17 @@ class AttachmentCache:
             os.replace(tmp.name, self.path(record.container_id))
         except OSError as error:
             raise IOFailure(f"cannot write the attachment cache in {self.folder}", str(error)) from error
+
+    def sync(self, container_id: str) -> None:
+        """Wait until the disk holds the container's record, after a `save` that did not."""
+        try:
+            fd = os.open(self.path(container_id), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise IOFailure(f"cannot sync the attachment cache in {self.folder}", str(error)) from error
 
     def load(self, container_id: str) -> ContainerRecord | None:
         """The container's record; None if there is none or it cannot be read (the caller recovers)."""

@@ -50,7 +50,7 @@ from multus.k8s.selection_json import selection_from_json
 from multus.k8s.status import format_network_status, statuses_from_result
 from multus.k8s.view import ClusterView, Pod
 from multus.logs import fields, get_logger
-from multus.netns import NamespaceGone, interfaces, replace_default_route
+from multus.netns import NamespaceGone, interface_names, interfaces, replace_default_route
 from multus.resolution import Attachment as PodAttachment
 from multus.resolution import resolve_attachments
 
@@ -112,7 +112,7 @@ class Orchestrator:
     async def add(self) -> Result:
         await self._wait_until_ready()
         pod = await self._pod()
-        taken = await asyncio.to_thread(lambda: set(interfaces(self.env.netns)))
+        taken = await asyncio.to_thread(interface_names, self.env.netns)
         devices = DeviceAllocations.from_checkpoint(self.config.device_checkpoint)
         try:
             attachments = await resolve_attachments(
@@ -134,14 +134,21 @@ class Orchestrator:
                     key: value for key, value in self.runtime_config.items() if key in CLUSTER_RUNTIME_KEYS
                 } | attachment.capability_args
         record = self._new_record(pod, attachments)
-        self.cache.save(record)
+        self.cache.save(record, durable=False)
+        # On disk before the ADD succeeds, the fsync running alongside the delegates, not before them.
+        synced = asyncio.create_task(asyncio.to_thread(self.cache.sync, record.container_id))
         try:
             results = await self._add_all(attachments, record)
-            await asyncio.to_thread(self._apply_default_route, attachments, results, record)
+            if any(attachment.default_route for attachment in attachments):
+                await asyncio.to_thread(self._apply_default_route, attachments, results, record)
+            # With the results, for CHECK; not synced: DEL takes prevResult from the result cache.
+            self.cache.save(record, durable=False)
+            await synced
             if pod is not None and self.hooks.defer is None:
                 # A pod re-created meanwhile gets no status, and no networks either.
                 await self._report(pod, attachments, record)
         except Exception as error:  # whatever failed, the attachments made so far must go
+            synced.cancel()
             await self._undo(record)
             if pod is not None:
                 await self._event(pod, "Warning", "FailedAddingInterfaces", str(error))
@@ -179,7 +186,6 @@ class Orchestrator:
                 ),
             )
             entry.result = result.to_dict()
-            self.cache.save(record, durable=False)
             results.append(result)
         return results
 
@@ -196,7 +202,6 @@ class Orchestrator:
                     entry = record.attachments[index]
                     entry.result = results[index].to_dict()
                     self._rewrite_result_cache(entry, results[index])
-                self.cache.save(record, durable=False)
 
     def _rewrite_result_cache(self, entry: AttachmentRecord, result: Result) -> None:
         network = str(entry.config.get("name", ""))
@@ -407,7 +412,7 @@ class Orchestrator:
         context = fields(container=self.env.container_id, pod=f"{namespace}/{name}")
         try:
             left = (
-                sorted(set(await asyncio.to_thread(interfaces, self.env.netns)) - {"lo"})
+                sorted(await asyncio.to_thread(interface_names, self.env.netns) - {"lo"})
                 if self.env.netns
                 else []
             )
@@ -445,7 +450,7 @@ class Orchestrator:
         network = str(config.get("name") or "")
         conflist = _conflist(network or "delegate", config)
         check_capabilities(selection, config)
-        taken = await asyncio.to_thread(lambda: set(interfaces(self.env.netns)))
+        taken = await asyncio.to_thread(interface_names, self.env.netns)
         if self.env.ifname in taken or any(entry.ifname == self.env.ifname for entry in record.attachments):
             raise InterfaceConflict(f"/delegate: interface {self.env.ifname} already exists in the pod")
         base_args = [(key, value) for key, value in self.env.args if key != IGNORE_UNKNOWN]

@@ -59,10 +59,13 @@ def _view_for(command: Command, config: MultusConfig, environ: Mapping[str, str]
 async def _run(
     env: CNIEnvironment, stdin: bytes, config: MultusConfig, view: ClusterView | None
 ) -> dict[str, Any] | None:
-    from multus.orchestrator import run_command  # noqa: PLC0415  VERSION and bad input stay cheap
+    # Imported here, so that VERSION and bad input stay cheap.
+    from multus.cni.exec import children_watched_by_pidfd  # noqa: PLC0415
+    from multus.orchestrator import run_command  # noqa: PLC0415
 
     try:
-        return await run_command(env, stdin, config, view)
+        with children_watched_by_pidfd():
+            return await run_command(env, stdin, config, view)
     finally:
         if view is not None:
             await view.close()

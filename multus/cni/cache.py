@@ -3,7 +3,9 @@
 One file per attachment, `<dir>/results/<network>-<containerID>-<ifname>`, holding the JSON object libcni
 writes (`kind: cniCacheV1`): the container ID, the config list bytes (base64), the interface, network
 name, netns, CNI_ARGS pairs, capability arguments and the result. We write it atomically (temporary
-file, fsync, rename), so a crash never leaves half a file where DEL will look for its prevResult.
+file, rename), so DEL never finds half a file where it looks for its prevResult. Like libcni we do not
+fsync it: after a power loss DEL runs without a prevResult, which plugins must accept, and the
+durable record of what to delete is the attachment cache's.
 """
 
 from __future__ import annotations
@@ -86,14 +88,11 @@ class ResultCache:
             try:
                 with os.fdopen(fd, "wb") as file:
                     file.write(data)
-                    file.flush()
-                    os.fsync(file.fileno())
                 os.replace(temporary, target)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
                 raise
-            _fsync_folder(target.parent)
         except OSError as exc:
             raise IOFailure(f"cannot write cached result {target}", exc.strerror or str(exc)) from None
 
@@ -187,12 +186,3 @@ def _from_wire(data: bytes, source: Path) -> CachedAttachment:
         capability_args=wire.capability_args or {},
         result=result,
     )
-
-
-def _fsync_folder(folder: Path) -> None:
-    # The rename is durable only once the folder's entry is on disk too.
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

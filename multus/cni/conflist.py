@@ -135,7 +135,7 @@ class ConfigListRunner:
             capability_args=dict(attachment.capability_args),
             result=result,
         )
-        await asyncio.to_thread(self.cache.write, entry)
+        self.cache.write(entry)  # a small file, not synced: cheaper than a hop to a thread
         return result
 
     async def check(self, conflist: NetworkConfigList, attachment: Attachment) -> None:

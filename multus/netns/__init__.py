@@ -1,6 +1,6 @@
 """What the meta-plugin does in a pod's network namespace itself, through pyroute2."""
 
-from multus.netns.links import Interface, interfaces
+from multus.netns.links import Interface, interface_names, interfaces
 from multus.netns.namespace import NamespaceGone, is_missing, netns_route
 from multus.netns.routes import DefaultRoute, default_routes, replace_default_route
 
@@ -9,6 +9,7 @@ __all__ = [
     "Interface",
     "NamespaceGone",
     "default_routes",
+    "interface_names",
     "interfaces",
     "is_missing",
     "netns_route",

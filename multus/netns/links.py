@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 
-from multus.netns.namespace import netns_route
+from multus.cni.errors import IOFailure
+from multus.netns.namespace import inside, netns_route
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,12 @@ def interfaces(netns_path: str) -> dict[str, Interface]:
                 if owner is not None and addr["scope"] == 0:
                     owner.addresses.append(f"{addr.get('IFA_ADDRESS')}/{addr['prefixlen']}")
     return {iface.name: iface for iface in by_index.values()}
+
+
+def interface_names(netns_path: str) -> set[str]:
+    """The names of the namespace's interfaces: one netlink dump by libc, a fraction of `interfaces`."""
+    with inside(netns_path):
+        try:
+            return {name for _, name in socket.if_nameindex()}
+        except OSError as error:
+            raise IOFailure(f"cannot list the interfaces of {netns_path}", str(error)) from error

@@ -29,13 +29,12 @@ def _setns(fd: int) -> None:
 
 
 @contextmanager
-def netns_route(netns_path: str) -> Iterator[IPRoute]:
-    """An rtnetlink handle inside `netns_path`.
+def inside(netns_path: str) -> Iterator[None]:
+    """The calling thread inside `netns_path`, and back home afterwards.
 
-    The calling thread enters the namespace just long enough to open the netlink socket, which stays
-    bound to that namespace, and comes straight back. pyroute2's own way forks a helper process per
-    handle (tens of milliseconds on every pod operation) and creates a missing namespace unless told
-    otherwise, which would hide a vanished pod. Call from a worker thread, not from a running event loop.
+    Sockets opened meanwhile stay bound to that namespace. Never creates a missing namespace, unlike
+    pyroute2, which would hide a vanished pod. Call from a worker thread, not from a running event loop:
+    every coroutine of the loop would otherwise run in the pod's namespace.
     """
     try:
         target = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -43,18 +42,35 @@ def netns_route(netns_path: str) -> Iterator[IPRoute]:
         raise NamespaceGone(f"network namespace {netns_path} does not exist") from error
     except OSError as error:
         raise IOFailure(f"cannot open network namespace {netns_path}", error.strerror or "") from error
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _setns(target)
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            handle = IPRoute()
-        finally:
-            _setns(home)
-    except (OSError, NetlinkError) as error:
-        raise IOFailure(f"cannot open netlink in network namespace {netns_path}", str(error)) from error
+            _setns(target)
+        except OSError as error:
+            os.close(home)
+            raise IOFailure(f"cannot enter network namespace {netns_path}", str(error)) from error
     finally:
         os.close(target)
-        os.close(home)
+    try:
+        yield
+    finally:
+        try:
+            _setns(home)
+        finally:
+            os.close(home)
+
+
+@contextmanager
+def netns_route(netns_path: str) -> Iterator[IPRoute]:
+    """An rtnetlink handle inside `netns_path`, opened from the calling thread (see `inside`).
+
+    pyroute2's own way forks a helper process per handle: tens of milliseconds on every pod operation.
+    """
+    try:
+        with inside(netns_path):
+            handle = IPRoute()
+    except (OSError, NetlinkError) as error:
+        raise IOFailure(f"cannot open netlink in network namespace {netns_path}", str(error)) from error
     with handle:
         yield handle
 

@@ -10,7 +10,7 @@ import pytest
 from pyroute2 import IPRoute
 
 from multus.cni.errors import InterfaceConflict
-from multus.netns import NamespaceGone, default_routes, interfaces, replace_default_route
+from multus.netns import NamespaceGone, default_routes, interface_names, interfaces, replace_default_route
 from tests.conftest import netns_path, unique_name
 
 pytestmark = pytest.mark.netns
@@ -72,10 +72,17 @@ def test_interfaces_reports_addresses_mac_and_mtu(two_uplinks: str) -> None:
     assert found["lo"].addresses == []  # host scope only
 
 
+def test_interface_names_are_those_of_the_namespace_not_ours(two_uplinks: str) -> None:
+    assert interface_names(two_uplinks) == {"lo", "a", "b"}
+    assert "a" not in {name for _, name in socket.if_nameindex()}  # the thread came back home
+
+
 def test_missing_namespace_is_reported_not_created() -> None:
     path = "/var/run/netns/multus-does-not-exist"
     with pytest.raises(NamespaceGone):
         interfaces(path)
+    with pytest.raises(NamespaceGone):
+        interface_names(path)
     with pytest.raises(NamespaceGone):
         replace_default_route(path, "eth0", "10.0.0.1")
     assert not os.path.exists(path)

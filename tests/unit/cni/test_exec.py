@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from multus.cni import (
     VersionInfo,
     find_plugin,
 )
+from multus.cni.exec import children_watched_by_pidfd
 from tests.unit.cni.fakes import FAKE_PLUGINS, process_is_gone, records
 
 ADD = CNIEnvironment(Command.ADD, "ctr1", "/var/run/netns/none", "net1", (("IgnoreUnknown", "1"),))
@@ -239,3 +241,32 @@ def test_observer_hears_every_run(tmp_path: Path) -> None:
     asyncio.run(executor.execute("quick", env, b"{}"))
     assert [(plugin_type, command) for plugin_type, command, _ in heard] == [("quick", "ADD")]
     assert heard[0][2] > 0
+
+
+def test_pidfd_child_watcher_runs_reaps_and_kills_then_hands_back_the_default(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    executor = DelegateExecutor([FAKE_PLUGINS], timeout=1.0)
+
+    async def watched() -> tuple[str, list[bytes], BaseException | None]:
+        with children_watched_by_pidfd():
+            watcher = type(asyncio.get_child_watcher()).__name__
+            answers = await asyncio.gather(
+                *(executor.execute("fake-record", ADD, _stdin(result={"n": n})) for n in range(10))
+            )
+            try:
+                await executor.execute("fake-hang", ADD, _stdin(pidFile=str(pid_file)))
+            except DelegateTimeout as error:
+                return watcher, answers, error
+            return watcher, answers, None
+
+    watcher, answers, timed_out = asyncio.run(watched())
+    if sys.version_info < (3, 12):  # later versions use pidfds by themselves
+        assert watcher == "PidfdChildWatcher"
+    assert sorted(json.loads(answer)["n"] for answer in answers) == list(range(10))
+    assert isinstance(timed_out, DelegateTimeout)
+    plugin_pid, helper_pid = (int(pid) for pid in pid_file.read_text().split())
+    assert not Path(f"/proc/{plugin_pid}").exists()  # reaped through its pidfd: no zombie
+    assert process_is_gone(helper_pid)
+    # The next loop, outside the block, still runs plugins: the default watcher is back.
+    again = asyncio.run(executor.execute("fake-record", ADD, _stdin(result={"n": 99})))
+    assert json.loads(again)["n"] == 99

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from multus.attachment_cache import AttachmentCache, AttachmentRecord, ContainerRecord
+from multus.cni.errors import IOFailure
 
 
 def sample() -> ContainerRecord:
@@ -59,3 +62,12 @@ def test_remove_is_idempotent(tmp_path: Path) -> None:
     cache.remove("c1")
     assert not cache.exists("c1")
     assert cache.container_ids() == []
+
+
+def test_sync_waits_for_a_saved_record_and_names_a_missing_one(tmp_path: Path) -> None:
+    cache = AttachmentCache(tmp_path)
+    cache.save(sample(), durable=False)
+    cache.sync("c1")
+    assert cache.load("c1") == sample()
+    with pytest.raises(IOFailure, match="cannot sync the attachment cache"):
+        cache.sync("never-written")
