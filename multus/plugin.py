@@ -59,13 +59,10 @@ def _view_for(command: Command, config: MultusConfig, environ: Mapping[str, str]
 async def _run(
     env: CNIEnvironment, stdin: bytes, config: MultusConfig, view: ClusterView | None
 ) -> dict[str, Any] | None:
-    # Imported here, so that VERSION and bad input stay cheap.
-    from multus.cni.exec import children_watched_by_pidfd  # noqa: PLC0415
-    from multus.orchestrator import run_command  # noqa: PLC0415
+    from multus.orchestrator import run_command  # noqa: PLC0415  VERSION and bad input stay cheap
 
     try:
-        with children_watched_by_pidfd():
-            return await run_command(env, stdin, config, view)
+        return await run_command(env, stdin, config, view)
     finally:
         if view is not None:
             await view.close()

@@ -21,7 +21,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from multus.cni.cache import DEFAULT_CACHE_DIR
-from multus.cni.exec import children_watched_by_pidfd
 from multus.config import ApiTimeouts
 from multus.daemon.cacheview import CacheView
 from multus.daemon.metrics import DaemonMetrics
@@ -129,10 +128,6 @@ class Daemon:
         self._metrics_runner: web.AppRunner | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        with children_watched_by_pidfd():
-            await self._serve_until(stop)
-
-    async def _serve_until(self, stop: asyncio.Event) -> None:
         self.view.start()
         await self.server.start()
         await self._start_metrics()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import shutil
-import sys
+import signal
 import time
 from pathlib import Path
 
@@ -24,7 +25,6 @@ from multus.cni import (
     VersionInfo,
     find_plugin,
 )
-from multus.cni.exec import children_watched_by_pidfd
 from tests.unit.cni.fakes import FAKE_PLUGINS, process_is_gone, records
 
 ADD = CNIEnvironment(Command.ADD, "ctr1", "/var/run/netns/none", "net1", (("IgnoreUnknown", "1"),))
@@ -243,30 +243,49 @@ def test_observer_hears_every_run(tmp_path: Path) -> None:
     assert heard[0][2] > 0
 
 
-def test_pidfd_child_watcher_runs_reaps_and_kills_then_hands_back_the_default(tmp_path: Path) -> None:
+def _script(folder: Path, name: str, body: str) -> None:
+    plugin = folder / name
+    plugin.write_text(f"#!/bin/sh\n{body}\n")
+    plugin.chmod(0o755)
+
+
+def test_stdin_and_output_larger_than_a_pipe_flow_both_ways_at_once(tmp_path: Path) -> None:
+    # The plugin writes 1 MiB before it reads its 1 MiB of stdin: feeding and reading must overlap.
+    _script(tmp_path, "chatty", "head -c 1048576 /dev/zero >&2; cat")
+    config = b"x" * (1 << 20)
+    run = asyncio.run(DelegateExecutor([tmp_path])._run(tmp_path / "chatty", {}, config, "ADD chatty"))
+    assert (run.returncode, run.stdout, len(run.stderr)) == (0, config, 1 << 20)
+
+
+def test_plugins_run_and_are_killed_without_pidfds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pidfds(pid: int, flags: int = 0) -> int:
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfds)  # as on a kernel before 5.3
+    _script(tmp_path, "quick", 'printf \'{"cniVersion": "1.0.0"}\'; exit 0')
+    assert (
+        asyncio.run(DelegateExecutor([tmp_path]).execute("quick", ADD, b"{}")) == b'{"cniVersion": "1.0.0"}'
+    )
     pid_file = tmp_path / "pids"
-    executor = DelegateExecutor([FAKE_PLUGINS], timeout=1.0)
-
-    async def watched() -> tuple[str, list[bytes], BaseException | None]:
-        with children_watched_by_pidfd():
-            watcher = type(asyncio.get_child_watcher()).__name__
-            answers = await asyncio.gather(
-                *(executor.execute("fake-record", ADD, _stdin(result={"n": n})) for n in range(10))
+    with pytest.raises(DelegateTimeout):
+        asyncio.run(
+            DelegateExecutor([FAKE_PLUGINS], timeout=1.0).execute(
+                "fake-hang", ADD, _stdin(pidFile=str(pid_file))
             )
-            try:
-                await executor.execute("fake-hang", ADD, _stdin(pidFile=str(pid_file)))
-            except DelegateTimeout as error:
-                return watcher, answers, error
-            return watcher, answers, None
-
-    watcher, answers, timed_out = asyncio.run(watched())
-    if sys.version_info < (3, 12):  # later versions use pidfds by themselves
-        assert watcher == "PidfdChildWatcher"
-    assert sorted(json.loads(answer)["n"] for answer in answers) == list(range(10))
-    assert isinstance(timed_out, DelegateTimeout)
+        )
     plugin_pid, helper_pid = (int(pid) for pid in pid_file.read_text().split())
-    assert not Path(f"/proc/{plugin_pid}").exists()  # reaped through its pidfd: no zombie
+    assert not Path(f"/proc/{plugin_pid}").exists()  # reaped by the worker thread's waitpid
     assert process_is_gone(helper_pid)
-    # The next loop, outside the block, still runs plugins: the default watcher is back.
-    again = asyncio.run(executor.execute("fake-record", ADD, _stdin(result={"n": 99})))
-    assert json.loads(again)["n"] == 99
+
+
+def test_plugins_get_default_signal_handling_and_no_descriptor_of_ours(tmp_path: Path) -> None:
+    # Python ignores SIGPIPE; a plugin must not inherit that, nor any of the daemon's descriptors.
+    _script(tmp_path, "inspect", "grep -E '^SigIgn' /proc/self/status; ls /proc/self/fd")
+    kept = os.open(tmp_path, os.O_RDONLY)  # non-inheritable, as Python makes them
+    try:
+        run = asyncio.run(DelegateExecutor([tmp_path])._run(tmp_path / "inspect", {}, b"", "ADD inspect"))
+    finally:
+        os.close(kept)
+    ignored_mask = int(run.stdout.split()[1], 16)
+    assert not ignored_mask & (1 << (signal.SIGPIPE - 1))
+    assert set(run.stdout.split()[2:]) <= {b"0", b"1", b"2", b"3"}  # 3: the directory ls reads
