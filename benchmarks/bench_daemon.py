@@ -10,6 +10,11 @@ the bridge plugin three times. Each round, in rotating order:
   runtime does; the daemon resolves the NADs from its caches, runs the same three plugins, writes the
   pod's network-status and Events.
 
+Every operation starts after a pause of SETTLE_SECONDS, whichever way it goes: the previous one's
+background work (network-status and Events written after the reply, the API server's handling of them
+on this same machine, the kernel's deferred cleanup of deleted links) must not land in it. A runtime
+never deletes a sandbox milliseconds after creating it.
+
 Prints one JSON line per command and shim: median and p95 of each way, the ratio and the overhead
 (shim minus direct) in ms, next to the goal (5 ms at the median with the native shim).
 Needs root. Usage: python -m benchmarks.bench_daemon [--rounds N]
@@ -47,6 +52,7 @@ from tests.testenv import CNI_BIN, running
 
 GOAL_OVERHEAD_MS = 5.0
 WARMUP = 5
+SETTLE_SECONDS = 0.1
 
 
 class Direct:
@@ -130,11 +136,14 @@ def run(rounds: int, root: Path) -> list[dict[str, Any]]:
             timings: dict[tuple[str, str], float] = {}
             for way in turn:
                 box.container_id = f"bench{os.urandom(10).hex()}"
+                time.sleep(SETTLE_SECONDS)
                 if way == "direct":
                     timings[way, "ADD"], results = direct.add(box)
+                    time.sleep(SETTLE_SECONDS)
                     timings[way, "DEL"] = direct.delete(box, results)
                 else:
                     timings[way, "ADD"] = through_shim(by_name[way], served, box, "ADD")
+                    time.sleep(SETTLE_SECONDS)
                     timings[way, "DEL"] = through_shim(by_name[way], served, box, "DEL")
             if round_number >= WARMUP:
                 for key, value in timings.items():

@@ -16,11 +16,12 @@ differs. Guarantees, beyond what upstream gives:
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
 import os
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
 from multus.k8s.delegate_inputs import capability_args, check_capabilities, extra_cni_args, with_cni_args
 from multus.k8s.device_info import parse_device_info
+from multus.k8s.interfaces import reject_existing
 from multus.k8s.selection_json import selection_from_json
 from multus.k8s.status import format_network_status, statuses_from_result
 from multus.k8s.view import ClusterView, Pod
@@ -73,11 +75,15 @@ class Hooks:
 
     `observer` hears of every delegate run (plugin type, command, seconds). `defer`, when set, takes the
     pod's report (network-status and Events) to run after the reply: the pod's networking is done by
-    then, and the report, retried until written, need not hold up the runtime.
+    then, and the report, retried until written, need not hold up the runtime. `after_reply`, when set,
+    takes an ADD's bookkeeping (result cache, the record's results, log lines) to run once the reply is
+    sent, before the container's next request; DEL finds the record written before the first delegate
+    ran in any case.
     """
 
     observer: Callable[[str, str, float], None] | None = None
     defer: Callable[[Coroutine[Any, Any, None]], None] | None = None
+    after_reply: Callable[[Callable[[], None]], None] | None = None
 
 
 REPORT_ATTEMPTS = 8
@@ -103,25 +109,23 @@ class Orchestrator:
         self.hooks = hooks
         search = [str(config.bin_dir), *env.path]
         executor = DelegateExecutor(search, timeout=config.delegate_timeout, observer=hooks.observer)
-        self.runner = ConfigListRunner(executor, ResultCache(results_dir))
+        self._pending: list[Callable[[], None]] = []  # bookkeeping that waits for the reply
+        later = self._pending.append if hooks.after_reply is not None else None
+        self.runner = ConfigListRunner(executor, ResultCache(results_dir), later=later)
         self.cache = AttachmentCache(config.cni_dir)
         self.runtime_config = dict(runtime_config or {})
 
     # ADD ------------------------------------------------------------------------------------------
 
     async def add(self) -> Result:
-        await self._wait_until_ready()
-        pod = await self._pod()
-        taken = await asyncio.to_thread(interface_names, self.env.netns)
-        devices = DeviceAllocations.from_checkpoint(self.config.device_checkpoint)
+        # The names already in the pod's namespace are read in a worker thread meanwhile.
+        names = asyncio.create_task(asyncio.to_thread(interface_names, self.env.netns))
         try:
-            attachments = await resolve_attachments(
-                self.config, self.view, pod, self.env.ifname, taken, devices=devices
-            )
-        except CNIError as error:
-            if pod is not None:
-                await self._event(pod, "Warning", "NoNetworkFound", str(error))
-            raise
+            await self._wait_until_ready()
+            pod = await self._pod()
+            attachments = await self._resolve(pod, names)
+        finally:
+            _let_go(names)
         try:
             self._check_delegates(attachments)
         except CNIError as error:
@@ -140,22 +144,60 @@ class Orchestrator:
         try:
             results = await self._add_all(attachments, record)
             if any(attachment.default_route for attachment in attachments):
+                self._settle(replied=False)  # the route rewrites the cached results: they must be there
                 await asyncio.to_thread(self._apply_default_route, attachments, results, record)
             # With the results, for CHECK; not synced: DEL takes prevResult from the result cache.
-            self.cache.save(record, durable=False)
+            self._later(functools.partial(self.cache.save, record, durable=False))
             await synced
             if pod is not None and self.hooks.defer is None:
                 # A pod re-created meanwhile gets no status, and no networks either.
                 await self._report(pod, attachments, record)
         except Exception as error:  # whatever failed, the attachments made so far must go
             synced.cancel()
+            self._settle(replied=False)  # the undo's DELs want their prevResults
             await self._undo(record)
             if pod is not None:
                 await self._event(pod, "Warning", "FailedAddingInterfaces", str(error))
             raise
+        self._settle(replied=True)
         if pod is not None and self.hooks.defer is not None:
             self.hooks.defer(self._report_until_written(pod, attachments, record))
         return results[0].convert_to(self.config.cni_version)
+
+    def _later(self, work: Callable[[], None]) -> None:
+        """`work` after the reply when the host runs such work, now otherwise."""
+        if self.hooks.after_reply is None:
+            work()
+        else:
+            self._pending.append(work)
+
+    def _settle(self, *, replied: bool) -> None:
+        """The pending bookkeeping: handed to the host to run after its reply, or done now."""
+        pending, self._pending = self._pending, []
+        for work in pending:
+            if replied and self.hooks.after_reply is not None:
+                self.hooks.after_reply(work)
+            else:
+                work()
+
+    async def _resolve(self, pod: Pod | None, names: Awaitable[set[str]]) -> list[PodAttachment]:
+        devices = DeviceAllocations.from_checkpoint(self.config.device_checkpoint)
+        try:
+            attachments = await resolve_attachments(
+                self.config, self.view, pod, self.env.ifname, set(), devices=devices
+            )
+        except CNIError as error:
+            if pod is not None:
+                await self._event(pod, "Warning", "NoNetworkFound", str(error))
+            raise
+        taken = await names
+        try:
+            reject_existing([(a.ifname, a.network) for a in attachments], taken)
+        except CNIError as error:
+            if pod is not None:
+                await self._event(pod, "Warning", "NoNetworkFound", str(error))
+            raise
+        return attachments
 
     def _check_delegates(self, attachments: list[PodAttachment]) -> None:
         """Before anything runs: every config parses and every plugin binary exists. Found later, these
@@ -175,16 +217,14 @@ class Orchestrator:
             conflist = _conflist(attachment.network, entry.config)
             started = time.monotonic()
             result = await self.runner.add(conflist, self._cni_attachment(entry))
-            log.info(
-                "attachment added",
-                extra=fields(
-                    container=self.env.container_id,
-                    pod=_pod_ref(record),
-                    network=attachment.network,
-                    ifname=attachment.ifname,
-                    ms=round((time.monotonic() - started) * 1e3, 1),
-                ),
+            context = fields(
+                container=self.env.container_id,
+                pod=_pod_ref(record),
+                network=attachment.network,
+                ifname=attachment.ifname,
+                ms=round((time.monotonic() - started) * 1e3, 1),
             )
+            self._later(functools.partial(log.info, "attachment added", extra=context))
             entry.result = result.to_dict()
             results.append(result)
         return results
@@ -466,12 +506,14 @@ class Orchestrator:
         try:
             result = await self.runner.add(conflist, self._cni_attachment(entry, record))
         except Exception:
+            self._settle(replied=False)
             await self._delete_record(record.model_copy(update={"attachments": [entry]}))
             record.attachments.remove(entry)
             self.cache.save(record)
             raise
         entry.result = result.to_dict()
-        self.cache.save(record, durable=False)
+        self._later(functools.partial(self.cache.save, record, durable=False))
+        self._settle(replied=True)
         return result.convert_to(conflist.version)
 
     async def delete_delegate(self) -> None:
@@ -561,6 +603,15 @@ class Orchestrator:
                 "event not recorded",
                 extra=fields(pod=f"{pod.namespace}/{pod.name}", reason=reason, error=str(error)),
             )
+
+
+def _let_go(task: asyncio.Task[Any]) -> None:
+    """A helper task the request no longer waits for: cancelled, or its failure taken (not left for
+    asyncio to report as never retrieved)."""
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
 
 
 def _conflist(network: str, config: dict[str, Any]) -> NetworkConfigList:

@@ -19,9 +19,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,11 +106,22 @@ def plugin_stdin(
 
 
 class ConfigListRunner:
-    """Runs config lists with `executor`, keeping ADD results in `cache` for DEL, CHECK and GC."""
+    """Runs config lists with `executor`, keeping ADD results in `cache` for DEL, CHECK and GC.
 
-    def __init__(self, executor: DelegateExecutor, cache: ResultCache) -> None:
+    `later`, when given, takes the cache writes of ADD to run once the caller has answered, before
+    anything else touches the container: DEL finds no prevResult only if the process dies in between.
+    """
+
+    def __init__(
+        self,
+        executor: DelegateExecutor,
+        cache: ResultCache,
+        *,
+        later: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
         self.executor = executor
         self.cache = cache
+        self._later = later
 
     async def add(self, conflist: NetworkConfigList, attachment: Attachment) -> Result:
         env = attachment.environment(Command.ADD)
@@ -135,7 +147,10 @@ class ConfigListRunner:
             capability_args=dict(attachment.capability_args),
             result=result,
         )
-        self.cache.write(entry)  # a small file, not synced: cheaper than a hop to a thread
+        if self._later is None:
+            self.cache.write(entry)  # a small file, not synced: cheaper than a hop to a thread
+        else:
+            self._later(functools.partial(self.cache.write, entry))
         return result
 
     async def check(self, conflist: NetworkConfigList, attachment: Attachment) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from multus.orchestrator import Hooks, pod_of, run_command, run_delegate
 log = get_logger("daemon")
 
 SOCKET_NAME = "multus.sock"
-RequestRunner = Callable[[CNIEnvironment, bytes, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+RequestRunner = Callable[[CNIEnvironment, bytes, dict[str, Any], Hooks], Awaitable[dict[str, Any] | None]]
 # Room for a CNI config of several MB (a big prevResult, many delegates), base64-encoded in the body.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
@@ -151,76 +152,77 @@ class CNIServer:
     async def _serve(self, request: web.Request, run: RequestRunner) -> web.Response:
         started = time.monotonic()
         command, container, pod, version = "", "", "", LATEST_VERSION
-        try:
-            wire = _decode(await _read(request))
-            command = wire.env.get("CNI_COMMAND", "")
-            container = wire.env.get("CNI_CONTAINERID", "")
-            env = CNIEnvironment.from_environ(wire.env)
-            stdin = _stdin(wire.config)
-            version = reply_version(stdin)
-            pod = "/".join(part for part in pod_of(env) if part)
-            reply = await run(env, stdin, wire.interface_attributes or {})
-            status, payload = 200, {"Result": reply}
-        except CNIError as error:
-            status, payload = 400, error.to_dict(version)
-        except Exception as error:  # a bug must still answer the shim with a CNI error
-            log.exception("internal error", extra=fields(command=command, container=container))
-            status, payload = (
-                400,
-                InternalError(f"internal error: {type(error).__name__}: {error}").to_dict(version),
+        after_reply: list[Callable[[], None]] = []
+        async with contextlib.AsyncExitStack() as admitted:
+            try:
+                wire = _decode(await _read(request))
+                command = wire.env.get("CNI_COMMAND", "")
+                container = wire.env.get("CNI_CONTAINERID", "")
+                env = CNIEnvironment.from_environ(wire.env)
+                stdin = _stdin(wire.config)
+                version = reply_version(stdin)
+                pod = "/".join(part for part in pod_of(env) if part)
+                await admitted.enter_async_context(self._admitted(env.container_id))
+                hooks = replace(self._hooks, after_reply=after_reply.append)
+                reply = await run(env, stdin, wire.interface_attributes or {}, hooks)
+                status, payload = 200, {"Result": reply}
+            except CNIError as error:
+                status, payload = 400, error.to_dict(version)
+            except Exception as error:  # a bug must still answer the shim with a CNI error
+                log.exception("internal error", extra=fields(command=command, container=container))
+                status, payload = (
+                    400,
+                    InternalError(f"internal error: {type(error).__name__}: {error}").to_dict(version),
+                )
+            elapsed = time.monotonic() - started
+            result = "ok" if status == 200 else f"error {payload.get('code')}"
+            self.metrics.requests.labels(command or "invalid", "ok" if status == 200 else "error").inc()
+            self.metrics.latency.labels(command or "invalid").observe(elapsed)
+            context = {"command": command, "container": container, "pod": pod}
+            log.info(
+                "request",
+                extra=fields(
+                    **context,
+                    result=result,
+                    ms=round(elapsed * 1e3, 1),
+                    error=payload.get("msg") if status != 200 else None,
+                ),
             )
-        elapsed = time.monotonic() - started
-        result = "ok" if status == 200 else f"error {payload.get('code')}"
-        self.metrics.requests.labels(command or "invalid", "ok" if status == 200 else "error").inc()
-        self.metrics.latency.labels(command or "invalid").observe(elapsed)
-        log.info(
-            "request",
-            extra=fields(
-                command=command,
-                container=container,
-                pod=pod,
-                result=result,
-                ms=round(elapsed * 1e3, 1),
-                error=payload.get("msg") if status != 200 else None,
-            ),
-        )
-        return web.json_response(payload, status=status, dumps=json.dumps)
+            response = web.json_response(payload, status=status, dumps=json.dumps)
+            if after_reply:
+                # The runtime has its answer; the container's next request still waits for this.
+                with contextlib.suppress(ConnectionError):
+                    await response.prepare(request)
+                    await response.write_eof()
+                _run_all(after_reply, context)
+        return response
 
-    async def _run(self, env: CNIEnvironment, stdin: bytes, _: dict[str, Any]) -> dict[str, Any] | None:
+    async def _run(
+        self, env: CNIEnvironment, stdin: bytes, _: dict[str, Any], hooks: Hooks
+    ) -> dict[str, Any] | None:
         if env.command == Command.VERSION:
             return version_reply(reply_version(stdin)).to_dict()
         config = parse_config(stdin)
-        return await self._limited(
-            env,
-            run_command(
-                env, stdin, config, self.view, results_dir=self.settings.results_dir, hooks=self._hooks
-            ),
+        return await run_command(
+            env, stdin, config, self.view, results_dir=self.settings.results_dir, hooks=hooks
         )
 
     async def _run_delegate(
-        self, env: CNIEnvironment, delegate: bytes, attributes: dict[str, Any]
+        self, env: CNIEnvironment, delegate: bytes, attributes: dict[str, Any], hooks: Hooks
     ) -> dict[str, Any] | None:
         # The request carries the delegate's config, not ours: the node's settings (cniDir, binDir...) apply.
         config = parse_config(json.dumps(self.settings.node_options).encode())
-        work = run_delegate(
-            env,
-            delegate,
-            attributes,
-            config,
-            self.view,
-            results_dir=self.settings.results_dir,
-            hooks=self._hooks,
+        return await run_delegate(
+            env, delegate, attributes, config, self.view, results_dir=self.settings.results_dir, hooks=hooks
         )
-        return await self._limited(env, work)
 
-    async def _limited(
-        self, env: CNIEnvironment, work: Coroutine[Any, Any, dict[str, Any] | None]
-    ) -> dict[str, Any] | None:
+    @asynccontextmanager
+    async def _admitted(self, container_id: str) -> AsyncIterator[None]:
         """Within the concurrency bound, and after any other request for the same container."""
         self.metrics.in_flight.inc()
         try:
-            async with self._slots, self._serialised(env.container_id):
-                return await work
+            async with self._slots, self._serialised(container_id):
+                yield
         finally:
             self.metrics.in_flight.dec()
 
@@ -254,6 +256,15 @@ async def _read(request: web.Request) -> bytes:
     except web.HTTPRequestEntityTooLarge:
         # A CNI error, not aiohttp's 413: the shim reports other statuses as "try again later".
         raise DecodeFailure(f"daemon request: larger than {MAX_REQUEST_BYTES} bytes") from None
+
+
+def _run_all(work: list[Callable[[], None]], context: dict[str, str]) -> None:
+    """Bookkeeping after a reply: a failure is logged (the attachment stands), the rest still runs."""
+    for step in work:
+        try:
+            step()
+        except Exception as error:
+            log.error("bookkeeping after the reply failed", extra=fields(**context, error=str(error)))
 
 
 def _decode(body: bytes) -> WireRequest:
