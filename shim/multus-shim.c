@@ -6,8 +6,9 @@
  * daemon's answer: on 200 the value of `Result` (nothing for null), exit 0; on 400 the body (a CNI
  * error), exit 1. When the daemon cannot be reached, or answers another status, it prints a CNI error
  * with code 11 ("try again later") for every command, DEL included, so the runtime retries instead of
- * forgetting an attachment; an answer that is not `{"Result": ...}` is code 6. ADD first waits up to
- * `daemonWaitSeconds` (default 10) for the daemon's /readyz, polling every 100 ms.
+ * forgetting an attachment; an answer that is not `{"Result": ...}` is code 6. An ADD that finds no
+ * daemon, or one that answers 503 (its caches are still syncing), waits up to `daemonWaitSeconds`
+ * (default 10) for the daemon's /readyz, polling every 100 ms, and is then sent once more.
  *
  * It behaves like the stdlib Python shim (multus/shim/multus_shim.py): the same request body, the same
  * output, the same messages. So strings are decoded and escaped as Python's json module does
@@ -50,6 +51,7 @@
 #define MAX_REPLY_BYTES ((size_t)256 << 20)
 #define TRY_AGAIN_LATER 11
 #define DECODE_FAILURE 6
+#define NOT_READY 503 /* the daemon's answer to an ADD while its caches are still syncing */
 
 static const char *const CNI_VARIABLES[] = {
     "CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH",
@@ -671,6 +673,7 @@ static settings_t read_settings(const char *stdin_data, size_t stdin_len) {
 typedef struct {
     int status;        /* 0: no usable answer; see failure */
     int malformed;     /* the peer answered, but not in HTTP */
+    int unreachable;   /* no connection: nothing was sent */
     buf_t failure;     /* what went wrong, worded like Python's str(exception) */
     const char *body;  /* into raw */
     size_t body_len;
@@ -946,6 +949,7 @@ static void http_request(const settings_t *settings, const char *method, const c
     buf_reserve(&reply->failure, 0);
     int fd = connect_unix(settings, timeout, reply);
     if (fd < 0) {
+        reply->unreachable = 1;
         return;
     }
     buf_t request = {0};
@@ -1083,9 +1087,7 @@ int main(void) {
     settings = read_settings(input.data, input.len);
 
     const char *command = getenv("CNI_COMMAND");
-    if (command != NULL && strcmp(command, "ADD") == 0) {
-        wait_until_ready();
-    }
+    int adding = command != NULL && strcmp(command, "ADD") == 0;
 
     buf_t body = {0};
     buf_str(&body, "{\"env\": {");
@@ -1109,6 +1111,11 @@ int main(void) {
 
     reply_t reply;
     http_request(&settings, "POST", "/cni", &body, REQUEST_TIMEOUT_SECONDS, &reply);
+    if (adding && (reply.unreachable || reply.status == NOT_READY)) {
+        /* not there yet, or its caches still syncing: wait for /readyz, then once more */
+        wait_until_ready();
+        http_request(&settings, "POST", "/cni", &body, REQUEST_TIMEOUT_SECONDS, &reply);
+    }
     if (reply.malformed) {
         fail(DECODE_FAILURE, about_socket("multus daemon at ", " sent a malformed HTTP answer"),
              reply.failure.data, reply.failure.len, AS_REPLACEMENT);

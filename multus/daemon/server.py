@@ -1,7 +1,8 @@
 """The node daemon's socket API, compatible with upstream Multus's thick plugin.
 
 `POST /cni` takes `{"env": {CNI_* variables}, "config": "<base64 of the CNI stdin>",
-"interfaceAttributes": {...}}` and answers `200 {"Result": <CNI result or null>}` or `400 <CNI error>`;
+"interfaceAttributes": {...}}` and answers `200 {"Result": <CNI result or null>}` or `400 <CNI error>`
+(`503 <CNI error>` for an ADD before the caches synced: the shim then waits for readiness);
 `GET /healthz` says the process serves, `GET /readyz` that its caches are synced and it is not draining.
 Requests are bounded in number, serialised per container, and logged one line each.
 """
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from multus.cni.cache import DEFAULT_CACHE_DIR
 from multus.cni.environment import CNIEnvironment, Command
-from multus.cni.errors import CNIError, DecodeFailure, InternalError
+from multus.cni.errors import CNIError, DecodeFailure, InternalError, TryAgainLater
 from multus.cni.versions import LATEST_VERSION, version_reply
 from multus.config import parse_config, reply_version
 from multus.daemon.metrics import DaemonMetrics
@@ -41,6 +42,10 @@ SOCKET_NAME = "multus.sock"
 RequestRunner = Callable[[CNIEnvironment, bytes, dict[str, Any], Hooks], Awaitable[dict[str, Any] | None]]
 # Room for a CNI config of several MB (a big prevResult, many delegates), base64-encoded in the body.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
+
+
+class NotReady(TryAgainLater):
+    """An ADD before the caches synced: answered 503, after which the shim waits for /readyz."""
 
 
 class WireRequest(BaseModel):
@@ -138,8 +143,11 @@ class CNIServer:
     async def handle_healthz(self, _: web.Request) -> web.Response:
         return web.json_response({"healthy": True})
 
+    def _ready(self) -> bool:
+        return not self.draining and bool(self._is_ready())
+
     async def handle_readyz(self, _: web.Request) -> web.Response:
-        ready = not self.draining and bool(self._is_ready())
+        ready = self._ready()
         return web.json_response({"ready": ready}, status=200 if ready else 503)
 
     async def handle_cni(self, request: web.Request) -> web.Response:
@@ -162,12 +170,16 @@ class CNIServer:
                 stdin = _stdin(wire.config)
                 version = reply_version(stdin)
                 pod = "/".join(part for part in pod_of(env) if part)
+                if env.command == Command.ADD and not self._ready():
+                    raise NotReady(
+                        "multus daemon is not ready", "its caches of pods and networks are still syncing"
+                    )
                 await admitted.enter_async_context(self._admitted(env.container_id))
                 hooks = replace(self._hooks, after_reply=after_reply.append)
                 reply = await run(env, stdin, wire.interface_attributes or {}, hooks)
                 status, payload = 200, {"Result": reply}
             except CNIError as error:
-                status, payload = 400, error.to_dict(version)
+                status, payload = 503 if isinstance(error, NotReady) else 400, error.to_dict(version)
             except Exception as error:  # a bug must still answer the shim with a CNI error
                 log.exception("internal error", extra=fields(command=command, container=container))
                 status, payload = (

@@ -3,8 +3,9 @@
 
 It prints the daemon's answer and exits 0 on success, 1 on a CNI error. When the daemon cannot be
 reached it answers code 11 ("try again later") for every command, DEL included, so the runtime retries
-instead of forgetting an attachment. ADD first waits up to `daemonWaitSeconds` (from the CNI config,
-default 10) for the daemon's /readyz. Standard library only.
+instead of forgetting an attachment. An ADD that finds no daemon, or one that answers 503 (its caches
+are still syncing), waits up to `daemonWaitSeconds` (from the CNI config, default 10) for the daemon's
+/readyz and is then sent once more. Standard library only.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ DEFAULT_SOCKET_DIR = "/run/multus"
 DEFAULT_WAIT_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 300.0  # above the daemon's own limits: it, not we, decides when a plugin hangs
 TRY_AGAIN_LATER, DECODE_FAILURE = 11, 6
+NOT_READY = 503  # the daemon's answer to an ADD while its caches are still syncing
 # What a request may raise: the socket's errors, and http.client's for an answer that is not HTTP.
 REQUEST_ERRORS = (OSError, http.client.HTTPException)
 CNI_VARIABLES = ("CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH")
@@ -31,6 +33,10 @@ class ShimError(Exception):
     def __init__(self, code: int, msg: str, details: str = "") -> None:
         super().__init__(msg)
         self.code, self.msg, self.details = code, msg, details
+
+
+class Unreachable(OSError):
+    """No connection to the daemon: nothing was sent. Worded as the socket's own error."""
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -44,9 +50,9 @@ class UnixConnection(http.client.HTTPConnection):
         try:
             # As bytes: a socketDir with lone surrogates (JSON "\ud800") must not raise UnicodeError.
             sock.connect(self.socket_path.encode("utf-8", "surrogatepass"))
-        except OSError:
+        except OSError as error:
             sock.close()
-            raise
+            raise Unreachable(*error.args) from None
         self.sock = sock
 
 
@@ -102,8 +108,6 @@ def settings(stdin: bytes) -> tuple[str, float, str]:
 def forward(environ: dict[str, str], stdin: bytes) -> tuple[bytes, int]:
     """The bytes to print and the exit status."""
     path, wait, _ = settings(stdin)
-    if environ.get("CNI_COMMAND") == "ADD":
-        wait_until_ready(path, wait)
     body = json.dumps(
         {
             "env": {name: environ[name] for name in CNI_VARIABLES if name in environ},
@@ -111,7 +115,15 @@ def forward(environ: dict[str, str], stdin: bytes) -> tuple[bytes, int]:
         }
     ).encode()
     try:
-        status, reply = request(path, "POST", "/cni", body, REQUEST_TIMEOUT_SECONDS)
+        try:
+            status, reply = request(path, "POST", "/cni", body, REQUEST_TIMEOUT_SECONDS)
+        except Unreachable:
+            if environ.get("CNI_COMMAND") != "ADD":
+                raise
+            status, reply = NOT_READY, b""
+        if environ.get("CNI_COMMAND") == "ADD" and status == NOT_READY:
+            wait_until_ready(path, wait)  # not there yet, or its caches still syncing: then once more
+            status, reply = request(path, "POST", "/cni", body, REQUEST_TIMEOUT_SECONDS)
     except OSError as error:
         raise ShimError(TRY_AGAIN_LATER, f"cannot reach the multus daemon at {path}", str(error)) from None
     except http.client.HTTPException as error:  # RemoteDisconnected is an OSError: handled above

@@ -3,6 +3,7 @@ ready yet when ADD comes, draining on SIGTERM while a request is in flight."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 from collections.abc import Callable
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from multus.shim.multus_shim import request as unix_request
 from tests.e2e.daemon.conftest import StartDaemon
 from tests.e2e.daemon.support import OWN_FAKES, DaemonProcess, ShimRuntime, wait_for
+from tests.testenv import TestEnv, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -110,6 +113,36 @@ def test_add_waits_for_the_daemon_to_become_ready(start_daemon: StartDaemon, run
     ]
     rt.delete()
     assert rt.leftovers() == []
+
+
+def test_add_before_the_caches_synced_is_answered_503_and_the_shim_waits(
+    start_daemon: StartDaemon, runtime_for: RuntimeFor, apiserver: TestEnv, tmp_path: Path
+) -> None:
+    # Credentials for an API server that is not there: the daemon serves, but its caches never sync.
+    nowhere = tmp_path / "kubeconfig-nowhere"
+    nowhere.write_text(
+        apiserver.kubeconfig.read_text().replace(apiserver.server, f"https://127.0.0.1:{free_port()}")
+    )
+    daemon = start_daemon(wait=False, kubeconfig=str(nowhere))
+    wait_for("the daemon to answer /readyz", lambda: daemon.readyz() == 503, timeout=30)
+    rt = runtime_for(daemon)
+    box = rt.pod()
+    environment = rt.shim_env("ADD", box)
+    config = json.dumps(rt.multus_config()).encode()
+    body = {"env": environment, "config": base64.b64encode(config).decode()}
+
+    status, reply = unix_request(str(daemon.socket_path), "POST", "/cni", json.dumps(body).encode(), 30)
+
+    assert status == 503
+    assert json.loads(reply)["code"] == 11
+    assert "not ready" in json.loads(reply)["msg"]
+    # Only ADD waits for readiness: a DEL is served (here: nothing to delete).
+    delete = {**body, "env": {**environment, "CNI_COMMAND": "DEL"}}
+    assert unix_request(str(daemon.socket_path), "POST", "/cni", json.dumps(delete).encode(), 30)[0] == 200
+    refused = rt.run("ADD", sandbox=box, config=rt.multus_config(daemonWaitSeconds=0.3)).error(11)
+    assert refused["msg"].endswith("is not ready after 0.3s")
+    assert refused["details"] == "/readyz answered 503"
+    assert rt.links(box) == {}
 
 
 def test_sigterm_fails_readiness_and_lets_the_request_in_flight_finish(

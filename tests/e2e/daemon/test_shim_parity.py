@@ -59,6 +59,7 @@ class ScriptedPeer:
     scripts: list[Sequence[Piece]]
     ready: Sequence[Piece] = (READY,)
     received: list[Received] = field(default_factory=list)
+    readiness_polls: int = 0
 
     def __post_init__(self) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -77,6 +78,7 @@ class ScriptedPeer:
                 conn.settimeout(30)
                 received = self._read(conn)
                 if received.request_line.startswith(b"GET /readyz "):
+                    self.readiness_polls += 1
                     script = self.ready
                 else:
                     self.received.append(received)
@@ -341,14 +343,28 @@ def test_both_shims_send_any_stdin_as_base64(native_shim: Path, peer_dir: Path, 
     assert json.loads(received[0].body)["config"] == base64.b64encode(stdin).decode()
 
 
+def test_add_to_a_ready_daemon_goes_straight_to_it(native_shim: Path, peer_dir: Path) -> None:
+    stdin = json.dumps({"socketDir": str(peer_dir)}).encode()
+    for shim in (PYTHON_SHIM, native_shim):
+        peer = ScriptedPeer(peer_dir, [[http("200 OK", DAEMON_ANSWER)]])
+        try:
+            outcome = run_shim(shim, stdin, {**DEL_ENV, "CNI_COMMAND": "ADD"})
+        finally:
+            peer.close()
+            (peer_dir / "multus.sock").unlink()
+        assert (outcome.status, outcome.stdout) == (0, PRINTED), outcome
+        assert (len(peer.received), peer.readiness_polls) == (1, 0)
+
+
 def test_add_gives_up_when_readyz_never_answers_200(native_shim: Path, peer_dir: Path) -> None:
     env = {**DEL_ENV, "CNI_COMMAND": "ADD"}
     stdin = json.dumps({"socketDir": str(peer_dir), "daemonWaitSeconds": 0.35}).encode()
     not_yet = [http("503 Service Unavailable", b'{"ready": false}')]
+    syncing = [http("503 Service Unavailable", CNI_ERROR)]  # the daemon's answer to an ADD before it is ready
 
-    python, native, received = both(native_shim, peer_dir, [], stdin=stdin, env=env, ready=not_yet)
+    python, native, received = both(native_shim, peer_dir, [syncing], stdin=stdin, env=env, ready=not_yet)
 
-    assert received == []  # never ready: the ADD itself was not sent
+    assert len(received) == 2  # once by each shim: never ready, so not sent again
     assert python.stdout == native.stdout
     assert python.error() == {
         "cniVersion": "1.1.0",
@@ -359,10 +375,12 @@ def test_add_gives_up_when_readyz_never_answers_200(native_shim: Path, peer_dir:
 
 
 class FlakyReadiness(ScriptedPeer):
-    """Answers /readyz with 503, then garbage, then 200: the shim must keep polling through both."""
+    """Answers the first ADD with 503 (not ready), /readyz with 503, then garbage, then 200: the shim must
+    keep polling through both, then send the ADD again."""
 
     def _serve(self) -> None:
         answers = [http("503 Service Unavailable", b"{}"), b"garbage\r\n\r\n", READY]
+        syncing = True
         while True:
             try:
                 conn, _ = self.sock.accept()
@@ -374,7 +392,10 @@ class FlakyReadiness(ScriptedPeer):
                     conn.sendall(answers.pop(0) if len(answers) > 1 else answers[0])
                     continue
                 self.received.append(received)
-                conn.sendall(http("200 OK", DAEMON_ANSWER))
+                conn.sendall(
+                    http("503 Service Unavailable", CNI_ERROR) if syncing else http("200 OK", DAEMON_ANSWER)
+                )
+                syncing = False
 
 
 def test_add_keeps_polling_through_503_and_garbage(native_shim: Path, peer_dir: Path) -> None:
@@ -387,7 +408,8 @@ def test_add_keeps_polling_through_503_and_garbage(native_shim: Path, peer_dir: 
             peer.close()
             (peer_dir / "multus.sock").unlink()
         assert (outcome.status, outcome.stdout) == (0, PRINTED), outcome
-        assert len(peer.received) == 1
+        assert len(peer.received) == 2
+        assert peer.received[0].body == peer.received[1].body
 
 
 # Any stdin: both shims read the same settings from it (or fall back to the same defaults). ----------
