@@ -127,7 +127,7 @@ class Orchestrator:
         finally:
             _let_go(names)
         try:
-            self._check_delegates(attachments)
+            conflists = self._check_delegates(attachments)
         except CNIError as error:
             if pod is not None:
                 await self._event(pod, "Warning", "FailedAddingInterfaces", str(error))
@@ -142,7 +142,7 @@ class Orchestrator:
         # On disk before the ADD succeeds, the fsync running alongside the delegates, not before them.
         synced = asyncio.create_task(asyncio.to_thread(self.cache.sync, record.container_id))
         try:
-            results = await self._add_all(attachments, record)
+            results = await self._add_all(attachments, conflists, record)
             if any(attachment.default_route for attachment in attachments):
                 self._settle(replied=False)  # the route rewrites the cached results: they must be there
                 await asyncio.to_thread(self._apply_default_route, attachments, results, record)
@@ -199,22 +199,25 @@ class Orchestrator:
             raise
         return attachments
 
-    def _check_delegates(self, attachments: list[PodAttachment]) -> None:
+    def _check_delegates(self, attachments: list[PodAttachment]) -> list[NetworkConfigList]:
         """Before anything runs: every config parses and every plugin binary exists. Found later, these
         would fail the undo's DEL of that attachment too, and keep it in the cache for ever."""
-        for attachment in attachments:
-            for plugin in _conflist(attachment.network, attachment.config).plugins:
+        conflists = [_conflist(attachment.network, attachment.config) for attachment in attachments]
+        for attachment, conflist in zip(attachments, conflists, strict=True):
+            for plugin in conflist.plugins:
                 try:
                     self.runner.executor.find(plugin.type)
                 except CNIError as error:
                     raise type(error)(
                         f"network {attachment.network}: {error.msg}", error.details, code=error.code
                     ) from None
+        return conflists
 
-    async def _add_all(self, attachments: list[PodAttachment], record: ContainerRecord) -> list[Result]:
+    async def _add_all(
+        self, attachments: list[PodAttachment], conflists: list[NetworkConfigList], record: ContainerRecord
+    ) -> list[Result]:
         results: list[Result] = []
-        for attachment, entry in zip(attachments, record.attachments, strict=True):
-            conflist = _conflist(attachment.network, entry.config)
+        for attachment, conflist, entry in zip(attachments, conflists, record.attachments, strict=True):
             started = time.monotonic()
             result = await self.runner.add(conflist, self._cni_attachment(entry))
             context = fields(
@@ -359,16 +362,21 @@ class Orchestrator:
             if record is None:
                 await self._warn_nothing_to_delete()
                 return
-        await self._delete_record(record)
+        # The runtime's DEL: what is removed from the caches, and logged, can wait for the reply.
+        await self._delete_record(record, later=self.hooks.after_reply)
 
-    async def _delete_record(self, record: ContainerRecord) -> None:
-        """DEL every attachment in reverse; drop those that succeeded from the cache, report the rest."""
+    async def _delete_record(
+        self, record: ContainerRecord, *, later: Callable[[Callable[[], None]], None] | None = None
+    ) -> None:
+        """DEL every attachment in reverse; drop those that succeeded from the cache, report the rest.
+        `later`, when given, takes the removals from the caches and their log lines."""
+        run_later = later or _now
         failures: list[str] = []
         first: CNIError | None = None
         for entry in list(reversed(record.attachments)):
             try:
                 await self.runner.delete(
-                    _conflist(entry.network, entry.config), self._cni_attachment(entry, record)
+                    _conflist(entry.network, entry.config), self._cni_attachment(entry, record), later=later
                 )
             except CNIError as error:
                 first = first or error
@@ -384,17 +392,15 @@ class Orchestrator:
                 )
                 continue
             record.attachments.remove(entry)
-            log.info(
-                "attachment deleted",
-                extra=fields(
-                    container=record.container_id,
-                    pod=_pod_ref(record),
-                    network=entry.network,
-                    ifname=entry.ifname,
-                ),
+            context = fields(
+                container=record.container_id,
+                pod=_pod_ref(record),
+                network=entry.network,
+                ifname=entry.ifname,
             )
+            run_later(functools.partial(log.info, "attachment deleted", extra=context))
         if first is None:
-            self.cache.remove(record.container_id)
+            run_later(functools.partial(self.cache.remove, record.container_id))
             return
         self.cache.save(record)  # what is left, for the runtime's next DEL
         raise type(first)(
@@ -603,6 +609,10 @@ class Orchestrator:
                 "event not recorded",
                 extra=fields(pod=f"{pod.namespace}/{pod.name}", reason=reason, error=str(error)),
             )
+
+
+def _now(work: Callable[[], None]) -> None:
+    work()
 
 
 def _let_go(task: asyncio.Task[Any]) -> None:

@@ -178,9 +178,16 @@ class ConfigListRunner:
             except CNIError as exc:
                 raise _naming(exc, conflist, position, Command.CHECK) from None
 
-    async def delete(self, conflist: NetworkConfigList, attachment: Attachment) -> None:
+    async def delete(
+        self,
+        conflist: NetworkConfigList,
+        attachment: Attachment,
+        *,
+        later: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
         """DEL in reverse order. Capability arguments fall back to those cached at ADD, so a DEL from a
-        runtime that no longer knows them (port mappings, bandwidth) still hands them to the plugins."""
+        runtime that no longer knows them (port mappings, bandwidth) still hands them to the plugins.
+        `later`, when given, takes the removal of the cached result, to run once the caller answered."""
         env = attachment.environment(Command.DEL)
         cached = self._cached_for_delete(conflist, attachment)
         prev_result = None
@@ -195,7 +202,13 @@ class ConfigListRunner:
                 await self.executor.execute(plugin.type, env, stdin)
             except CNIError as exc:
                 raise _naming(exc, conflist, position, Command.DEL) from None
-        self.cache.delete(conflist.name, attachment.container_id, attachment.ifname)
+        forget = functools.partial(
+            self.cache.delete, conflist.name, attachment.container_id, attachment.ifname
+        )
+        if later is None:
+            forget()
+        else:
+            later(forget)
 
     async def status(self, conflist: NetworkConfigList) -> None:
         if not at_least(conflist.version, STATUS_SINCE):
