@@ -289,3 +289,13 @@ def test_plugins_get_default_signal_handling_and_no_descriptor_of_ours(tmp_path:
     ignored_mask = int(run.stdout.split()[1], 16)
     assert not ignored_mask & (1 << (signal.SIGPIPE - 1))
     assert set(run.stdout.split()[2:]) <= {b"0", b"1", b"2", b"3"}  # 3: the directory ls reads
+
+
+def test_plugins_get_a_process_group_of_their_own_in_our_session(tmp_path: Path) -> None:
+    # A group, so a timeout's kill reaches the plugin's helpers; not a new session, which costs a
+    # scheduler autogroup per run on kernels that have them.
+    _script(tmp_path, "ids", "cut -d' ' -f1,5,6 /proc/$$/stat")
+    run = asyncio.run(DelegateExecutor([tmp_path])._run(tmp_path / "ids", {}, b"", "ADD ids"))
+    pid, group, session = (int(field) for field in run.stdout.split())
+    assert group == pid
+    assert session == os.getsid(0)
