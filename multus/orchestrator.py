@@ -21,7 +21,7 @@ import ipaddress
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,6 @@ from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
 from multus.k8s.delegate_inputs import capability_args, check_capabilities, extra_cni_args, with_cni_args
 from multus.k8s.device_info import parse_device_info
-from multus.k8s.interfaces import reject_existing
 from multus.k8s.selection_json import selection_from_json
 from multus.k8s.status import format_network_status, statuses_from_result
 from multus.k8s.view import ClusterView, Pod
@@ -118,14 +117,18 @@ class Orchestrator:
     # ADD ------------------------------------------------------------------------------------------
 
     async def add(self) -> Result:
-        # The names already in the pod's namespace are read in a worker thread meanwhile.
-        names = asyncio.create_task(asyncio.to_thread(interface_names, self.env.netns))
+        await self._wait_until_ready()
+        pod = await self._pod()
+        taken = interface_names(self.env.netns)
+        devices = DeviceAllocations.from_checkpoint(self.config.device_checkpoint)
         try:
-            await self._wait_until_ready()
-            pod = await self._pod()
-            attachments = await self._resolve(pod, names)
-        finally:
-            _let_go(names)
+            attachments = await resolve_attachments(
+                self.config, self.view, pod, self.env.ifname, taken, devices=devices
+            )
+        except CNIError as error:
+            if pod is not None:
+                await self._event(pod, "Warning", "NoNetworkFound", str(error))
+            raise
         try:
             conflists = self._check_delegates(attachments)
         except CNIError as error:
@@ -179,25 +182,6 @@ class Orchestrator:
                 self.hooks.after_reply(work)
             else:
                 work()
-
-    async def _resolve(self, pod: Pod | None, names: Awaitable[set[str]]) -> list[PodAttachment]:
-        devices = DeviceAllocations.from_checkpoint(self.config.device_checkpoint)
-        try:
-            attachments = await resolve_attachments(
-                self.config, self.view, pod, self.env.ifname, set(), devices=devices
-            )
-        except CNIError as error:
-            if pod is not None:
-                await self._event(pod, "Warning", "NoNetworkFound", str(error))
-            raise
-        taken = await names
-        try:
-            reject_existing([(a.ifname, a.network) for a in attachments], taken)
-        except CNIError as error:
-            if pod is not None:
-                await self._event(pod, "Warning", "NoNetworkFound", str(error))
-            raise
-        return attachments
 
     def _check_delegates(self, attachments: list[PodAttachment]) -> list[NetworkConfigList]:
         """Before anything runs: every config parses and every plugin binary exists. Found later, these
@@ -457,11 +441,7 @@ class Orchestrator:
         namespace, name = pod_of(self.env)
         context = fields(container=self.env.container_id, pod=f"{namespace}/{name}")
         try:
-            left = (
-                sorted(await asyncio.to_thread(interface_names, self.env.netns) - {"lo"})
-                if self.env.netns
-                else []
-            )
+            left = sorted(interface_names(self.env.netns) - {"lo"}) if self.env.netns else []
         except NamespaceGone:
             left = []
         if not left:
@@ -496,7 +476,7 @@ class Orchestrator:
         network = str(config.get("name") or "")
         conflist = _conflist(network or "delegate", config)
         check_capabilities(selection, config)
-        taken = await asyncio.to_thread(interface_names, self.env.netns)
+        taken = interface_names(self.env.netns)
         if self.env.ifname in taken or any(entry.ifname == self.env.ifname for entry in record.attachments):
             raise InterfaceConflict(f"/delegate: interface {self.env.ifname} already exists in the pod")
         base_args = [(key, value) for key, value in self.env.args if key != IGNORE_UNKNOWN]
@@ -613,15 +593,6 @@ class Orchestrator:
 
 def _now(work: Callable[[], None]) -> None:
     work()
-
-
-def _let_go(task: asyncio.Task[Any]) -> None:
-    """A helper task the request no longer waits for: cancelled, or its failure taken (not left for
-    asyncio to report as never retrieved)."""
-    if not task.done():
-        task.cancel()
-    elif not task.cancelled():
-        task.exception()
 
 
 def _conflist(network: str, config: dict[str, Any]) -> NetworkConfigList:

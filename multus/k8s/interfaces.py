@@ -37,18 +37,11 @@ def assign_interface_names(
                 f"interface name {name!r} is given to both attachment {first} ({requests[first].network}) "
                 f"and attachment {position} ({request.network})"
             )
-        owner[name] = position
-        names.append(name)
-    reject_existing(list(zip(names, (request.network for request in requests), strict=True)), existing)
-    return names
-
-
-def reject_existing(assigned: Sequence[tuple[str, str]], existing: Collection[str]) -> None:
-    """`InterfaceConflict` for the first (name, network) of `assigned`, in pod order, whose name is in
-    `existing` (already in the pod's netns)."""
-    for position, (name, network) in enumerate(assigned):
         if name in existing:
             raise InterfaceConflict(
-                f"interface name {name!r} of attachment {position} ({network}) already exists "
+                f"interface name {name!r} of attachment {position} ({request.network}) already exists "
                 "in the pod's network namespace"
             )
+        owner[name] = position
+        names.append(name)
+    return names

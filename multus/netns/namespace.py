@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,8 +34,9 @@ def inside(netns_path: str) -> Iterator[None]:
     """The calling thread inside `netns_path`, and back home afterwards.
 
     Sockets opened meanwhile stay bound to that namespace. Never creates a missing namespace, unlike
-    pyroute2, which would hide a vanished pod. Call from a worker thread, not from a running event loop:
-    every coroutine of the loop would otherwise run in the pod's namespace.
+    pyroute2, which would hide a vanished pod. On an event loop's thread, only around work that neither
+    awaits nor takes long: every coroutine would otherwise run in the pod's namespace. A thread that
+    cannot come back would do every later request's work in the wrong namespace: the process ends.
     """
     try:
         target = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -56,6 +58,9 @@ def inside(netns_path: str) -> Iterator[None]:
     finally:
         try:
             _setns(home)
+        except OSError as error:
+            logging.getLogger(__name__).critical("stuck in network namespace %s: %s", netns_path, error)
+            os._exit(70)
         finally:
             os.close(home)
 
