@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import os
 import time
@@ -175,7 +176,12 @@ class CNIServer:
                         "multus daemon is not ready", "its caches of pods and networks are still syncing"
                     )
                 await admitted.enter_async_context(self._admitted(env.container_id))
-                hooks = replace(self._hooks, after_reply=after_reply.append)
+                # The pod's report too starts once the reply is out, not while it is being written.
+                hooks = replace(
+                    self._hooks,
+                    after_reply=after_reply.append,
+                    defer=lambda report: after_reply.append(functools.partial(self._report_later, report)),
+                )
                 reply = await run(env, stdin, wire.interface_attributes or {}, hooks)
                 status, payload = 200, {"Result": reply}
             except CNIError as error:
