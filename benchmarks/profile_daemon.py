@@ -50,12 +50,12 @@ TIMED: list[tuple[Any, tuple[str, ...]]] = [
         multus.orchestrator.Orchestrator,
         ("add", "delete", "_pod", "_add_all", "_apply_default_route", "_report", "_event", "_delete_record"),
     ),
-    (multus.orchestrator, ("resolve_attachments", "interfaces")),
+    (multus.orchestrator, ("resolve_attachments", "interface_names")),
     (multus.orchestrator.DeviceAllocations, ("from_checkpoint",)),
     (multus.cni.conflist.ConfigListRunner, ("add", "delete")),
     (multus.cni.exec.DelegateExecutor, ("execute", "_spawn")),
     (multus.cni.cache.ResultCache, ("write", "read", "delete")),
-    (multus.attachment_cache.AttachmentCache, ("save", "load", "remove")),
+    (multus.attachment_cache.AttachmentCache, ("save", "sync", "load", "remove")),
     (multus.daemon.cacheview.CacheView, ("get_pod", "get_network", "write_network_status", "record_event")),
 ]
 

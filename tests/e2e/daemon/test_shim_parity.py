@@ -343,15 +343,20 @@ def test_both_shims_send_any_stdin_as_base64(native_shim: Path, peer_dir: Path, 
     assert json.loads(received[0].body)["config"] == base64.b64encode(stdin).decode()
 
 
+def add_through(shim: Path, peer: ScriptedPeer, stdin: bytes) -> Outcome:
+    """One ADD through `shim` against `peer`, which is closed afterwards."""
+    try:
+        return run_shim(shim, stdin, {**DEL_ENV, "CNI_COMMAND": "ADD"})
+    finally:
+        peer.close()
+        (peer.folder / "multus.sock").unlink()
+
+
 def test_add_to_a_ready_daemon_goes_straight_to_it(native_shim: Path, peer_dir: Path) -> None:
     stdin = json.dumps({"socketDir": str(peer_dir)}).encode()
     for shim in (PYTHON_SHIM, native_shim):
         peer = ScriptedPeer(peer_dir, [[http("200 OK", DAEMON_ANSWER)]])
-        try:
-            outcome = run_shim(shim, stdin, {**DEL_ENV, "CNI_COMMAND": "ADD"})
-        finally:
-            peer.close()
-            (peer_dir / "multus.sock").unlink()
+        outcome = add_through(shim, peer, stdin)
         assert (outcome.status, outcome.stdout) == (0, PRINTED), outcome
         assert (len(peer.received), peer.readiness_polls) == (1, 0)
 
@@ -402,11 +407,7 @@ def test_add_keeps_polling_through_503_and_garbage(native_shim: Path, peer_dir: 
     stdin = json.dumps({"socketDir": str(peer_dir), "daemonWaitSeconds": 20}).encode()
     for shim in (PYTHON_SHIM, native_shim):
         peer = FlakyReadiness(peer_dir, [])
-        try:
-            outcome = run_shim(shim, stdin, {**DEL_ENV, "CNI_COMMAND": "ADD"})
-        finally:
-            peer.close()
-            (peer_dir / "multus.sock").unlink()
+        outcome = add_through(shim, peer, stdin)
         assert (outcome.status, outcome.stdout) == (0, PRINTED), outcome
         assert len(peer.received) == 2
         assert peer.received[0].body == peer.received[1].body
