@@ -2,8 +2,8 @@
 
 The daemon here is a minimal aiohttp server on a unix socket that answers `/readyz` with 200 and
 `/cni` with `{"Result": null}` at once, so what is measured is the shim: process start-up, reading
-stdin, the HTTP round trip(s) over the socket (ADD asks /readyz first), printing. `/bin/true` is
-exec'd the same way as the floor of any exec from this process.
+stdin, the HTTP round trip over the socket, printing. `requests` counts what the daemon received per
+run. `/bin/true` is exec'd the same way as the floor of any exec from this process.
 
 Prints one JSON line per shim and command (median, p95 in ms) and a summary line.
 Usage: python -m benchmarks.bench_shim [--iterations N]
@@ -17,6 +17,7 @@ import json
 import statistics
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,17 +30,20 @@ WARMUP = 5
 
 
 @contextmanager
-def noop_daemon(socket_dir: Path) -> Iterator[None]:
-    """The no-op daemon, in a thread of its own with its own event loop."""
+def noop_daemon(socket_dir: Path) -> Iterator[Counter[str]]:
+    """The no-op daemon, in a thread of its own with its own event loop; yields its request counts."""
     socket_dir.mkdir(parents=True, exist_ok=True)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     stop = asyncio.Event()
+    received: Counter[str] = Counter()
 
     async def readyz(_: web.Request) -> web.Response:
+        received["readyz"] += 1
         return web.json_response({"ready": True})
 
     async def cni(request: web.Request) -> web.Response:
+        received["cni"] += 1
         await request.read()
         return web.json_response({"Result": None})
 
@@ -59,7 +63,7 @@ def noop_daemon(socket_dir: Path) -> Iterator[None]:
     if not started.wait(30):
         raise SystemExit("the no-op daemon did not start")
     try:
-        yield
+        yield received
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
@@ -108,10 +112,12 @@ def run(iterations: int, root: Path) -> dict[str, float]:
         }
     )
     medians: dict[str, float] = {}
-    with noop_daemon(root):
+    with noop_daemon(root) as received:
         for shim in measured:
             for command in ("ADD", "DEL"):
+                received.clear()
                 samples = measure(shim.argv, environment(command), stdin, iterations)
+                runs = WARMUP + iterations
                 medians[f"{shim.name} {command}"] = ms(statistics.median(samples))
                 emit(
                     {
@@ -119,7 +125,7 @@ def run(iterations: int, root: Path) -> dict[str, float]:
                         "iterations": iterations,
                         "median_ms": ms(statistics.median(samples)),
                         "p95_ms": ms(percentile(samples, 0.95)),
-                        "requests": 2 if command == "ADD" else 1,
+                        "requests": round(sum(received.values()) / runs, 2),
                     }
                 )
     return medians
