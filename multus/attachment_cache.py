@@ -2,13 +2,16 @@
 
 One file per container, `<cniDir>/<containerID>`, written atomically (temporary file, rename) before
 the first delegate runs, so a crash of the daemon at any point leaves a record that names every
-attachment that may exist; on disk (fsync) before the ADD succeeds, so a power loss does too; written
-again, with the results, once they all succeeded. Each attachment keeps everything
-its DEL needs: the exact delegate config, runtimeConfig, CNI_ARGS and the result.
+attachment that may exist; written again, with the results, once they all succeeded, and then synced
+to disk, off the request's path. Only a power loss within those milliseconds loses it, and with it
+the pod's network namespace and the plugins' own unsynced state (host-local does not sync its leases).
+Each attachment keeps everything its DEL needs: the exact delegate config, runtimeConfig, CNI_ARGS and
+the result.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -56,18 +59,22 @@ class AttachmentCache:
         return self.folder / container_id
 
     def save(self, record: ContainerRecord, *, durable: bool = True) -> None:
-        """Replace the container's record atomically. `durable` also waits for the disk: needed for the
-        record written before any delegate runs (after a crash it is what names the attachments);
-        later updates only add results, which DEL can do without."""
+        """Replace the container's record atomically; `durable` also waits for the disk (as `sync`)."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             data = record.model_dump_json(by_alias=True).encode()
-            with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".tmp-", delete=False) as tmp:
-                tmp.write(data)
-                tmp.flush()
-                if durable:
-                    os.fsync(tmp.fileno())
-            os.replace(tmp.name, self.path(record.container_id))
+            fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as tmp:
+                    tmp.write(data)
+                    if durable:
+                        tmp.flush()
+                        os.fsync(tmp.fileno())
+                os.replace(temporary, self.path(record.container_id))
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
         except OSError as error:
             raise IOFailure(f"cannot write the attachment cache in {self.folder}", str(error)) from error
 

@@ -142,21 +142,18 @@ class Orchestrator:
                 } | attachment.capability_args
         record = self._new_record(pod, attachments)
         self.cache.save(record, durable=False)
-        # On disk before the ADD succeeds, the fsync running alongside the delegates, not before them.
-        synced = asyncio.create_task(asyncio.to_thread(self.cache.sync, record.container_id))
         try:
             results = await self._add_all(attachments, conflists, record)
             if any(attachment.default_route for attachment in attachments):
                 self._settle(replied=False)  # the route rewrites the cached results: they must be there
                 await asyncio.to_thread(self._apply_default_route, attachments, results, record)
-            # With the results, for CHECK; not synced: DEL takes prevResult from the result cache.
+            # With the results, for CHECK; then on disk, after the reply (see AttachmentCache).
             self._later(functools.partial(self.cache.save, record, durable=False))
-            await synced
+            self._later(functools.partial(self.cache.sync, record.container_id))
             if pod is not None and self.hooks.defer is None:
                 # A pod re-created meanwhile gets no status, and no networks either.
                 await self._report(pod, attachments, record)
         except Exception as error:  # whatever failed, the attachments made so far must go
-            synced.cancel()
             self._settle(replied=False)  # the undo's DELs want their prevResults
             await self._undo(record)
             if pod is not None:
