@@ -75,9 +75,9 @@ class Hooks:
     `observer` hears of every delegate run (plugin type, command, seconds). `defer`, when set, takes the
     pod's report (network-status and Events) to run after the reply: the pod's networking is done by
     then, and the report, retried until written, need not hold up the runtime. `after_reply`, when set,
-    takes an ADD's bookkeeping (result cache, the record's results, log lines) to run once the reply is
-    sent, before the container's next request; DEL finds the record written before the first delegate
-    ran in any case.
+    takes the bookkeeping of an ADD or a DEL (the result cache, the record and its fsync, log lines) to
+    run once the reply is sent, before the container's next request; a DEL after a crash in between
+    still finds the record written before the first delegate ran.
     """
 
     observer: Callable[[str, str, float], None] | None = None
