@@ -124,7 +124,6 @@ def run(rounds: int, root: Path) -> None:
     for owner, names in TIMED:
         for name in names:
             timers.wrap(owner, name)
-    os.register_at_fork(after_in_child=daemon_main._default_signals_in_child)
     measured, _ = shims(root / "bin")
     shim = measured[0]
     with running(root / "testenv") as env, node(env, root / "node") as world:

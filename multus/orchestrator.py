@@ -30,7 +30,14 @@ from multus.attachment_cache import AttachmentCache, AttachmentRecord, Container
 from multus.cni.args import IGNORE_UNKNOWN
 from multus.cni.cache import DEFAULT_CACHE_DIR, ResultCache
 from multus.cni.config import NetworkConfigList, parse_network_config
-from multus.cni.conflist import LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY, Attachment, ConfigListRunner
+from multus.cni.conflist import (
+    LEGACY_ATTACHMENTS_KEY,
+    VALID_ATTACHMENTS_KEY,
+    Attachment,
+    ConfigListRunner,
+    Later,
+    at_once,
+)
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import (
     CNIError,
@@ -82,7 +89,7 @@ class Hooks:
 
     observer: Callable[[str, str, float], None] | None = None
     defer: Callable[[Coroutine[Any, Any, None]], None] | None = None
-    after_reply: Callable[[Callable[[], None]], None] | None = None
+    after_reply: Later | None = None
 
 
 REPORT_ATTEMPTS = 8
@@ -109,8 +116,7 @@ class Orchestrator:
         search = [str(config.bin_dir), *env.path]
         executor = DelegateExecutor(search, timeout=config.delegate_timeout, observer=hooks.observer)
         self._pending: list[Callable[[], None]] = []  # bookkeeping that waits for the reply
-        later = self._pending.append if hooks.after_reply is not None else None
-        self.runner = ConfigListRunner(executor, ResultCache(results_dir), later=later)
+        self.runner = ConfigListRunner(executor, ResultCache(results_dir))
         self.cache = AttachmentCache(config.cni_dir)
         self.runtime_config = dict(runtime_config or {})
 
@@ -172,13 +178,14 @@ class Orchestrator:
             self._pending.append(work)
 
     def _settle(self, *, replied: bool) -> None:
-        """The pending bookkeeping: handed to the host to run after its reply, or done now."""
+        """The pending bookkeeping: handed to the host to run after its reply, or done now (before an
+        undo, whose DELs want the cached results)."""
         pending, self._pending = self._pending, []
-        for work in pending:
-            if replied and self.hooks.after_reply is not None:
+        if replied and self.hooks.after_reply is not None:
+            for work in pending:
                 self.hooks.after_reply(work)
-            else:
-                work()
+        else:
+            run_bookkeeping(pending, {"container": self.env.container_id})
 
     def _check_delegates(self, attachments: list[PodAttachment]) -> list[NetworkConfigList]:
         """Before anything runs: every config parses and every plugin binary exists. Found later, these
@@ -200,7 +207,7 @@ class Orchestrator:
         results: list[Result] = []
         for attachment, conflist, entry in zip(attachments, conflists, record.attachments, strict=True):
             started = time.monotonic()
-            result = await self.runner.add(conflist, self._cni_attachment(entry))
+            result = await self.runner.add(conflist, self._cni_attachment(entry), later=self._later)
             context = fields(
                 container=self.env.container_id,
                 pod=_pod_ref(record),
@@ -344,14 +351,11 @@ class Orchestrator:
                 await self._warn_nothing_to_delete()
                 return
         # The runtime's DEL: what is removed from the caches, and logged, can wait for the reply.
-        await self._delete_record(record, later=self.hooks.after_reply)
+        await self._delete_record(record, later=self.hooks.after_reply or at_once)
 
-    async def _delete_record(
-        self, record: ContainerRecord, *, later: Callable[[Callable[[], None]], None] | None = None
-    ) -> None:
+    async def _delete_record(self, record: ContainerRecord, *, later: Later = at_once) -> None:
         """DEL every attachment in reverse; drop those that succeeded from the cache, report the rest.
-        `later`, when given, takes the removals from the caches and their log lines."""
-        run_later = later or _now
+        `later` takes the removals from the caches and their log lines."""
         failures: list[str] = []
         first: CNIError | None = None
         for entry in list(reversed(record.attachments)):
@@ -379,9 +383,9 @@ class Orchestrator:
                 network=entry.network,
                 ifname=entry.ifname,
             )
-            run_later(functools.partial(log.info, "attachment deleted", extra=context))
+            later(functools.partial(log.info, "attachment deleted", extra=context))
         if first is None:
-            run_later(functools.partial(self.cache.remove, record.container_id))
+            later(functools.partial(self.cache.remove, record.container_id))
             return
         self.cache.save(record)  # what is left, for the runtime's next DEL
         raise type(first)(
@@ -487,9 +491,8 @@ class Orchestrator:
         record.attachments.append(entry)
         self.cache.save(record)
         try:
-            result = await self.runner.add(conflist, self._cni_attachment(entry, record))
+            result = await self.runner.add(conflist, self._cni_attachment(entry, record), later=self._later)
         except Exception:
-            self._settle(replied=False)
             await self._delete_record(record.model_copy(update={"attachments": [entry]}))
             record.attachments.remove(entry)
             self.cache.save(record)
@@ -588,8 +591,14 @@ class Orchestrator:
             )
 
 
-def _now(work: Callable[[], None]) -> None:
-    work()
+def run_bookkeeping(work: list[Callable[[], None]], context: dict[str, str]) -> None:
+    """Bookkeeping once the delegates ran: a step that fails is logged (the attachments stand, and an
+    undo still has to run), and the others still run."""
+    for step in work:
+        try:
+            step()
+        except Exception as error:
+            log.error("bookkeeping failed", extra=fields(**context, error=str(error)))
 
 
 def _conflist(network: str, config: dict[str, Any]) -> NetworkConfigList:

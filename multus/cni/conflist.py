@@ -105,25 +105,30 @@ def plugin_stdin(
     return json.dumps(config).encode()
 
 
+# Takes bookkeeping (a write to or a removal from the result cache) to run when the caller chooses.
+Later = Callable[[Callable[[], None]], None]
+
+
+def at_once(work: Callable[[], None]) -> None:
+    """The `Later` that runs the work there and then."""
+    work()
+
+
 class ConfigListRunner:
     """Runs config lists with `executor`, keeping ADD results in `cache` for DEL, CHECK and GC.
 
-    `later`, when given, takes the cache writes of ADD to run once the caller has answered, before
-    anything else touches the container: DEL finds no prevResult only if the process dies in between.
+    ADD and DEL hand their change to the cache to `later`, by default at once. A caller that answers
+    first must run it before anything else touches the container: DEL then finds no prevResult only if
+    the process dies in between.
     """
 
-    def __init__(
-        self,
-        executor: DelegateExecutor,
-        cache: ResultCache,
-        *,
-        later: Callable[[Callable[[], None]], None] | None = None,
-    ) -> None:
+    def __init__(self, executor: DelegateExecutor, cache: ResultCache) -> None:
         self.executor = executor
         self.cache = cache
-        self._later = later
 
-    async def add(self, conflist: NetworkConfigList, attachment: Attachment) -> Result:
+    async def add(
+        self, conflist: NetworkConfigList, attachment: Attachment, *, later: Later = at_once
+    ) -> Result:
         env = attachment.environment(Command.ADD)
         result: Result | None = None
         for position, plugin in enumerate(conflist.plugins):
@@ -147,10 +152,7 @@ class ConfigListRunner:
             capability_args=dict(attachment.capability_args),
             result=result,
         )
-        if self._later is None:
-            self.cache.write(entry)  # a small file, not synced: cheaper than a hop to a thread
-        else:
-            self._later(functools.partial(self.cache.write, entry))
+        later(functools.partial(self.cache.write, entry))  # a small file, not synced
         return result
 
     async def check(self, conflist: NetworkConfigList, attachment: Attachment) -> None:
@@ -179,15 +181,10 @@ class ConfigListRunner:
                 raise _naming(exc, conflist, position, Command.CHECK) from None
 
     async def delete(
-        self,
-        conflist: NetworkConfigList,
-        attachment: Attachment,
-        *,
-        later: Callable[[Callable[[], None]], None] | None = None,
+        self, conflist: NetworkConfigList, attachment: Attachment, *, later: Later = at_once
     ) -> None:
         """DEL in reverse order. Capability arguments fall back to those cached at ADD, so a DEL from a
-        runtime that no longer knows them (port mappings, bandwidth) still hands them to the plugins.
-        `later`, when given, takes the removal of the cached result, to run once the caller answered."""
+        runtime that no longer knows them (port mappings, bandwidth) still hands them to the plugins."""
         env = attachment.environment(Command.DEL)
         cached = self._cached_for_delete(conflist, attachment)
         prev_result = None
@@ -202,13 +199,7 @@ class ConfigListRunner:
                 await self.executor.execute(plugin.type, env, stdin)
             except CNIError as exc:
                 raise _naming(exc, conflist, position, Command.DEL) from None
-        forget = functools.partial(
-            self.cache.delete, conflist.name, attachment.container_id, attachment.ifname
-        )
-        if later is None:
-            forget()
-        else:
-            later(forget)
+        later(functools.partial(self.cache.delete, conflist.name, attachment.container_id, attachment.ifname))
 
     async def status(self, conflist: NetworkConfigList) -> None:
         if not at_least(conflist.version, STATUS_SINCE):

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -193,6 +194,7 @@ class _Child:
         """posix_spawn (a vfork underneath) in a process group of its own, so a kill reaches its helpers
         too. Not a session of its own: where the kernel has scheduler autogroups, each new session costs
         one, about half a millisecond per run."""
+        _seal_inherited_descriptors()
         (stdin_r, stdin_w), (stdout_r, stdout_w), (stderr_r, stderr_w) = _pipe(), _pipe(), _pipe()
         theirs, ours = (stdin_r, stdout_w, stderr_w), (stdin_w, stdout_r, stderr_r)
         try:
@@ -200,10 +202,7 @@ class _Child:
                 path,
                 [str(path)],
                 environ,
-                file_actions=[
-                    *((os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(theirs)),
-                    *((os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_descriptors()),
-                ],
+                file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(theirs)],
                 setpgroup=0,
                 setsigmask=(),
                 setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),  # ignored by Python; plugins get the defaults
@@ -320,16 +319,14 @@ def _pipe() -> tuple[int, int]:
     return ends[0], ends[1]
 
 
-def _inheritable_descriptors() -> list[int]:
-    """Descriptors above 2 that would cross an exec: ours never do, but whoever started us may have left
-    some open. Plugins get none of them, as with subprocess's close_fds."""
-    found = []
+@functools.cache
+def _seal_inherited_descriptors() -> None:
+    """Close-on-exec for the descriptors above 2 that whoever started us left open, once: those Python
+    opens are close-on-exec already. Plugins get none of them, as with subprocess's close_fds."""
     for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
         with contextlib.suppress(OSError):  # the listing's own descriptor, closed by now
-            if fd > 2 and os.get_inheritable(fd):
-                found.append(fd)
-    return found
+            if int(name) > 2:
+                os.set_inheritable(int(name), False)
 
 
 def _reap(pid: int) -> int:

@@ -165,18 +165,6 @@ class Daemon:
                     log.info("credentials reloaded")
 
 
-def _default_signals_in_child() -> None:
-    """Undo the event loop's signal set-up in a child forked without exec.
-
-    pyroute2 forks a helper to open netlink inside a pod's namespace and ends it with SIGTERM. The child
-    inherits asyncio's wakeup fd, a socket shared with this process: without this, the helper's SIGTERM
-    is written to our event loop, which then believes the daemon was told to stop and drains.
-    """
-    signal.set_wakeup_fd(-1)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, signal.SIG_DFL)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="multus-daemon", description=__doc__)
     parser.add_argument("--config", type=Path, help="daemon config file (JSON)")
@@ -196,5 +184,4 @@ def main(argv: list[str] | None = None) -> None:
         await Daemon(config).run(stop)
 
     log.info("starting", extra=fields(node=config.node_name, socket=str(config.socket_dir)))
-    os.register_at_fork(after_in_child=_default_signals_in_child)
     asyncio.run(serve())

@@ -13,7 +13,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import functools
 import json
 import os
 import time
@@ -35,7 +34,7 @@ from multus.config import parse_config, reply_version
 from multus.daemon.metrics import DaemonMetrics
 from multus.k8s.view import ClusterView
 from multus.logs import fields, get_logger
-from multus.orchestrator import Hooks, pod_of, run_command, run_delegate
+from multus.orchestrator import Hooks, pod_of, run_bookkeeping, run_command, run_delegate
 
 log = get_logger("daemon")
 
@@ -86,7 +85,7 @@ class CNIServer:
         self.draining = False
         self._runner: web.AppRunner | None = None
         self._reports: set[asyncio.Task[None]] = set()  # network-status writes still going on
-        self._hooks = Hooks(observer=self._observe_delegate, defer=self._report_later)
+        self._hooks = Hooks(observer=self._observe_delegate)  # each request adds where its later work goes
 
     def _observe_delegate(self, plugin: str, command: str, seconds: float) -> None:
         self.metrics.delegate_latency.labels(plugin, command).observe(seconds)
@@ -162,6 +161,7 @@ class CNIServer:
         started = time.monotonic()
         command, container, pod, version = "", "", "", LATEST_VERSION
         after_reply: list[Callable[[], None]] = []
+        reports: list[Coroutine[Any, Any, None]] = []
         async with contextlib.AsyncExitStack() as admitted:
             try:
                 wire = _decode(await _read(request))
@@ -176,12 +176,7 @@ class CNIServer:
                         "multus daemon is not ready", "its caches of pods and networks are still syncing"
                     )
                 await admitted.enter_async_context(self._admitted(env.container_id))
-                # The pod's report too starts once the reply is out, not while it is being written.
-                hooks = replace(
-                    self._hooks,
-                    after_reply=after_reply.append,
-                    defer=lambda report: after_reply.append(functools.partial(self._report_later, report)),
-                )
+                hooks = replace(self._hooks, after_reply=after_reply.append, defer=reports.append)
                 reply = await run(env, stdin, wire.interface_attributes or {}, hooks)
                 status, payload = 200, {"Result": reply}
             except CNIError as error:
@@ -207,12 +202,16 @@ class CNIServer:
                 ),
             )
             response = web.json_response(payload, status=status, dumps=json.dumps)
-            if after_reply:
-                # The runtime has its answer; the container's next request still waits for this.
+            if after_reply or reports:
+                # The runtime has its answer; the container's next request still waits for the files
+                # (written by a worker thread: an fsync must not stall the loop), the pod's report not.
                 with contextlib.suppress(ConnectionError):
                     await response.prepare(request)
                     await response.write_eof()
-                _run_all(after_reply, context)
+                if after_reply:
+                    await asyncio.to_thread(run_bookkeeping, after_reply, context)
+                for report in reports:
+                    self._report_later(report)
         return response
 
     async def _run(
@@ -274,15 +273,6 @@ async def _read(request: web.Request) -> bytes:
     except web.HTTPRequestEntityTooLarge:
         # A CNI error, not aiohttp's 413: the shim reports other statuses as "try again later".
         raise DecodeFailure(f"daemon request: larger than {MAX_REQUEST_BYTES} bytes") from None
-
-
-def _run_all(work: list[Callable[[], None]], context: dict[str, str]) -> None:
-    """Bookkeeping after a reply: a failure is logged (the attachment stands), the rest still runs."""
-    for step in work:
-        try:
-            step()
-        except Exception as error:
-            log.error("bookkeeping after the reply failed", extra=fields(**context, error=str(error)))
 
 
 def _decode(body: bytes) -> WireRequest:

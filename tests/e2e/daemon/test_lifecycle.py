@@ -146,16 +146,11 @@ def test_add_before_the_caches_synced_is_answered_503_and_the_shim_waits(
 
 
 def test_sigterm_fails_readiness_and_lets_the_request_in_flight_finish(
-    start_daemon: StartDaemon, runtime_for: RuntimeFor, tmp_path: Path
+    start_daemon: StartDaemon, runtime_for: RuntimeFor
 ) -> None:
     daemon = start_daemon()
     rt = runtime_for(daemon)
-    started = tmp_path / "slow-add-started"
-    slow = rt.bridge_net(
-        "slow",
-        default_route=False,
-        after=[{"type": "fake-sleep", "sleepSeconds": 4, "startedFile": str(started)}],
-    )
+    slow, started = rt.sleeping_net("slow", 4)
     rt.nad("slow", slow.config)
     box = rt.pod("slow")
     other = rt.pod()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -18,16 +17,11 @@ RuntimeFor = Callable[[DaemonProcess], ShimRuntime]
 
 
 def test_metrics_count_requests_in_flight_and_cached(
-    start_daemon: StartDaemon, runtime_for: RuntimeFor, tmp_path: Path
+    start_daemon: StartDaemon, runtime_for: RuntimeFor
 ) -> None:
     daemon = start_daemon()
     rt = runtime_for(daemon)
-    started = tmp_path / "slow-add-started"
-    slow = rt.bridge_net(
-        "slow",
-        default_route=False,
-        after=[{"type": "fake-sleep", "sleepSeconds": 2, "startedFile": str(started)}],
-    )
+    slow, started = rt.sleeping_net("slow", 2)
     nads_before = metric(daemon.metrics(), "multus_cache_objects", kind="network-attachment-definitions")
     rt.nad("slow", slow.config)
     good, bad = rt.pod("slow"), rt.pod("no/such/network")

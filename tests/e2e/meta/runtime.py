@@ -171,6 +171,20 @@ class Runtime:
         net.config = {"cniVersion": "1.1.0", "name": name, "plugins": plugins}
         return net
 
+    def paused_net(self, name: str) -> tuple[BridgeNet, Path, Path]:
+        """`bridge_net` followed by fake-pause: the network, the file that appears once the list has
+        reached the pause, and the file whose creation lets it go on."""
+        started, release = self.root / f"{name}-started", self.root / f"{name}-release"
+        pause = {"type": "fake-pause", "startedFile": str(started), "releaseFile": str(release)}
+        return self.bridge_net(name, default_route=False, after=[pause]), started, release
+
+    def sleeping_net(self, name: str, seconds: float) -> tuple[BridgeNet, Path]:
+        """`bridge_net` followed by fake-sleep for `seconds`: the network, and the file that appears once
+        the list has reached the sleep."""
+        started = self.root / f"{name}-started"
+        sleep = {"type": "fake-sleep", "sleepSeconds": seconds, "startedFile": str(started)}
+        return self.bridge_net(name, default_route=False, after=[sleep]), started
+
     def dual_stack_net(self, name: str, *, default_route: bool) -> tuple[BridgeNet, ipaddress.IPv6Network]:
         """Like `bridge_net`, with an IPv6 /64 beside the IPv4 /24 (and default routes of both families)."""
         net = self.bridge_net(name, default_route=default_route)

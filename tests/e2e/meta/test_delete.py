@@ -109,9 +109,7 @@ def test_del_without_cni_netns_uses_the_recorded_netns(rt: Runtime) -> None:
 
 
 def test_del_after_the_plugin_was_killed_mid_add_removes_what_it_started(rt: Runtime) -> None:
-    started, release = rt.root / "started", rt.root / "release"
-    pause = {"type": "fake-pause", "startedFile": str(started), "releaseFile": str(release)}
-    paused = rt.bridge_net("paused", default_route=False, after=[pause])
+    paused, started, release = rt.paused_net("paused")
     rt.nad("paused", paused.config)
     rt.pod("paused")
     adding = rt.start("ADD")

@@ -136,9 +136,7 @@ def test_add_for_a_pod_recreated_under_the_same_name_fails_and_writes_nothing(rt
 
 
 def test_pod_recreated_while_its_add_runs_is_left_with_nothing(rt: Runtime) -> None:
-    started, release = rt.root / "started", rt.root / "release"
-    pause = {"type": "fake-pause", "startedFile": str(started), "releaseFile": str(release)}
-    paused = rt.bridge_net("paused", default_route=False, after=[pause])
+    paused, started, release = rt.paused_net("paused")
     rt.nad("paused", paused.config)
     box = rt.pod("paused")
 
