@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ class MultusConfig(BaseModel):
     and because an upstream config may carry options we do not act on (`logOptions`).
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     cni_version: str = Field("1.1.0", alias="cniVersion")
     name: str = "multus-cni-network"
@@ -100,7 +101,15 @@ def reply_version(stdin: bytes) -> str:
 
 
 def parse_config(stdin: bytes) -> MultusConfig:
-    """The config from the runtime's stdin; every problem names the key at fault."""
+    """The config from the runtime's stdin; every problem names the key at fault.
+
+    The config is frozen, so the same bytes share one: the daemon gets its node's config with nearly
+    every request, and validating it costs more than a lookup."""
+    return _parse_config(bytes(stdin))
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_config(stdin: bytes) -> MultusConfig:
     try:
         raw = json.loads(stdin)
     except (ValueError, UnicodeDecodeError) as error:

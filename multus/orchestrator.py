@@ -204,20 +204,36 @@ class Orchestrator:
     async def _add_all(
         self, attachments: list[PodAttachment], conflists: list[NetworkConfigList], record: ContainerRecord
     ) -> list[Result]:
+        """Every attachment's ADD, in order. On a failure the record keeps only those that started, for
+        the undo."""
+        outcomes = await self.runner.add_in_turn(
+            [
+                (conflist, self._cni_attachment(entry))
+                for conflist, entry in zip(conflists, record.attachments, strict=True)
+            ],
+            later=self._later,
+        )
         results: list[Result] = []
-        for attachment, conflist, entry in zip(attachments, conflists, record.attachments, strict=True):
-            started = time.monotonic()
-            result = await self.runner.add(conflist, self._cni_attachment(entry), later=self._later)
+        for attachment, entry, outcome in zip(attachments, record.attachments, outcomes, strict=True):
+            if not isinstance(outcome, Result):
+                continue
             context = fields(
                 container=self.env.container_id,
                 pod=_pod_ref(record),
                 network=attachment.network,
                 ifname=attachment.ifname,
-                ms=round((time.monotonic() - started) * 1e3, 1),
             )
             self._later(functools.partial(log.info, "attachment added", extra=context))
-            entry.result = result.to_dict()
-            results.append(result)
+            entry.result = outcome.to_dict()
+            results.append(outcome)
+        failure = next((outcome for outcome in outcomes if isinstance(outcome, CNIError)), None)
+        if failure is not None:
+            record.attachments = [
+                entry
+                for entry, outcome in zip(record.attachments, outcomes, strict=True)
+                if outcome is not None
+            ]
+            raise failure
         return results
 
     def _apply_default_route(
@@ -361,7 +377,10 @@ class Orchestrator:
         for entry in list(reversed(record.attachments)):
             try:
                 await self.runner.delete(
-                    _conflist(entry.network, entry.config), self._cni_attachment(entry, record), later=later
+                    _conflist(entry.network, entry.config),
+                    self._cni_attachment(entry, record),
+                    later=later,
+                    kept_result=entry.result,
                 )
             except CNIError as error:
                 first = first or error
@@ -395,10 +414,7 @@ class Orchestrator:
         )
 
     async def _undo(self, record: ContainerRecord) -> None:
-        """Undo a failed ADD: DEL every attachment it started (the failing one too), in reverse."""
-        started = [entry for entry in record.attachments if entry.result is not None]
-        failing = next((entry for entry in record.attachments if entry.result is None), None)
-        record.attachments = [*started, *([failing] if failing else [])]
+        """Undo a failed ADD: DEL every attachment of the record (those that started), in reverse."""
         try:
             await self._delete_record(record)
         except CNIError as error:
@@ -508,7 +524,8 @@ class Orchestrator:
         entry = next((e for e in record.attachments if e.ifname == self.env.ifname), None) if record else None
         if record is None or entry is None:
             return
-        await self.runner.delete(_conflist(entry.network, entry.config), self._cni_attachment(entry, record))
+        conflist = _conflist(entry.network, entry.config)
+        await self.runner.delete(conflist, self._cni_attachment(entry, record), kept_result=entry.result)
         record.attachments.remove(entry)
         self.cache.save(record)
 

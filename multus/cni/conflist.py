@@ -22,7 +22,7 @@ import asyncio
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ from multus.cni.errors import (
     InvalidEnvironment,
     UnknownContainer,
 )
-from multus.cni.exec import DelegateExecutor
+from multus.cni.exec import DelegateExecutor, plugin_result
 from multus.cni.names import container_id_error, ifname_error
 from multus.cni.results import Result
 from multus.cni.versions import CHECK_SINCE, GC_SINCE, PREV_RESULT_ON_DEL_SINCE, STATUS_SINCE, at_least
@@ -87,16 +87,19 @@ def plugin_stdin(
     conflist: NetworkConfigList,
     plugin: PluginConfig,
     *,
-    prev_result: Result | None = None,
+    prev_result: Result | Mapping[str, Any] | None = None,
     capability_args: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """The config one plugin of the list reads on stdin (libcni's buildOneConfig)."""
+    """The config one plugin of the list reads on stdin (libcni's buildOneConfig). A `prev_result` given
+    as a mapping is taken to be in the list's version already."""
     config = plugin.to_dict()
     config["name"] = conflist.name
     config["cniVersion"] = conflist.version
-    if prev_result is not None:
+    if isinstance(prev_result, Result):
         config["prevResult"] = prev_result.convert_to(conflist.version).to_dict()
+    elif prev_result is not None:
+        config["prevResult"] = dict(prev_result)
     declared = plugin.declared_capabilities
     granted = {key: value for key, value in (capability_args or {}).items() if key in declared}
     if granted:
@@ -129,19 +132,83 @@ class ConfigListRunner:
     async def add(
         self, conflist: NetworkConfigList, attachment: Attachment, *, later: Later = at_once
     ) -> Result:
+        result = await self._add(conflist, attachment, later, _Turn(given=True))
+        assert result is not None  # only a refused turn gives none
+        return result
+
+    async def add_in_turn(
+        self, lists: Sequence[tuple[NetworkConfigList, Attachment]], *, later: Later = at_once
+    ) -> list[Result | CNIError | None]:
+        """ADD each list in order, as one `add` after the other would, stopping at the first failure.
+
+        Except that a list starts as soon as the plugins of the one before it have exited with success,
+        with its first plugin's input made beforehand: the previous result is read and cached while this
+        list runs. A plugin that exits 0 but prints an invalid result thus fails once the next list has
+        started.
+
+        Gives, per list, its result, its error, or None if it did not start: the caller undoes every list
+        that did not give None. An exception other than a `CNIError` is raised once every list has ended.
+        """
+        turns = [_Turn(given=index == 0) for index in range(len(lists))]
+
+        async def in_turn(index: int, conflist: NetworkConfigList, attachment: Attachment) -> Result | None:
+            following = turns[index + 1] if index + 1 < len(turns) else None
+            try:
+                return await self._add(conflist, attachment, later, turns[index], following)
+            except BaseException:
+                for turn in turns[index + 1 :]:
+                    turn.refuse()
+                raise
+
+        outcomes = await asyncio.gather(
+            *(in_turn(index, conflist, attachment) for index, (conflist, attachment) in enumerate(lists)),
+            return_exceptions=True,
+        )
+        settled: list[Result | CNIError | None] = []
+        for outcome in outcomes:
+            if isinstance(outcome, CNIError) or not isinstance(outcome, BaseException):
+                settled.append(outcome)
+            else:
+                raise outcome
+        return settled
+
+    async def _add(
+        self,
+        conflist: NetworkConfigList,
+        attachment: Attachment,
+        later: Later,
+        turn: _Turn,
+        following: _Turn | None = None,
+    ) -> Result | None:
+        """The list's ADD once `turn` is given (None if it is refused); gives `following` as soon as the
+        last plugin has exited with success."""
         env = attachment.environment(Command.ADD)
+        if not conflist.plugins:
+            raise InvalidConfig(f"network {conflist.name!r} has no plugins")
+        stdin = plugin_stdin(conflist, conflist.plugins[0], capability_args=attachment.capability_args)
+        if not await turn.taken():
+            return None
+        last = len(conflist.plugins) - 1
         result: Result | None = None
         for position, plugin in enumerate(conflist.plugins):
-            stdin = plugin_stdin(
-                conflist, plugin, prev_result=result, capability_args=attachment.capability_args
-            )
+            if position:
+                stdin = plugin_stdin(
+                    conflist, plugin, prev_result=result, capability_args=attachment.capability_args
+                )
             try:
-                answer = await self.executor.execute_with_result(plugin.type, env, stdin, conflist.version)
-                result = answer.convert_to(conflist.version)
+                stdout = await self.executor.execute(plugin.type, env, stdin)
+                if position == last and following is not None:
+                    following.give()
+                    await asyncio.sleep(0)  # the next list spawns its plugin before we read our result
+                result = plugin_result(plugin.type, stdout, conflist.version).convert_to(conflist.version)
             except CNIError as exc:
                 raise _naming(exc, conflist, position, Command.ADD) from None
-        if result is None:
-            raise InvalidConfig(f"network {conflist.name!r} has no plugins")
+        assert result is not None  # the list has plugins
+        later(functools.partial(self._remember, conflist, attachment, result))
+        return result
+
+    def _remember(self, conflist: NetworkConfigList, attachment: Attachment, result: Result) -> None:
+        """Cache an ADD's result for its DEL, CHECK and GC: a small file, not synced, as libcni's."""
         entry = CachedAttachment(
             network_name=conflist.name,
             container_id=attachment.container_id,
@@ -152,8 +219,7 @@ class ConfigListRunner:
             capability_args=dict(attachment.capability_args),
             result=result,
         )
-        later(functools.partial(self.cache.write, entry))  # a small file, not synced
-        return result
+        self.cache.write(entry)
 
     async def check(self, conflist: NetworkConfigList, attachment: Attachment) -> None:
         """CHECK against the cached result; IncompatibleVersion before 0.4.0, which has no CHECK."""
@@ -181,18 +247,25 @@ class ConfigListRunner:
                 raise _naming(exc, conflist, position, Command.CHECK) from None
 
     async def delete(
-        self, conflist: NetworkConfigList, attachment: Attachment, *, later: Later = at_once
+        self,
+        conflist: NetworkConfigList,
+        attachment: Attachment,
+        *,
+        later: Later = at_once,
+        kept_result: Mapping[str, Any] | None = None,
     ) -> None:
-        """DEL in reverse order. Capability arguments fall back to those cached at ADD, so a DEL from a
-        runtime that no longer knows them (port mappings, bandwidth) still hands them to the plugins."""
+        """DEL in reverse order, with the ADD's result as `prevResult`: `kept_result` when the caller kept
+        it (in the list's version), the cached one otherwise. Capability arguments fall back to those
+        cached at ADD, so a DEL from a runtime that no longer knows them (port mappings, bandwidth) still
+        hands them to the plugins."""
         env = attachment.environment(Command.DEL)
-        cached = self._cached_for_delete(conflist, attachment)
-        prev_result = None
+        prev_result: Result | Mapping[str, Any] | None = kept_result
         capability_args = attachment.capability_args
-        if cached is not None:
-            if at_least(conflist.version, PREV_RESULT_ON_DEL_SINCE):
-                prev_result = cached.result
+        if kept_result is None and (cached := self._cached_for_delete(conflist, attachment)) is not None:
+            prev_result = cached.result
             capability_args = capability_args or cached.capability_args
+        if not at_least(conflist.version, PREV_RESULT_ON_DEL_SINCE):
+            prev_result = None
         for position, plugin in reversed(list(enumerate(conflist.plugins))):
             stdin = plugin_stdin(conflist, plugin, prev_result=prev_result, capability_args=capability_args)
             try:
@@ -258,6 +331,26 @@ class ConfigListRunner:
         except CNIError as exc:
             log.warning("DEL of %s proceeds without its cached result: %s", conflist.name, exc)
             return None
+
+
+class _Turn:
+    """When a list of `add_in_turn` may start: given by the list before it, refused after a failure."""
+
+    def __init__(self, *, given: bool) -> None:
+        self._decided: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if given:
+            self.give()
+
+    def give(self) -> None:
+        if not self._decided.done():
+            self._decided.set_result(True)
+
+    def refuse(self) -> None:
+        if not self._decided.done():
+            self._decided.set_result(False)
+
+    async def taken(self) -> bool:
+        return await self._decided
 
 
 def _naming(exc: CNIError, conflist: NetworkConfigList, position: int, command: Command) -> CNIError:

@@ -62,6 +62,16 @@ def find_plugin(plugin_type: str, search_dirs: Sequence[str]) -> Path:
     )
 
 
+def plugin_result(plugin_type: str, stdout: bytes, version: str) -> Result:
+    """The result a plugin printed; a missing `cniVersion` means `version`."""
+    try:
+        return parse_result(stdout, default_version=version)
+    except CNIError as exc:
+        raise DelegateFailed(
+            f'plugin "{plugin_type}" printed an invalid result: {exc.msg}', f"stdout: {tail(stdout)}"
+        ) from None
+
+
 def tail(output: bytes) -> str:
     return output[-_TAIL_BYTES:].decode(errors="replace").strip()
 
@@ -69,10 +79,11 @@ def tail(output: bytes) -> str:
 class DelegateExecutor:
     """Runs plugins found in `search_dirs` (in order: the meta-plugin's binDir first, then CNI_PATH).
 
-    `environ` is the environment plugins inherit (default: this process's, as it is when the executor
-    is made), without any `CNI_*` variable of our own; `timeout` bounds each run; an exec refused with
-    "text file busy" (a binary still being written by an installer) is retried `busy_retries` times with
-    growing pauses. `observer`, when given, hears of every run as (plugin type, command, seconds).
+    `environ` is the environment plugins inherit (default: this process's, as it was when the first
+    executor was made), without any `CNI_*` variable of our own; `timeout` bounds each run; an exec
+    refused with "text file busy" (a binary still being written by an installer) is retried
+    `busy_retries` times with growing pauses. `observer`, when given, hears of every run as (plugin
+    type, command, seconds).
     """
 
     def __init__(
@@ -85,13 +96,11 @@ class DelegateExecutor:
         environ: Mapping[str, str] | None = None,
         observer: Callable[[str, str, float], None] | None = None,
     ) -> None:
-        self.search_dirs = tuple(os.fspath(folder) for folder in search_dirs)
+        self.search_dirs = tuple(dict.fromkeys(os.fspath(folder) for folder in search_dirs))
         self._observer = observer
         self.timeout = timeout
         self._busy_pauses = [busy_pause * 2**attempt for attempt in range(busy_retries)]
-        # Taken once: reading os.environ costs more than a tenth of a millisecond per call.
-        inherited = os.environ if environ is None else environ
-        self._inherited = {name: value for name, value in inherited.items() if not name.startswith("CNI_")}
+        self._inherited = _without_cni(environ) if environ is not None else _process_environ()
 
     def find(self, plugin_type: str) -> Path:
         return find_plugin(plugin_type, self.search_dirs)
@@ -117,13 +126,7 @@ class DelegateExecutor:
         self, plugin_type: str, env: CNIEnvironment, stdin: bytes, version: str
     ) -> Result:
         """Run a command that answers with a result (ADD); a missing `cniVersion` means `version`."""
-        stdout = await self.execute(plugin_type, env, stdin)
-        try:
-            return parse_result(stdout, default_version=version)
-        except CNIError as exc:
-            raise DelegateFailed(
-                f'plugin "{plugin_type}" printed an invalid result: {exc.msg}', f"stdout: {tail(stdout)}"
-            ) from None
+        return plugin_result(plugin_type, await self.execute(plugin_type, env, stdin), version)
 
     async def version_info(self, plugin_type: str) -> VersionInfo:
         stdin = json.dumps({"cniVersion": LATEST_VERSION}).encode()
@@ -139,7 +142,8 @@ class DelegateExecutor:
     async def _run(self, path: Path, environ: dict[str, str], stdin: bytes, what: str) -> PluginRun:
         child = await self._spawn(path, environ)
         try:
-            await asyncio.wait_for(child.finish(stdin), self.timeout)
+            async with asyncio.timeout(self.timeout):  # in this task: its stdin goes out at once
+                await child.finish(stdin)
         except TimeoutError:
             await child.kill()
             raise DelegateTimeout(
@@ -327,6 +331,17 @@ def _seal_inherited_descriptors() -> None:
         with contextlib.suppress(OSError):  # the listing's own descriptor, closed by now
             if int(name) > 2:
                 os.set_inheritable(int(name), False)
+
+
+def _without_cni(environ: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in environ.items() if not name.startswith("CNI_")}
+
+
+@functools.cache
+def _process_environ() -> dict[str, str]:
+    """Read once: the daemon's environment does not change, and reading os.environ costs more than a
+    tenth of a millisecond, which a daemon would pay on every request."""
+    return _without_cni(os.environ)
 
 
 def _reap(pid: int) -> int:

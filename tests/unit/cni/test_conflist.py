@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,77 @@ def test_failure_in_the_second_of_three_stops_the_add_and_names_the_plugin(
     dels = records(record)[1:]
     assert [seen["command"] for seen in dels] == ["DEL", "DEL"]
     assert all("prevResult" not in seen["stdin"] for seen in dels)
+
+
+def _networks(record: Path, *plugins: dict[str, Any]) -> list[tuple[NetworkConfigList, Attachment]]:
+    """One single-plugin list per plugin, on net1, net2...: what a pod's attachments look like."""
+    return [
+        (
+            _conflist(record, {"result": RESULT, **plugin}, name=f"fakenet{index}"),
+            _attachment(ifname=f"net{index}"),
+        )
+        for index, plugin in enumerate(plugins, start=1)
+    ]
+
+
+def test_add_in_turn_runs_the_lists_one_after_the_other(runner: ConfigListRunner, record: Path) -> None:
+    networks = _networks(record, *[{"type": "fake-record"}] * 3)
+    pending: list[Callable[[], None]] = []
+
+    outcomes = asyncio.run(runner.add_in_turn(networks, later=pending.append))
+
+    assert outcomes == [parse_result(RESULT)] * 3
+    assert [seen["env"]["CNI_IFNAME"] for seen in records(record)] == ["net1", "net2", "net3"]
+    assert runner.cache.entries() == []  # the results are cached when the caller runs what it was handed
+    for work in pending:
+        work()
+    assert sorted(entry.ifname for entry in runner.cache.entries(container_id="ctr1")) == [
+        "net1",
+        "net2",
+        "net3",
+    ]
+
+
+def test_add_in_turn_stops_at_the_first_failure(runner: ConfigListRunner, record: Path) -> None:
+    networks = _networks(
+        record, {"type": "fake-record"}, {"type": "fake-fail", "failOn": ["ADD"]}, {"type": "fake-record"}
+    )
+
+    first, failed, never = asyncio.run(runner.add_in_turn(networks))
+
+    assert first == parse_result(RESULT)
+    assert isinstance(failed, CNIError)
+    assert "fake-fail" in failed.msg
+    assert never is None
+    assert [seen["env"]["CNI_IFNAME"] for seen in records(record)] == ["net1"]
+
+
+def test_add_in_turn_finds_an_invalid_result_once_the_next_list_started(
+    runner: ConfigListRunner, record: Path
+) -> None:
+    # The garbage plugin exits 0: the next list starts while its output is read. It ran, so the caller
+    # must undo it too; the one after it never starts.
+    networks = _networks(record, {"type": "fake-garbage"}, {"type": "fake-record"}, {"type": "fake-record"})
+
+    garbage, started, never = asyncio.run(runner.add_in_turn(networks))
+
+    assert isinstance(garbage, CNIError)
+    assert "printed an invalid result" in garbage.msg
+    assert started == parse_result(RESULT)
+    assert never is None
+    assert [seen["env"]["CNI_IFNAME"] for seen in records(record)] == ["net2"]
+
+
+def test_delete_takes_the_kept_result_over_the_cache(runner: ConfigListRunner, record: Path) -> None:
+    conflist = _conflist(record, {"type": "fake-record", "result": RESULT})
+    asyncio.run(runner.add(conflist, _attachment()))
+    runner.cache.path("fakenet", "ctr1", "net1").unlink()  # the kept result needs no cache
+    kept = parse_result(RESULT).to_dict()
+
+    asyncio.run(runner.delete(conflist, _attachment(), kept_result=kept))
+
+    deleted = records(record)[-1]
+    assert (deleted["command"], deleted["stdin"]["prevResult"]) == ("DEL", kept)
 
 
 def test_delete_runs_in_reverse_with_the_cached_result_then_drops_it(

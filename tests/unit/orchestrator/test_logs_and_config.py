@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from multus.cni.errors import DecodeFailure, InvalidConfig
 from multus.config import parse_config
@@ -70,6 +71,15 @@ def test_namespace_policy() -> None:
     scoped = parse_config(b'{"namespaceIsolation": true, "globalNamespaces": "shared"}').namespace_policy
     assert scoped.global_namespaces == {"shared"}
     assert parse_config(b'{"systemNamespaces": ["admin"]}').namespace_policy.system_namespaces == {"admin"}
+
+
+def test_the_same_config_bytes_share_one_frozen_config() -> None:
+    stdin = b'{"cniVersion": "1.0.0", "clusterNetwork": "cluster"}'
+    config = parse_config(stdin)
+    assert parse_config(bytes(stdin)) is config
+    assert parse_config(stdin.replace(b"cluster", b"other")) is not config
+    with pytest.raises(ValidationError, match="frozen"):
+        config.cluster_network = "other"
 
 
 @pytest.mark.parametrize(
