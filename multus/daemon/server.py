@@ -188,30 +188,28 @@ class CNIServer:
                     InternalError(f"internal error: {type(error).__name__}: {error}").to_dict(version),
                 )
             elapsed = time.monotonic() - started
-            result = "ok" if status == 200 else f"error {payload.get('code')}"
             self.metrics.requests.labels(command or "invalid", "ok" if status == 200 else "error").inc()
             self.metrics.latency.labels(command or "invalid").observe(elapsed)
+            # The runtime gets its answer first. The container's next request still waits for the files
+            # (written by a worker thread: an fsync must not stall the loop), the pod's report not.
+            response = web.json_response(payload, status=status, dumps=json.dumps)
+            with contextlib.suppress(ConnectionError):
+                await response.prepare(request)
+                await response.write_eof()
             context = {"command": command, "container": container, "pod": pod}
             log.info(
                 "request",
                 extra=fields(
                     **context,
-                    result=result,
+                    result="ok" if status == 200 else f"error {payload.get('code')}",
                     ms=round(elapsed * 1e3, 1),
                     error=payload.get("msg") if status != 200 else None,
                 ),
             )
-            response = web.json_response(payload, status=status, dumps=json.dumps)
-            if after_reply or reports:
-                # The runtime has its answer; the container's next request still waits for the files
-                # (written by a worker thread: an fsync must not stall the loop), the pod's report not.
-                with contextlib.suppress(ConnectionError):
-                    await response.prepare(request)
-                    await response.write_eof()
-                if after_reply:
-                    await asyncio.to_thread(run_bookkeeping, after_reply, context)
-                for report in reports:
-                    self._report_later(report)
+            if after_reply:
+                await asyncio.to_thread(run_bookkeeping, after_reply, context)
+            for report in reports:
+                self._report_later(report)
         return response
 
     async def _run(

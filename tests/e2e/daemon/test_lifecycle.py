@@ -91,8 +91,14 @@ def test_del_after_the_daemon_restarted_cleans_up(start_daemon: StartDaemon, run
     rt.delete()
 
     assert rt.leftovers() == []
-    served = [line for line in daemon.log_lines() if line.get("msg") == "request"]
-    assert [(line["command"], line["result"]) for line in served] == [("ADD", "ok"), ("DEL", "ok")]
+
+    def served() -> list[tuple[str, str]]:  # each logged once its answer is out
+        return [
+            (line["command"], line["result"]) for line in daemon.log_lines() if line.get("msg") == "request"
+        ]
+
+    wait_for("the DEL's log line", lambda: len(served()) == 2)
+    assert served() == [("ADD", "ok"), ("DEL", "ok")]
 
 
 def test_add_waits_for_the_daemon_to_become_ready(start_daemon: StartDaemon, runtime_for: RuntimeFor) -> None:

@@ -6,12 +6,20 @@ from __future__ import annotations
 import base64
 import json
 import stat
+import time
 from typing import Any
 
 import pytest
 
 from multus.shim.multus_shim import request as unix_request
-from tests.e2e.daemon.support import DaemonProcess, ShimRuntime, http_body, http_status, raw_exchange
+from tests.e2e.daemon.support import (
+    DaemonProcess,
+    ShimRuntime,
+    http_body,
+    http_status,
+    raw_exchange,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -134,7 +142,12 @@ def test_each_request_is_one_structured_log_line(shared_daemon: DaemonProcess) -
 
     raw_exchange(shared_daemon.socket_path, post(wire({**DEL_ENV, "CNI_CONTAINERID": container}, "%")))
 
-    lines = [line for line in shared_daemon.log_lines()[before:] if line.get("container") == container]
+    def logged() -> list[dict[str, Any]]:  # written once the answer is out
+        return [line for line in shared_daemon.log_lines()[before:] if line.get("container") == container]
+
+    wait_for("the request's log line", logged)
+    time.sleep(0.2)  # and no second line
+    lines = logged()
     assert len(lines) == 1, lines
     assert lines[0]["msg"] == "request"
     assert lines[0]["command"] == "DEL"
