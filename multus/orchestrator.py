@@ -370,39 +370,33 @@ class Orchestrator:
         await self._delete_record(record, later=self.hooks.after_reply or at_once)
 
     async def _delete_record(self, record: ContainerRecord, *, later: Later = at_once) -> None:
-        """DEL every attachment in reverse; drop those that succeeded from the cache, report the rest.
-        `later` takes the removals from the caches and their log lines."""
+        """DEL every attachment in reverse, each once the one before has ended; drop those that succeeded
+        from the cache, report the rest. `later` takes the removals from the caches and their log lines."""
+        ordered = list(reversed(record.attachments))
+        outcomes: dict[int, CNIError | None] = {}
+        jobs, positions = [], []
+        for position, entry in enumerate(ordered):
+            try:
+                conflist = _conflist(entry.network, entry.config)
+                jobs.append((conflist, self._cni_attachment(entry, record), entry.result))
+                positions.append(position)
+            except CNIError as error:  # an entry that no longer reads: reported, the others still go
+                outcomes[position] = error
+        deleted = await self.runner.delete_in_turn(jobs, later=later)
+        outcomes.update(zip(positions, deleted, strict=True))
         failures: list[str] = []
         first: CNIError | None = None
-        for entry in list(reversed(record.attachments)):
-            try:
-                await self.runner.delete(
-                    _conflist(entry.network, entry.config),
-                    self._cni_attachment(entry, record),
-                    later=later,
-                    kept_result=entry.result,
-                )
-            except CNIError as error:
-                first = first or error
-                failures.append(f"{entry.network} ({entry.ifname}): {error}")
-                log.error(
-                    "attachment not deleted",
-                    extra=fields(
-                        container=record.container_id,
-                        pod=_pod_ref(record),
-                        network=entry.network,
-                        error=str(error),
-                    ),
-                )
+        for position, entry in enumerate(ordered):
+            context = {"container": record.container_id, "pod": _pod_ref(record), "network": entry.network}
+            failure = outcomes[position]
+            if failure is None:
+                record.attachments.remove(entry)
+                deleted_line = fields(**context, ifname=entry.ifname)
+                later(functools.partial(log.info, "attachment deleted", extra=deleted_line))
                 continue
-            record.attachments.remove(entry)
-            context = fields(
-                container=record.container_id,
-                pod=_pod_ref(record),
-                network=entry.network,
-                ifname=entry.ifname,
-            )
-            later(functools.partial(log.info, "attachment deleted", extra=context))
+            first = first or failure
+            failures.append(f"{entry.network} ({entry.ifname}): {failure}")
+            log.error("attachment not deleted", extra=fields(**context, error=str(failure)))
         if first is None:
             later(functools.partial(self.cache.remove, record.container_id))
             return

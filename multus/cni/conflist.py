@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from multus.cni.args import format_cni_args
 from multus.cni.cache import CachedAttachment, ResultCache
@@ -160,17 +160,12 @@ class ConfigListRunner:
                     turn.refuse()
                 raise
 
-        outcomes = await asyncio.gather(
-            *(in_turn(index, conflist, attachment) for index, (conflist, attachment) in enumerate(lists)),
-            return_exceptions=True,
+        return _settled(
+            await asyncio.gather(
+                *(in_turn(index, conflist, attachment) for index, (conflist, attachment) in enumerate(lists)),
+                return_exceptions=True,
+            )
         )
-        settled: list[Result | CNIError | None] = []
-        for outcome in outcomes:
-            if isinstance(outcome, CNIError) or not isinstance(outcome, BaseException):
-                settled.append(outcome)
-            else:
-                raise outcome
-        return settled
 
     async def _add(
         self,
@@ -258,6 +253,46 @@ class ConfigListRunner:
         it (in the list's version), the cached one otherwise. Capability arguments fall back to those
         cached at ADD, so a DEL from a runtime that no longer knows them (port mappings, bandwidth) still
         hands them to the plugins."""
+        await self._delete(conflist, attachment, later, kept_result, _Turn(given=True))
+
+    async def delete_in_turn(
+        self,
+        lists: Sequence[tuple[NetworkConfigList, Attachment, Mapping[str, Any] | None]],
+        *,
+        later: Later = at_once,
+    ) -> list[CNIError | None]:
+        """DEL each (list, attachment, kept result) in the order given, as one `delete` after the other
+        would: each once the one before has ended, whatever its outcome. Its first plugin's input is made
+        while the one before runs.
+
+        Gives, per list, None or its error. An exception other than a `CNIError` is raised once every
+        list has ended.
+        """
+        turns = [_Turn(given=index == 0) for index in range(len(lists))]
+
+        async def in_turn(
+            index: int, conflist: NetworkConfigList, attachment: Attachment, kept: Mapping[str, Any] | None
+        ) -> None:
+            try:
+                await self._delete(conflist, attachment, later, kept, turns[index])
+            finally:
+                if index + 1 < len(turns):
+                    turns[index + 1].give()
+
+        return _settled(
+            await asyncio.gather(
+                *(in_turn(index, *job) for index, job in enumerate(lists)), return_exceptions=True
+            )
+        )
+
+    async def _delete(
+        self,
+        conflist: NetworkConfigList,
+        attachment: Attachment,
+        later: Later,
+        kept_result: Mapping[str, Any] | None,
+        turn: _Turn,
+    ) -> None:
         env = attachment.environment(Command.DEL)
         prev_result: Result | Mapping[str, Any] | None = kept_result
         capability_args = attachment.capability_args
@@ -266,8 +301,17 @@ class ConfigListRunner:
             capability_args = capability_args or cached.capability_args
         if not at_least(conflist.version, PREV_RESULT_ON_DEL_SINCE):
             prev_result = None
-        for position, plugin in reversed(list(enumerate(conflist.plugins))):
-            stdin = plugin_stdin(conflist, plugin, prev_result=prev_result, capability_args=capability_args)
+        inputs = [
+            (
+                position,
+                plugin,
+                plugin_stdin(conflist, plugin, prev_result=prev_result, capability_args=capability_args),
+            )
+            for position, plugin in reversed(list(enumerate(conflist.plugins)))
+        ]
+        if not await turn.taken():
+            return
+        for position, plugin, stdin in inputs:
             try:
                 await self.executor.execute(plugin.type, env, stdin)
             except CNIError as exc:
@@ -331,6 +375,20 @@ class ConfigListRunner:
         except CNIError as exc:
             log.warning("DEL of %s proceeds without its cached result: %s", conflist.name, exc)
             return None
+
+
+Outcome = TypeVar("Outcome")
+
+
+def _settled(outcomes: list[Outcome | BaseException]) -> list[Outcome | CNIError]:
+    """Gathered outcomes with their CNI errors; any other exception, a bug, is raised."""
+    settled: list[Outcome | CNIError] = []
+    for outcome in outcomes:
+        if isinstance(outcome, CNIError) or not isinstance(outcome, BaseException):
+            settled.append(outcome)
+        else:
+            raise outcome
+    return settled
 
 
 class _Turn:

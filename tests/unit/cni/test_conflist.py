@@ -207,6 +207,29 @@ def test_add_in_turn_finds_an_invalid_result_once_the_next_list_started(
     assert [seen["env"]["CNI_IFNAME"] for seen in records(record)] == ["net2"]
 
 
+def test_delete_in_turn_goes_on_past_a_failure_in_the_order_given(
+    runner: ConfigListRunner, record: Path
+) -> None:
+    networks = _networks(
+        record, {"type": "fake-record"}, {"type": "fake-fail", "failOn": ["DEL"]}, {"type": "fake-record"}
+    )
+    asyncio.run(runner.add(*networks[0]))
+    kept = parse_result(RESULT).to_dict()
+
+    outcomes = asyncio.run(
+        runner.delete_in_turn([(conflist, attachment, kept) for conflist, attachment in reversed(networks)])
+    )
+
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], CNIError)
+    assert "fake-fail" in outcomes[1].msg
+    assert outcomes[2] is None
+    deleted = [seen for seen in records(record) if seen["command"] == "DEL"]
+    assert [seen["env"]["CNI_IFNAME"] for seen in deleted] == ["net3", "net1"]
+    assert all(seen["stdin"]["prevResult"] == kept for seen in deleted)
+    assert runner.cache.entries(container_id="ctr1") == []  # net1's, cached at ADD, went with its DEL
+
+
 def test_delete_takes_the_kept_result_over_the_cache(runner: ConfigListRunner, record: Path) -> None:
     conflist = _conflist(record, {"type": "fake-record", "result": RESULT})
     asyncio.run(runner.add(conflist, _attachment()))
