@@ -101,9 +101,15 @@ class DelegateExecutor:
         self.timeout = timeout
         self._busy_pauses = [busy_pause * 2**attempt for attempt in range(busy_retries)]
         self._inherited = _without_cni(environ) if environ is not None else _process_environ()
+        self._found: dict[str, Path] = {}
 
     def find(self, plugin_type: str) -> Path:
-        return find_plugin(plugin_type, self.search_dirs)
+        """The plugin's binary, looked up once: a daemon request checks every plugin before running any.
+        Forgotten when it fails to start (an installer may have moved it)."""
+        found = self._found.get(plugin_type)
+        if found is None:
+            found = self._found[plugin_type] = find_plugin(plugin_type, self.search_dirs)
+        return found
 
     async def execute(self, plugin_type: str, env: CNIEnvironment, stdin: bytes) -> bytes:
         """The stdout of a successful run; the plugin's error, DelegateFailed or DelegateTimeout otherwise.
@@ -165,6 +171,7 @@ class DelegateExecutor:
             except OSError as exc:
                 pause = next(pauses, None)
                 if exc.errno != errno.ETXTBSY or pause is None:
+                    self._found = {name: found for name, found in self._found.items() if found != path}
                     raise DelegateFailed(f"cannot run plugin {path}", exc.strerror or str(exc)) from None
                 await asyncio.sleep(pause)
             except ValueError as exc:  # a NUL byte in the environment

@@ -209,6 +209,22 @@ def test_text_file_busy_gives_up(tmp_path: Path) -> None:
         os.close(fd)
 
 
+def test_a_plugin_moved_after_its_lookup_is_looked_up_again(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    (first / "moving").write_text('#!/bin/sh\necho \'{"from": "first"}\'\n')
+    (first / "moving").chmod(0o755)
+    executor = DelegateExecutor([first, second])
+    assert asyncio.run(executor.execute("moving", ADD, b"{}")) == b'{"from": "first"}\n'
+    (first / "moving").rename(second / "moving")
+
+    with pytest.raises(DelegateFailed, match=r"cannot run plugin .*/first/moving"):
+        asyncio.run(executor.execute("moving", ADD, b"{}"))  # where it was found: gone
+    assert asyncio.run(executor.execute("moving", ADD, b"{}")) == b'{"from": "first"}\n'
+    assert executor.find("moving") == second / "moving"
+
+
 def test_many_delegates_run_at_once(tmp_path: Path) -> None:
     executor = DelegateExecutor([FAKE_PLUGINS])
 
