@@ -166,7 +166,7 @@ def run(rounds: int, root: Path) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root for network namespaces")
