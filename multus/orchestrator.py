@@ -614,9 +614,16 @@ def run_bookkeeping(work: list[Callable[[], None]], context: dict[str, str]) -> 
 
 def _conflist(network: str, config: dict[str, Any]) -> NetworkConfigList:
     try:
-        return parse_network_config(config)
+        return _parsed_config(json.dumps(config, sort_keys=True))
     except CNIError as error:
         raise type(error)(f"network {network}: {error.msg}", error.details, code=error.code) from None
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_config(text: str) -> NetworkConfigList:
+    """Parsed once per distinct config (the result is frozen): pod after pod attaches the same networks,
+    and each DEL reads back the configs its ADD ran."""
+    return parse_network_config(text)
 
 
 def _with_default_route(result: Result, family: int, gateway: str | None) -> Result:

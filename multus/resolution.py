@@ -123,7 +123,8 @@ async def _named_network(config: MultusConfig, view: ClusterView | None, name: s
             return await _nad_attachment(config, view, selection)
     by_name = find_conf_by_name(config.conf_dir, name)
     if by_name is not None:
-        return _file_attachment(load_conf_file(by_name), str(by_name))
+        path, loaded = by_name
+        return _file_attachment(loaded, str(path))
     path = Path(name)
     if path.is_dir():
         first = first_conf_file(path)
@@ -184,13 +185,13 @@ async def _nad_attachment(
 
 
 def _conf_dir_config(conf_dir: Path, marker: ConfDirConfig, reference: str) -> dict[str, Any]:
-    path = find_conf_by_name(conf_dir, marker.network_name)
-    if path is None:
+    found = find_conf_by_name(conf_dir, marker.network_name)
+    if found is None:
         raise NetworkNotFound(
             f"network {reference}: the NetworkAttachmentDefinition has no config and {conf_dir} holds no "
             f"config named {marker.network_name!r}"
         )
-    return load_conf_file(path)
+    return found[1]
 
 
 def _file_attachment(delegate: dict[str, Any], source: str) -> Attachment:
@@ -212,14 +213,16 @@ def first_conf_file(folder: Path) -> Path | None:
     return files[0] if files else None
 
 
-def find_conf_by_name(folder: Path, name: str) -> Path | None:
-    """The first config file of `folder` whose JSON `name` is `name`; unreadable files are skipped."""
+def find_conf_by_name(folder: Path, name: str) -> tuple[Path, dict[str, Any]] | None:
+    """The first config file of `folder` whose JSON `name` is `name`, and its config; unreadable files
+    are skipped."""
     for path in conf_files(folder):
         try:
-            if load_conf_file(path).get("name") == name:
-                return path
+            loaded = load_conf_file(path)
         except CNIError:
             continue
+        if loaded.get("name") == name:
+            return path, loaded
     return None
 
 
