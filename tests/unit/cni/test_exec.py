@@ -240,6 +240,19 @@ def test_many_delegates_run_at_once(tmp_path: Path) -> None:
     assert len(records(tmp_path / "r")) == 40
 
 
+def test_runs_leave_no_descriptor_behind() -> None:
+    executor = DelegateExecutor([FAKE_PLUGINS])
+    before = set(os.listdir("/proc/self/fd"))
+
+    async def runs() -> None:
+        for n in range(10):  # reaped as their outputs close, or through their pidfd
+            await executor.execute("fake-record", ADD, _stdin(result={"n": n}))
+        await asyncio.gather(*(executor.execute("fake-record", ADD, _stdin(result={})) for _ in range(10)))
+
+    asyncio.run(runs())
+    assert set(os.listdir("/proc/self/fd")) <= before
+
+
 def test_nul_in_the_environment_is_a_delegate_failure() -> None:
     env = CNIEnvironment(Command.DEL, "ctr1", "/var/run/netns/a\0b", "net1")
     with pytest.raises(DelegateFailed, match="cannot run plugin") as caught:
