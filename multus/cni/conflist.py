@@ -3,8 +3,11 @@
 - ADD runs the plugins in order, each getting the previous result (in the list's version) as
   `prevResult`; the last result is cached and returned. A failing plugin stops the list; as the spec
   says, undoing the partial ADD is the caller's DEL.
-- DEL runs them in reverse with the cached result as `prevResult` (0.4.0+), then drops the cache
-  entry. A missing or damaged cache entry does not stop a DEL: the plugins still get to clean up.
+- DEL runs them in reverse with the ADD's result as `prevResult` (0.4.0+; the caller's copy, or the
+  cached one), then drops the cache entry. A missing or damaged cache entry does not stop a DEL: the
+  plugins still get to clean up.
+- A pod's several lists run in turn (`add_in_turn`, `delete_in_turn`): one after the other, with the
+  bookkeeping of one overlapping the run of the next.
 - CHECK (0.4.0+, skipped when `disableCheck`) runs them in order with the cached result.
 - STATUS (1.1.0+; earlier versions have no STATUS, so there is nothing to ask) stops at the first
   plugin that is not ready and keeps its code (50, 51).
@@ -309,8 +312,7 @@ class ConfigListRunner:
             )
             for position, plugin in reversed(list(enumerate(conflist.plugins)))
         ]
-        if not await turn.taken():
-            return
+        await turn.taken()  # given once the list before has ended, whatever became of it
         for position, plugin, stdin in inputs:
             try:
                 await self.executor.execute(plugin.type, env, stdin)
@@ -377,12 +379,12 @@ class ConfigListRunner:
             return None
 
 
-Outcome = TypeVar("Outcome")
+_Outcome = TypeVar("_Outcome")
 
 
-def _settled(outcomes: list[Outcome | BaseException]) -> list[Outcome | CNIError]:
+def _settled(outcomes: list[_Outcome | BaseException]) -> list[_Outcome | CNIError]:
     """Gathered outcomes with their CNI errors; any other exception, a bug, is raised."""
-    settled: list[Outcome | CNIError] = []
+    settled: list[_Outcome | CNIError] = []
     for outcome in outcomes:
         if isinstance(outcome, CNIError) or not isinstance(outcome, BaseException):
             settled.append(outcome)
