@@ -373,22 +373,14 @@ class Orchestrator:
         """DEL every attachment in reverse, each once the one before has ended; drop those that succeeded
         from the cache, report the rest. `later` takes the removals from the caches and their log lines."""
         ordered = list(reversed(record.attachments))
-        outcomes: dict[int, CNIError | None] = {}
-        jobs, positions = [], []
-        for position, entry in enumerate(ordered):
-            try:
-                conflist = _conflist(entry.network, entry.config)
-                jobs.append((conflist, self._cni_attachment(entry, record), entry.result))
-                positions.append(position)
-            except CNIError as error:  # an entry that no longer reads: reported, the others still go
-                outcomes[position] = error
-        deleted = await self.runner.delete_in_turn(jobs, later=later)
-        outcomes.update(zip(positions, deleted, strict=True))
+        jobs = [self._delete_job(entry, record) for entry in ordered]
+        readable = [job for job in jobs if not isinstance(job, CNIError)]
+        deleted = iter(await self.runner.delete_in_turn(readable, later=later))
         failures: list[str] = []
         first: CNIError | None = None
-        for position, entry in enumerate(ordered):
+        for entry, job in zip(ordered, jobs, strict=True):
             context = {"container": record.container_id, "pod": _pod_ref(record), "network": entry.network}
-            failure = outcomes[position]
+            failure = job if isinstance(job, CNIError) else next(deleted)
             if failure is None:
                 record.attachments.remove(entry)
                 deleted_line = fields(**context, ifname=entry.ifname)
@@ -406,6 +398,16 @@ class Orchestrator:
             "; ".join(failures),
             code=first.code,
         )
+
+    def _delete_job(
+        self, entry: AttachmentRecord, record: ContainerRecord
+    ) -> tuple[NetworkConfigList, Attachment, dict[str, Any] | None] | CNIError:
+        """What `delete_in_turn` needs for one entry, or why the entry no longer reads (it is reported,
+        the others are still deleted)."""
+        try:
+            return _conflist(entry.network, entry.config), self._cni_attachment(entry, record), entry.result
+        except CNIError as error:
+            return error
 
     async def _undo(self, record: ContainerRecord) -> None:
         """Undo a failed ADD: DEL every attachment of the record (those that started), in reverse."""

@@ -323,7 +323,7 @@ class _Child:
     def _reap_if_exited(self) -> None:
         """Reap the plugin now if it has exited: once its outputs are closed it nearly always has, and its
         pidfd would take one more turn of the loop. Only on the pidfd path: elsewhere a thread waits."""
-        if self._pidfd < 0 or self._exit.done():
+        if self._pidfd < 0:  # reaped already, or watched by a thread
             return
         pid, status = os.waitpid(self.pid, os.WNOHANG)
         if pid:

@@ -146,6 +146,21 @@ def test_del_reports_a_failing_delegate_and_keeps_only_its_attachment(rt: Runtim
     rt.run("DEL").error(111)  # the runtime's retry meets the same failure
 
 
+def test_del_reports_a_record_entry_that_no_longer_reads_and_deletes_the_others(rt: Runtime) -> None:
+    add_pod_with_blue(rt)
+    record = json.loads(rt.cache_file().read_text())
+    blue = next(entry for entry in record["attachments"] if entry["ifname"] == "net1")
+    blue["config"] = {"name": "blue", "plugins": "not a list"}  # damaged by hand
+    rt.cache_file().write_text(json.dumps(record))
+
+    error = rt.run("DEL").error(None)
+
+    assert f"{rt.namespace}/blue (net1)" in error["details"]
+    assert sorted(rt.links()) == ["net1"]  # eth0 was deleted all the same
+    left = json.loads(rt.cache_file().read_text())
+    assert [entry["ifname"] for entry in left["attachments"]] == ["net1"]
+
+
 @pytest.mark.parametrize("kubeconfig", ["missing", "garbage"])
 def test_del_with_an_unusable_kubeconfig_works_from_the_cache(rt: Runtime, kubeconfig: str) -> None:
     add_pod_with_blue(rt)
