@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from multus.cni.cache import DEFAULT_CACHE_DIR
@@ -152,10 +153,12 @@ class Daemon:
         await self._metrics_runner.setup()
         await web.TCPSite(self._metrics_runner, self.config.metrics_address, self.config.metrics_port).start()
 
-    async def _metrics(self, request: web.Request) -> web.Response:
+    async def _metrics(self, _: web.Request) -> web.Response:
         self.metrics.cache_objects.labels("pods").set(len(self.view.pods))
         self.metrics.cache_objects.labels("network-attachment-definitions").set(len(self.view.networks))
-        return await self.server.metrics_handler(request)
+        return web.Response(
+            body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     async def _watch_credentials(self) -> None:
         while True:

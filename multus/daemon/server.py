@@ -22,8 +22,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from multus.cni.cache import DEFAULT_CACHE_DIR
@@ -31,6 +29,7 @@ from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import CNIError, DecodeFailure, InternalError, TryAgainLater
 from multus.cni.versions import LATEST_VERSION, version_reply
 from multus.config import parse_config, reply_version
+from multus.daemon.http import HTTPServer, Request, Routes
 from multus.daemon.metrics import DaemonMetrics
 from multus.k8s.view import ClusterView
 from multus.logs import fields, get_logger
@@ -83,7 +82,7 @@ class CNIServer:
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self._container_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # lock, requests using it
         self.draining = False
-        self._runner: web.AppRunner | None = None
+        self._http: HTTPServer | None = None
         self._reports: set[asyncio.Task[None]] = set()  # network-status writes still going on
         self._hooks = Hooks(observer=self._observe_delegate)  # each request adds where its later work goes
 
@@ -99,13 +98,13 @@ class CNIServer:
     def socket_path(self) -> Path:
         return self.settings.socket_dir / SOCKET_NAME
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-        app.router.add_post("/cni", self.handle_cni)
-        app.router.add_post("/delegate", self.handle_delegate)
-        app.router.add_get("/healthz", self.handle_healthz)
-        app.router.add_get("/readyz", self.handle_readyz)
-        return app
+    def routes(self) -> Routes:
+        return {
+            "/cni": {"POST": self.handle_cni},
+            "/delegate": {"POST": self.handle_delegate},
+            "/healthz": {"GET": self.handle_healthz},
+            "/readyz": {"GET": self.handle_readyz},
+        }
 
     async def start(self) -> None:
         """Serve on the unix socket: mode 0600 in a 0700 folder, since the socket runs pod networking."""
@@ -113,18 +112,10 @@ class CNIServer:
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
         self.socket_path.unlink(missing_ok=True)
-        # aiohttp's own logger (requests it cannot parse) writes through ours: JSON lines, no raw tracebacks.
-        self._runner = web.AppRunner(
-            self.app(),
-            access_log=None,
-            shutdown_timeout=self.settings.drain_seconds,
-            logger=get_logger("http"),
-        )
-        await self._runner.setup()
-        site = web.UnixSite(self._runner, str(self.socket_path))
+        self._http = HTTPServer(self.routes(), max_body=MAX_REQUEST_BYTES)
         old_umask = os.umask(0o177)
         try:
-            await site.start()
+            await self._http.start(str(self.socket_path))
         finally:
             os.umask(old_umask)
         self.socket_path.chmod(0o600)
@@ -133,38 +124,38 @@ class CNIServer:
     async def drain(self) -> None:
         """Fail readiness first, then finish what is in flight and stop."""
         self.draining = True
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._http is not None:
+            await self._http.close(self.settings.drain_seconds)
+            self._http = None
         self.socket_path.unlink(missing_ok=True)
         if self._reports:  # pods already attached still get their network-status
             await asyncio.wait(set(self._reports), timeout=self.settings.drain_seconds)
 
-    async def handle_healthz(self, _: web.Request) -> web.Response:
-        return web.json_response({"healthy": True})
+    async def handle_healthz(self, request: Request) -> None:
+        request.respond(200, {"healthy": True})
 
     def _ready(self) -> bool:
         return not self.draining and bool(self._is_ready())
 
-    async def handle_readyz(self, _: web.Request) -> web.Response:
+    async def handle_readyz(self, request: Request) -> None:
         ready = self._ready()
-        return web.json_response({"ready": ready}, status=200 if ready else 503)
+        request.respond(200 if ready else 503, {"ready": ready})
 
-    async def handle_cni(self, request: web.Request) -> web.Response:
-        return await self._serve(request, self._run)
+    async def handle_cni(self, request: Request) -> None:
+        await self._serve(request, self._run)
 
-    async def handle_delegate(self, request: web.Request) -> web.Response:
+    async def handle_delegate(self, request: Request) -> None:
         """Hot-plug of one network into a running pod, as upstream's dynamic-networks controller asks."""
-        return await self._serve(request, self._run_delegate)
+        await self._serve(request, self._run_delegate)
 
-    async def _serve(self, request: web.Request, run: RequestRunner) -> web.Response:
+    async def _serve(self, request: Request, run: RequestRunner) -> None:
         started = time.monotonic()
         command, container, pod, version = "", "", "", LATEST_VERSION
         after_reply: list[Callable[[], None]] = []
         reports: list[Coroutine[Any, Any, None]] = []
         async with contextlib.AsyncExitStack() as admitted:
             try:
-                wire = _decode(await _read(request))
+                wire = _decode(request.body)
                 command = wire.env.get("CNI_COMMAND", "")
                 container = wire.env.get("CNI_CONTAINERID", "")
                 env = CNIEnvironment.from_environ(wire.env)
@@ -192,10 +183,7 @@ class CNIServer:
             self.metrics.latency.labels(command or "invalid").observe(elapsed)
             # The runtime gets its answer first. The container's next request still waits for the files
             # (written by a worker thread: an fsync must not stall the loop), the pod's report not.
-            response = web.json_response(payload, status=status, dumps=json.dumps)
-            with contextlib.suppress(ConnectionError):
-                await response.prepare(request)
-                await response.write_eof()
+            request.respond(status, payload)
             context = {"command": command, "container": container, "pod": pod}
             log.info(
                 "request",
@@ -210,7 +198,6 @@ class CNIServer:
                 await asyncio.to_thread(run_bookkeeping, after_reply, context)
             for report in reports:
                 self._report_later(report)
-        return response
 
     async def _run(
         self, env: CNIEnvironment, stdin: bytes, _: dict[str, Any], hooks: Hooks
@@ -258,19 +245,6 @@ class CNIServer:
                 del self._container_locks[container_id]
             else:
                 self._container_locks[container_id] = (lock, users - 1)
-
-    async def metrics_handler(self, _: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
-
-
-async def _read(request: web.Request) -> bytes:
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        # A CNI error, not aiohttp's 413: the shim reports other statuses as "try again later".
-        raise DecodeFailure(f"daemon request: larger than {MAX_REQUEST_BYTES} bytes") from None
 
 
 def _decode(body: bytes) -> WireRequest:

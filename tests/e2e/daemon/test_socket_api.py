@@ -116,14 +116,16 @@ def test_garbage_request_is_a_400_cni_error_and_the_daemon_keeps_serving(
 def test_http_garbage_is_a_400_and_the_daemon_keeps_serving(
     shared_daemon: DaemonProcess, data: bytes
 ) -> None:
-    """aiohttp answers what it cannot parse as HTTP itself, before the daemon's handler runs: a 400 with
-    a text body (not a CNI error: no shim ever sends such bytes), and the connection is closed. The
-    daemon's log stays one JSON object per line."""
+    """What is not HTTP is refused before any handler runs: a 400 with a CNI error saying what was
+    wrong, and the connection is closed. The daemon's log stays one JSON object per line."""
     answer = raw_exchange(shared_daemon.socket_path, data)
 
     assert http_status(answer) == 400, answer
+    error = json.loads(http_body(answer))
+    assert error["code"] == 6, error
+    assert error["msg"].startswith("HTTP request: "), error
     assert_still_serving(shared_daemon)
-    assert shared_daemon.unstructured_lines() == []  # aiohttp's complaint is a JSON log line too
+    assert shared_daemon.unstructured_lines() == []
 
 
 def test_unknown_paths_and_methods_are_refused(shared_daemon: DaemonProcess) -> None:

@@ -1,0 +1,376 @@
+"""The HTTP/1.1 server of the daemon's unix socket: what shims and `curl` send, parsed by hand.
+
+A shim's request is one small POST on a fresh connection, answered with JSON. A general web framework
+spent about half a millisecond of every pod operation on machinery this socket does not need; this
+server parses the head itself, reads the body by `Content-Length` or in chunks, answers
+`Expect: 100-continue`, keeps a connection open when the client wants it, and answers anything it
+cannot parse with a 400 whose body is a CNI error naming what was wrong, then closes the connection.
+
+Handlers are found by path, then by method (404, then 405 with `Allow`). A handler answers with
+`Request.respond` and may go on working afterwards: the runtime has its answer while the daemon writes
+its log line and files. A handler that fails or ends without answering gets a 500 CNI error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from multus.cni.errors import CNIError, DecodeFailure, InternalError
+from multus.cni.versions import LATEST_VERSION
+from multus.logs import fields, get_logger
+
+log = get_logger("http")
+
+Handler = Callable[["Request"], Awaitable[None]]
+Routes = Mapping[str, Mapping[str, Handler]]  # path -> method -> handler
+_Answer = Callable[[int, bytes, Mapping[str, str]], None]
+
+# A request line and headers far beyond any client's: the shims send about 150 bytes.
+MAX_HEAD_BYTES = 64 * 1024
+# How long a connection may wait for a whole request before it is closed.
+DEFAULT_IDLE_SECONDS = 75.0
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_METHOD_LETTERS = re.compile(rb"[A-Z]*")
+_LONGEST_METHOD = 16
+_REQUEST_LINE = re.compile(rb"([A-Z]{1,16}) (/[!-~]*) HTTP/(1\.[01])")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
+
+
+class Request:
+    """One parsed request: its method, path (without the query), lower-cased headers and whole body."""
+
+    def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes, answer: _Answer) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self._answer = answer
+        self.responded = False
+
+    def respond(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+        """Send `payload` as JSON with `status`, now; later calls are ignored."""
+        if not self.responded:
+            self.responded = True
+            self._answer(status, json.dumps(payload).encode(), headers or {})
+
+
+class HTTPServer:
+    """Serves `routes` on a unix socket; bodies above `max_body` bytes are refused."""
+
+    def __init__(self, routes: Routes, *, max_body: int, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
+        self.routes = routes
+        self.max_body = max_body
+        self.idle_seconds = idle_seconds
+        self._server: asyncio.AbstractServer | None = None
+        self._connections: set[_Connection] = set()
+        self._handling: set[asyncio.Task[None]] = set()
+
+    async def start(self, path: str) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_unix_server(lambda: _Connection(self), path)
+
+    async def close(self, grace: float) -> None:
+        """Stop accepting, give the requests in flight `grace` seconds to finish, then close every
+        connection (cancelling what is still running)."""
+        if self._server is not None:
+            self._server.close()
+        if self._handling:
+            await asyncio.wait(set(self._handling), timeout=grace)
+        for task in set(self._handling):
+            task.cancel()
+        if self._handling:
+            await asyncio.wait(set(self._handling))
+        for connection in set(self._connections):
+            connection.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    def _handle(self, request: Request) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._dispatch(request))
+        self._handling.add(task)
+        task.add_done_callback(self._handling.discard)
+        return task
+
+    async def _dispatch(self, request: Request) -> None:
+        methods = self.routes.get(request.path)
+        if methods is None:
+            request.respond(HTTPStatus.NOT_FOUND, _bad(f"no such path: {request.path}").body())
+            return
+        handler = methods.get(request.method)
+        if handler is None:
+            allowed = ", ".join(methods)
+            request.respond(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                _bad(f"{request.path} takes {allowed}, not {request.method}").body(),
+                {"Allow": allowed},
+            )
+            return
+        try:
+            await handler(request)
+        except Exception as error:  # a bug: the client still gets a CNI error, and we keep serving
+            log.exception("handler failed", extra=fields(path=request.path))
+            request.respond(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                InternalError(f"internal error: {type(error).__name__}: {error}").to_dict(LATEST_VERSION),
+            )
+        if not request.responded:
+            request.respond(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                InternalError(f"{request.path}: the handler gave no answer").to_dict(LATEST_VERSION),
+            )
+
+
+class _Refused(Exception):
+    """A request that cannot be served: answered with `error` and `status`, then the connection closes."""
+
+    def __init__(self, error: CNIError, status: int = HTTPStatus.BAD_REQUEST) -> None:
+        super().__init__(error.msg)
+        self.error = error
+        self.status = status
+
+    def body(self) -> dict[str, Any]:
+        return self.error.to_dict(LATEST_VERSION)
+
+
+def _bad(what: str) -> _Refused:
+    return _Refused(DecodeFailure(f"HTTP request: {what}"))
+
+
+class _Head:
+    """A parsed request line and headers, with what they say of the body and the connection."""
+
+    def __init__(self, raw: bytes) -> None:
+        lines = raw.split(b"\r\n")
+        start = _REQUEST_LINE.fullmatch(lines[0])
+        if start is None:
+            raise _bad(f"request line {_shown(lines[0])} is not METHOD /path HTTP/1.x")
+        self.method = start[1].decode()
+        self.path = start[2].decode("latin-1").partition("?")[0]
+        version = start[3]
+        self.headers: dict[str, str] = {}
+        lengths: set[str] = set()
+        for line in lines[1:]:
+            name, colon, value = line.partition(b":")
+            if not colon or _TOKEN.fullmatch(name) is None:
+                raise _bad(f"header line {_shown(line)} is not name: value")
+            key, text = name.decode().lower(), value.strip(b" \t").decode("latin-1")
+            if key == "content-length":
+                lengths.add(text)
+            self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+        if version == b"1.1" and "host" not in self.headers:
+            raise _bad("Host: missing (HTTP/1.1 requires it)")
+        connection = {token.strip().lower() for token in self.headers.get("connection", "").split(",")}
+        self.keep_alive = "close" not in connection and (version == b"1.1" or "keep-alive" in connection)
+        self.chunked = False
+        self.length = 0
+        if "transfer-encoding" in self.headers:
+            if lengths:
+                raise _bad("Transfer-Encoding and Content-Length: only one may be given")
+            if self.headers["transfer-encoding"].lower() != "chunked":
+                raise _bad(f"Transfer-Encoding: {self.headers['transfer-encoding']!r} (only chunked is read)")
+            self.chunked = True
+        elif lengths:
+            if len(lengths) > 1 or not all(text.isdigit() and text.isascii() for text in lengths):
+                raise _bad(f"Content-Length: {', '.join(sorted(lengths))!r} is not one number")
+            self.length = int(lengths.pop())
+        self.expects_continue = self.headers.get("expect", "").lower() == "100-continue"
+
+
+def _shown(line: bytes) -> str:
+    return repr(line[:80].decode("latin-1"))
+
+
+def _hopeless(buffer: bytes | bytearray) -> bool:
+    """Bytes that cannot begin a request line (a TLS hello, binary): refused before a line end comes."""
+    letters = _METHOD_LETTERS.match(buffer)
+    count = letters.end() if letters else 0
+    if count == len(buffer):
+        return count > _LONGEST_METHOD
+    return count == 0 or count > _LONGEST_METHOD or buffer[count] != ord(" ")
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: reads a request, hands it to a handler, writes the answer, and reads the
+    next one if the client keeps the connection open."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self._server = server
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
+        self._head: _Head | None = None
+        self._body = bytearray()
+        self._discarding = 0  # bytes of a refused body still to read before closing
+        self._busy = False  # a handler has the current request
+        self._idle: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._server._connections.add(self)
+        self._wait_for_request()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server._connections.discard(self)
+        self._cancel_idle()
+        self._transport = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            self._discard(data)
+            return
+        self._buffer += data
+        if not self._busy:
+            self._advance()
+
+    def eof_received(self) -> bool:
+        if self._buffer and not self._busy:
+            self._refuse(_bad("connection closed in the middle of a request"))
+        return False
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def _advance(self) -> None:
+        try:
+            request = self._parse()
+        except _Refused as refused:
+            self._refuse(refused)
+            return
+        if request is None:
+            return
+        self._busy = True
+        self._cancel_idle()
+        assert self._transport is not None
+        self._transport.pause_reading()
+        self._server._handle(request).add_done_callback(lambda _: self._handled())
+
+    def _parse(self) -> Request | None:
+        """The next whole request from the buffer, or None while more bytes are needed."""
+        if self._head is None:
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if _hopeless(self._buffer[: _LONGEST_METHOD + 1]):
+                    raise _bad(f"not HTTP: {_shown(bytes(self._buffer[:16]))}")
+                if len(self._buffer) > MAX_HEAD_BYTES:
+                    raise _bad(f"request line and headers larger than {MAX_HEAD_BYTES} bytes")
+                return None
+            if end > MAX_HEAD_BYTES:
+                raise _bad(f"request line and headers larger than {MAX_HEAD_BYTES} bytes")
+            head = _Head(bytes(self._buffer[:end]))
+            del self._buffer[: end + 4]
+            if head.length > self._server.max_body:
+                self._discarding = head.length - len(self._buffer)
+                raise _too_large(self._server.max_body)
+            self._head = head
+            if head.expects_continue and (head.chunked or head.length):
+                self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = self._read_chunks() if self._head.chunked else self._read_length(self._head.length)
+        if body is None:
+            return None
+        head, self._head = self._head, None
+        return Request(head.method, head.path, head.headers, body, self._answerer(head.keep_alive))
+
+    def _read_length(self, length: int) -> bytes | None:
+        if len(self._buffer) < length:
+            return None
+        body = bytes(self._buffer[:length])
+        del self._buffer[:length]
+        return body
+
+    def _read_chunks(self) -> bytes | None:
+        """Moves each whole chunk from the buffer to the body; the body once the last chunk and the
+        trailers have come."""
+        while True:
+            line_end = self._buffer.find(b"\r\n")
+            if line_end < 0:
+                if len(self._buffer) > MAX_HEAD_BYTES:
+                    raise _bad("chunk size line too long")
+                return None
+            size_line = _CHUNK_SIZE.fullmatch(self._buffer, 0, line_end)
+            if size_line is None:
+                raise _bad(f"chunk size {_shown(bytes(self._buffer[:line_end]))} is not hexadecimal")
+            size = int(size_line[1], 16)
+            if size == 0:  # the last chunk, then trailer lines (usually none) and an empty line
+                trailers_end = self._buffer.find(b"\r\n\r\n", line_end)
+                if trailers_end < 0:
+                    if len(self._buffer) > MAX_HEAD_BYTES:
+                        raise _bad(f"trailers larger than {MAX_HEAD_BYTES} bytes")
+                    return None
+                del self._buffer[: trailers_end + 4]
+                body, self._body = bytes(self._body), bytearray()
+                return body
+            if len(self._body) + size > self._server.max_body:
+                raise _too_large(self._server.max_body)
+            chunk_end = line_end + 2 + size
+            if len(self._buffer) < chunk_end + 2:
+                return None
+            if self._buffer[chunk_end : chunk_end + 2] != b"\r\n":
+                raise _bad(f"chunk of {size} bytes not followed by CRLF")
+            self._body += self._buffer[line_end + 2 : chunk_end]
+            del self._buffer[: chunk_end + 2]
+
+    def _answerer(self, keep_alive: bool) -> _Answer:
+        def answer(status: int, body: bytes, headers: Mapping[str, str]) -> None:
+            self._write(_response(status, body, headers, close=not keep_alive))
+            if not keep_alive:
+                self.close()
+
+        return answer
+
+    def _handled(self) -> None:
+        self._busy = False
+        if self._transport is None or self._transport.is_closing():
+            return
+        self._transport.resume_reading()
+        self._wait_for_request()
+        if self._buffer:
+            self._advance()
+
+    def _refuse(self, refused: _Refused) -> None:
+        log.warning("bad request", extra=fields(error=refused.error.msg))
+        self._write(_response(refused.status, json.dumps(refused.body()).encode(), {}, close=True))
+        self._buffer.clear()
+        if self._discarding <= 0:
+            self.close()
+
+    def _discard(self, data: bytes) -> None:
+        """Reads a refused body to its end, so that its sender, still writing, gets to read the answer."""
+        self._discarding -= len(data)
+        if self._discarding <= 0:
+            self.close()
+
+    def _write(self, data: bytes) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def _wait_for_request(self) -> None:
+        self._cancel_idle()
+        self._idle = asyncio.get_running_loop().call_later(self._server.idle_seconds, self.close)
+
+    def _cancel_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+
+def _too_large(limit: int) -> _Refused:
+    return _Refused(DecodeFailure(f"daemon request: larger than {limit} bytes"))
+
+
+def _response(status: int, body: bytes, headers: Mapping[str, str], *, close: bool) -> bytes:
+    lines = [
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        *(["Connection: close"] if close else []),
+    ]
+    return "\r\n".join([*lines, "", ""]).encode() + body
