@@ -1,9 +1,9 @@
 """Each shim's own cost: start, forward one request to a daemon that does nothing, print, exit.
 
-The daemon here is a minimal aiohttp server on a unix socket that answers `/readyz` with 200 and
-`/cni` with `{"Result": null}` at once, so what is measured is the shim: process start-up, reading
-stdin, the HTTP round trip over the socket, printing. `requests` counts what the daemon received per
-run. `/bin/true` is exec'd the same way as the floor of any exec from this process.
+The daemon here is the daemon's own HTTP server (multus.daemon.http) on a unix socket, answering
+`/readyz` with 200 and `/cni` with `{"Result": null}` at once, so what is measured is the shim: process
+start-up, reading stdin, the HTTP round trip over the socket, printing. `requests` counts what the
+daemon received per run. `/bin/true` is exec'd the same way as the floor of any exec from this process.
 
 Prints one JSON line per shim and command (median, p95 in ms) and a summary line.
 Usage: python -m benchmarks.bench_shim [--iterations N]
@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aiohttp import web
-
 from benchmarks.support import SYSTEM_PATH, emit, ms, percentile, require_native, shims, summary, timed_run
+from multus.daemon.http import HTTPServer, Request
+from multus.daemon.server import MAX_REQUEST_BYTES
 
 WARMUP = 5
 
@@ -38,25 +38,20 @@ def noop_daemon(socket_dir: Path) -> Iterator[Counter[str]]:
     stop = asyncio.Event()
     received: Counter[str] = Counter()
 
-    async def readyz(_: web.Request) -> web.Response:
+    async def readyz(request: Request) -> None:
         received["readyz"] += 1
-        return web.json_response({"ready": True})
+        request.respond(200, {"ready": True})
 
-    async def cni(request: web.Request) -> web.Response:
+    async def cni(request: Request) -> None:
         received["cni"] += 1
-        await request.read()
-        return web.json_response({"Result": None})
+        request.respond(200, {"Result": None})
 
     async def serve() -> None:
-        app = web.Application()
-        app.router.add_get("/readyz", readyz)
-        app.router.add_post("/cni", cni)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.UnixSite(runner, str(socket_dir / "multus.sock")).start()
+        server = HTTPServer({"/readyz": {"GET": readyz}, "/cni": {"POST": cni}}, max_body=MAX_REQUEST_BYTES)
+        await server.start(str(socket_dir / "multus.sock"))
         started.set()
         await stop.wait()
-        await runner.cleanup()
+        await server.close(1.0)
 
     thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
     thread.start()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from multus.attachment_cache import AttachmentCache, AttachmentRecord, ContainerRecord
+from multus.attachment_cache import AttachmentCache, AttachmentRecord, ContainerRecord, SpareFiles
 from multus.cni.args import IGNORE_UNKNOWN
 from multus.cni.cache import DEFAULT_CACHE_DIR, ResultCache
 from multus.cni.config import NetworkConfigList, parse_network_config
@@ -84,12 +84,14 @@ class Hooks:
     then, and the report, retried until written, need not hold up the runtime. `after_reply`, when set,
     takes the bookkeeping of an ADD or a DEL (the result cache, the record and its fsync, log lines) to
     run once the reply is sent, before the container's next request; a DEL after a crash in between
-    still finds the record written before the first delegate ran.
+    still finds the record written before the first delegate ran. `spares`, when set, supplies the
+    files that the record is written to.
     """
 
     observer: Callable[[str, str, float], None] | None = None
     defer: Callable[[Coroutine[Any, Any, None]], None] | None = None
     after_reply: Later | None = None
+    spares: SpareFiles | None = None
 
 
 REPORT_ATTEMPTS = 8
@@ -117,7 +119,7 @@ class Orchestrator:
         executor = DelegateExecutor(search, timeout=config.delegate_timeout, observer=hooks.observer)
         self._pending: list[Callable[[], None]] = []  # bookkeeping that waits for the reply
         self.runner = ConfigListRunner(executor, ResultCache(results_dir))
-        self.cache = AttachmentCache(config.cni_dir)
+        self.cache = AttachmentCache(config.cni_dir, hooks.spares)
         self.runtime_config = dict(runtime_config or {})
 
     # ADD ------------------------------------------------------------------------------------------
@@ -213,19 +215,12 @@ class Orchestrator:
             ],
             later=self._later,
         )
-        results: list[Result] = []
-        for attachment, entry, outcome in zip(attachments, record.attachments, outcomes, strict=True):
-            if not isinstance(outcome, Result):
-                continue
-            context = fields(
-                container=self.env.container_id,
-                pod=_pod_ref(record),
-                network=attachment.network,
-                ifname=attachment.ifname,
-            )
-            self._later(functools.partial(log.info, "attachment added", extra=context))
-            entry.result = outcome.to_dict()
-            results.append(outcome)
+        added = [
+            (attachment, entry, outcome)
+            for attachment, entry, outcome in zip(attachments, record.attachments, outcomes, strict=True)
+            if isinstance(outcome, Result)
+        ]
+        self._later(functools.partial(self._note_added, added, record))
         failure = next((outcome for outcome in outcomes if isinstance(outcome, CNIError)), None)
         if failure is not None:
             record.attachments = [
@@ -234,7 +229,22 @@ class Orchestrator:
                 if outcome is not None
             ]
             raise failure
-        return results
+        return [result for _, _, result in added]
+
+    def _note_added(
+        self, added: list[tuple[PodAttachment, AttachmentRecord, Result]], record: ContainerRecord
+    ) -> None:
+        """The results into the record, and a log line each: bookkeeping, done before anything reads
+        them (the record's save, an undo, the pod's report)."""
+        for attachment, entry, result in added:
+            entry.result = result.to_dict()
+            context = fields(
+                container=self.env.container_id,
+                pod=_pod_ref(record),
+                network=attachment.network,
+                ifname=attachment.ifname,
+            )
+            log.info("attachment added", extra=context)
 
     def _apply_default_route(
         self, attachments: list[PodAttachment], results: list[Result], record: ContainerRecord

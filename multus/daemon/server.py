@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from multus.attachment_cache import SpareFiles
 from multus.cni.cache import DEFAULT_CACHE_DIR
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import CNIError, DecodeFailure, InternalError, TryAgainLater
@@ -84,7 +85,9 @@ class CNIServer:
         self.draining = False
         self._http: HTTPServer | None = None
         self._reports: set[asyncio.Task[None]] = set()  # network-status writes still going on
-        self._hooks = Hooks(observer=self._observe_delegate)  # each request adds where its later work goes
+        self._spares = SpareFiles()
+        # Each request adds where its later work goes.
+        self._hooks = Hooks(observer=self._observe_delegate, spares=self._spares)
 
     def _observe_delegate(self, plugin: str, command: str, seconds: float) -> None:
         self.metrics.delegate_latency.labels(plugin, command).observe(seconds)
@@ -130,6 +133,7 @@ class CNIServer:
         self.socket_path.unlink(missing_ok=True)
         if self._reports:  # pods already attached still get their network-status
             await asyncio.wait(set(self._reports), timeout=self.settings.drain_seconds)
+        self._spares.discard()
 
     async def handle_healthz(self, request: Request) -> None:
         request.respond(200, {"healthy": True})
@@ -194,6 +198,8 @@ class CNIServer:
                     error=payload.get("msg") if status != 200 else None,
                 ),
             )
+            if self._spares.short():
+                after_reply.append(self._spares.refill)
             if after_reply:
                 await asyncio.to_thread(run_bookkeeping, after_reply, context)
             for report in reports:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from multus.attachment_cache import AttachmentCache, AttachmentRecord, ContainerRecord
+from multus.attachment_cache import AttachmentCache, AttachmentRecord, ContainerRecord, SpareFiles
 from multus.cni.errors import IOFailure
 
 
@@ -71,3 +71,44 @@ def test_sync_waits_for_a_saved_record_and_names_a_missing_one(tmp_path: Path) -
     assert cache.load("c1") == sample()
     with pytest.raises(IOFailure, match="cannot sync the attachment cache"):
         cache.sync("never-written")
+
+
+def test_saves_fill_spare_files_made_ahead(tmp_path: Path) -> None:
+    folder = tmp_path / "multus"
+    folder.mkdir()
+    stray = folder / f"{SpareFiles.PREFIX}0badc0de-left-by-an-earlier-daemon"
+    stray.touch()
+    spares = SpareFiles(per_folder=2)
+    cache = AttachmentCache(folder, spares)
+
+    cache.save(sample())  # the first save of a folder makes its own file: none was asked for yet
+    spares.refill()
+    made = sorted(path.name for path in folder.iterdir() if path.name.startswith(SpareFiles.PREFIX))
+    assert len(made) == 2
+    assert stray.name not in made  # an earlier process's spare is removed
+    assert not spares.short()
+
+    second = sample().model_copy(update={"container_id": "c2"})
+    cache.save(second)
+    assert cache.load("c2") == second
+    left = sorted(path.name for path in folder.iterdir() if path.name.startswith(SpareFiles.PREFIX))
+    assert len(left) == 1
+    assert set(left) < set(made)  # one of them became c2's record
+    assert spares.short()
+
+    spares.discard()
+    assert sorted(path.name for path in folder.iterdir()) == ["c1", "c2"]
+    cache.save(sample())  # none ready: back to a file of its own
+    assert cache.load("c1") == sample()
+
+
+def test_spares_for_a_folder_that_cannot_be_written_leave_saves_to_report_it(tmp_path: Path) -> None:
+    spares = SpareFiles()
+    missing = tmp_path / "no" / "such"
+    assert spares.take(missing) is None
+    spares.refill()  # no folder: nothing made, nothing raised
+    assert not missing.exists()
+    blocked = AttachmentCache(tmp_path / "file-in-the-way" / "multus", spares)
+    (tmp_path / "file-in-the-way").write_text("")
+    with pytest.raises(IOFailure):
+        blocked.save(sample())
