@@ -5,7 +5,8 @@ cluster network: bridge + host-local) and two NAD networks (bridge + host-local 
 the bridge plugin three times. Each round, in rotating order:
 
 - direct: the three bridge ADDs (then DELs, in reverse, with their prevResult) exec'd one after the
-  other with the stdin the daemon would give them, from this process;
+  other with the stdin the daemon would give them, from this process, with this process's environment
+  and the CNI variables, as a runtime's libcni gives them (the daemon's delegates get the daemon's);
 - each shim (native, Python): one exec of the shim with the node's 00-multus.conf on stdin, as the
   runtime does; the daemon resolves the NADs from its caches, runs the same three plugins, writes the
   pod's network-status and Events.

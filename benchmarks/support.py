@@ -31,6 +31,7 @@ from kubernetes import config as kube_config
 from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
+from multus.attachment_cache import SpareFiles
 from tests.testenv import CNI_BIN, REPO, TestEnv, free_port
 
 NAD_API = ("k8s.cni.cncf.io", "v1")
@@ -152,7 +153,11 @@ class Sandbox:
         )
 
     def environment(self, command: str, ifname: str = "eth0") -> dict[str, str]:
+        """What a runtime execs a plugin (or the shim) with: its own environment and the CNI variables,
+        as libcni does. The daemon's delegates inherit the daemon's environment, so direct runs get the
+        same size of environment, which every Go plugin copies at start and passes to its IPAM plugin."""
         return {
+            **{name: value for name, value in os.environ.items() if not name.startswith("CNI_")},
             "PATH": SYSTEM_PATH,
             "CNI_COMMAND": command,
             "CNI_CONTAINERID": self.container_id,
@@ -247,7 +252,12 @@ class Node:
                     for link in ipr.get_links()
                     if link.get_attr("IFLA_IFNAME") != "lo"
                 ]
-        found += [f"record {path.name}" for path in self.cni_dir.iterdir()]
+        # The daemon's spare files (empty, a few per folder, made ahead for the next records) are not.
+        found += [
+            f"record {path.name}"
+            for path in self.cni_dir.iterdir()
+            if not path.name.startswith(SpareFiles.PREFIX)
+        ]
         found += [
             f"lease {path.name}"
             for path in self.ipam_dir.rglob("*")

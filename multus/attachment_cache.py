@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -109,12 +110,55 @@ class SpareFiles:
                         stray.unlink()
 
 
-class AttachmentCache:
-    """The records of `folder`; `spares`, when given, supplies the files that saves fill."""
+class RecentRecords:
+    """The records a long-running host saved, each kept until it is read back once: the container's next
+    request (its DEL, most often) then skips reading and validating the file, as long as the file is
+    still the one that was saved (same inode, size and modification time). Read once and dropped, so a
+    caller that changes a record it loaded without saving it cannot leave a stale copy here.
+    """
 
-    def __init__(self, folder: Path, spares: SpareFiles | None = None) -> None:
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._kept: dict[Path, tuple[tuple[int, int, int], ContainerRecord]] = {}
+        self._lock = threading.Lock()  # saves after a reply run in worker threads
+
+    def keep(self, path: Path, record: ContainerRecord, saved: os.stat_result) -> None:
+        with self._lock:
+            self._kept.pop(path, None)
+            while len(self._kept) >= self.limit:  # the oldest first: records of pods long gone
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[path] = (_identity(saved), record)
+
+    def take(self, path: Path) -> ContainerRecord | None:
+        with self._lock:
+            kept = self._kept.pop(path, None)
+        if kept is None:
+            return None
+        try:
+            current = _identity(os.stat(path))
+        except OSError:
+            return None
+        return kept[1] if current == kept[0] else None
+
+    def forget(self, path: Path) -> None:
+        with self._lock:
+            self._kept.pop(path, None)
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int]:
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+class AttachmentCache:
+    """The records of `folder`; `spares`, when given, supplies the files that saves fill, and `recent`
+    keeps what was saved for the next load."""
+
+    def __init__(
+        self, folder: Path, spares: SpareFiles | None = None, recent: RecentRecords | None = None
+    ) -> None:
         self.folder = folder
         self._spares = spares
+        self._recent = recent
 
     def path(self, container_id: str) -> Path:
         return self.folder / container_id
@@ -134,6 +178,7 @@ class AttachmentCache:
                         written = written[os.write(fd, written) :]
                     if durable:
                         os.fsync(fd)
+                    saved = os.fstat(fd)
                 finally:
                     os.close(fd)
                 os.replace(temporary, self.path(record.container_id))
@@ -142,7 +187,11 @@ class AttachmentCache:
                     os.unlink(temporary)
                 raise
         except OSError as error:
+            if self._recent is not None:
+                self._recent.forget(self.path(record.container_id))
             raise IOFailure(f"cannot write the attachment cache in {self.folder}", str(error)) from error
+        if self._recent is not None:
+            self._recent.keep(self.path(record.container_id), record, saved)
 
     def sync(self, container_id: str) -> None:
         """Wait until the disk holds the container's record, after a `save` that did not."""
@@ -157,6 +206,8 @@ class AttachmentCache:
 
     def load(self, container_id: str) -> ContainerRecord | None:
         """The container's record; None if there is none or it cannot be read (the caller recovers)."""
+        if self._recent is not None and (recent := self._recent.take(self.path(container_id))) is not None:
+            return recent
         try:
             raw = json.loads(self.path(container_id).read_bytes())
             record = ContainerRecord.model_validate(raw)
@@ -168,6 +219,8 @@ class AttachmentCache:
         return self.path(container_id).exists()
 
     def remove(self, container_id: str) -> None:
+        if self._recent is not None:
+            self._recent.forget(self.path(container_id))
         try:
             self.path(container_id).unlink(missing_ok=True)
         except OSError as error:

@@ -26,7 +26,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from multus.attachment_cache import AttachmentCache, AttachmentRecord, ContainerRecord, SpareFiles
+from multus.attachment_cache import (
+    AttachmentCache,
+    AttachmentRecord,
+    ContainerRecord,
+    RecentRecords,
+    SpareFiles,
+)
 from multus.cni.args import IGNORE_UNKNOWN
 from multus.cni.cache import DEFAULT_CACHE_DIR, ResultCache
 from multus.cni.config import NetworkConfigList, parse_network_config
@@ -85,13 +91,14 @@ class Hooks:
     takes the bookkeeping of an ADD or a DEL (the result cache, the record and its fsync, log lines) to
     run once the reply is sent, before the container's next request; a DEL after a crash in between
     still finds the record written before the first delegate ran. `spares`, when set, supplies the
-    files that the record is written to.
+    files that the record is written to, and `recent` keeps the record saved for the next request.
     """
 
     observer: Callable[[str, str, float], None] | None = None
     defer: Callable[[Coroutine[Any, Any, None]], None] | None = None
     after_reply: Later | None = None
     spares: SpareFiles | None = None
+    recent: RecentRecords | None = None
 
 
 REPORT_ATTEMPTS = 8
@@ -119,7 +126,7 @@ class Orchestrator:
         executor = DelegateExecutor(search, timeout=config.delegate_timeout, observer=hooks.observer)
         self._pending: list[Callable[[], None]] = []  # bookkeeping that waits for the reply
         self.runner = ConfigListRunner(executor, ResultCache(results_dir))
-        self.cache = AttachmentCache(config.cni_dir, hooks.spares)
+        self.cache = AttachmentCache(config.cni_dir, hooks.spares, hooks.recent)
         self.runtime_config = dict(runtime_config or {})
 
     # ADD ------------------------------------------------------------------------------------------

@@ -194,10 +194,9 @@ class ConfigListRunner:
                     conflist, plugin, prev_result=result, capability_args=attachment.capability_args
                 )
             try:
-                stdout = await self.executor.execute(plugin.type, env, stdin)
-                if position == last and following is not None:
-                    following.give()
-                    await asyncio.sleep(0)  # the next list spawns its plugin before we read our result
+                # The next list spawns its plugin before we read our result.
+                succeeded = following.give if position == last and following is not None else None
+                stdout = await self.executor.execute(plugin.type, env, stdin, succeeded=succeeded)
                 result = plugin_result(plugin.type, stdout, conflist.version).convert_to(conflist.version)
             except CNIError as exc:
                 raise _naming(exc, conflist, position, Command.ADD) from None
@@ -256,7 +255,7 @@ class ConfigListRunner:
         it (in the list's version), the cached one otherwise. Capability arguments fall back to those
         cached at ADD, so a DEL from a runtime that no longer knows them (port mappings, bandwidth) still
         hands them to the plugins."""
-        await self._delete(conflist, attachment, later, kept_result, _Turn(given=True))
+        await self._delete(conflist, attachment, later, kept_result, turn=_Turn(given=True))
 
     async def delete_in_turn(
         self,
@@ -276,11 +275,12 @@ class ConfigListRunner:
         async def in_turn(
             index: int, conflist: NetworkConfigList, attachment: Attachment, kept: Mapping[str, Any] | None
         ) -> None:
+            following = turns[index + 1] if index + 1 < len(turns) else None
             try:
-                await self._delete(conflist, attachment, later, kept, turns[index])
+                await self._delete(conflist, attachment, later, kept, turn=turns[index], following=following)
             finally:
-                if index + 1 < len(turns):
-                    turns[index + 1].give()
+                if following is not None:
+                    following.give()
 
         return _settled(
             await asyncio.gather(
@@ -294,8 +294,12 @@ class ConfigListRunner:
         attachment: Attachment,
         later: Later,
         kept_result: Mapping[str, Any] | None,
+        *,
         turn: _Turn,
+        following: _Turn | None = None,
     ) -> None:
+        """The list's DEL once `turn` is given; gives `following` as soon as the last plugin has exited
+        with success (the caller gives it after a failure)."""
         env = attachment.environment(Command.DEL)
         prev_result: Result | Mapping[str, Any] | None = kept_result
         capability_args = attachment.capability_args
@@ -314,8 +318,9 @@ class ConfigListRunner:
         ]
         await turn.taken()  # given once the list before has ended, whatever became of it
         for position, plugin, stdin in inputs:
+            succeeded = following.give if following is not None and position == 0 else None
             try:
-                await self.executor.execute(plugin.type, env, stdin)
+                await self.executor.execute(plugin.type, env, stdin, succeeded=succeeded)
             except CNIError as exc:
                 raise _naming(exc, conflist, position, Command.DEL) from None
         later(functools.partial(self.cache.delete, conflist.name, attachment.container_id, attachment.ifname))

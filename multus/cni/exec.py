@@ -111,16 +111,28 @@ class DelegateExecutor:
             found = self._found[plugin_type] = find_plugin(plugin_type, self.search_dirs)
         return found
 
-    async def execute(self, plugin_type: str, env: CNIEnvironment, stdin: bytes) -> bytes:
+    async def execute(
+        self,
+        plugin_type: str,
+        env: CNIEnvironment,
+        stdin: bytes,
+        *,
+        succeeded: Callable[[], None] | None = None,
+    ) -> bytes:
         """The stdout of a successful run; the plugin's error, DelegateFailed or DelegateTimeout otherwise.
 
         `env.path` is replaced by this executor's search folders: delegates always get CNI_PATH.
+        `succeeded` is called as soon as the plugin has exited 0, and what it wakes runs before this
+        run's log line and metric: a caller's next plugin starts that much sooner.
         """
         path = self.find(plugin_type)
         environ = {**self._inherited, **replace(env, path=self.search_dirs).to_environ()}
         started = time.monotonic()
         run = await self._run(path, environ, stdin, f"{env.command} {plugin_type}")
         elapsed = time.monotonic() - started
+        if run.returncode == 0 and succeeded is not None:
+            succeeded()
+            await asyncio.sleep(0)
         log.debug("%s %s: exit %s in %.1f ms", env.command, path, run.returncode, elapsed * 1e3)
         if self._observer is not None:
             self._observer(plugin_type, str(env.command), elapsed)

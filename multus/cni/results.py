@@ -16,6 +16,7 @@ Addresses are `ipaddress` objects; a route's `dst` keeps host bits as written, l
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
@@ -42,7 +43,7 @@ def _address_with_prefix(value: object) -> IPInterface:
     if not value.partition("/")[2].isdigit():
         raise ValueError(f"{value!r} has no numeric prefix length")
     try:
-        return ipaddress.ip_interface(value)
+        return _interface(value)
     except ValueError:
         raise ValueError(f"{value!r} is not an IP address with a prefix length") from None
 
@@ -54,9 +55,15 @@ def _optional_address(value: object) -> IPAddress | None:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not an IP address")
     try:
-        return ipaddress.ip_address(value)
+        return _address(value)
     except ValueError:
         raise ValueError(f"{value!r} is not an IP address") from None
+
+
+# Parsed once: the same gateways, routes and subnets come back in result after result, ipaddress's
+# parsing costs microseconds each, and its objects never change.
+_interface = functools.lru_cache(maxsize=1024)(ipaddress.ip_interface)
+_address = functools.lru_cache(maxsize=1024)(ipaddress.ip_address)
 
 
 _Address = Annotated[IPInterface, PlainValidator(_address_with_prefix)]

@@ -24,11 +24,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from multus.attachment_cache import SpareFiles
+from multus.attachment_cache import RecentRecords, SpareFiles
 from multus.cni.cache import DEFAULT_CACHE_DIR
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import CNIError, DecodeFailure, InternalError, TryAgainLater
-from multus.cni.versions import LATEST_VERSION, version_reply
+from multus.cni.versions import version_reply
 from multus.config import parse_config, reply_version
 from multus.daemon.http import HTTPServer, Request, Routes
 from multus.daemon.metrics import DaemonMetrics
@@ -87,7 +87,7 @@ class CNIServer:
         self._reports: set[asyncio.Task[None]] = set()  # network-status writes still going on
         self._spares = SpareFiles()
         # Each request adds where its later work goes.
-        self._hooks = Hooks(observer=self._observe_delegate, spares=self._spares)
+        self._hooks = Hooks(observer=self._observe_delegate, spares=self._spares, recent=RecentRecords())
 
     def _observe_delegate(self, plugin: str, command: str, seconds: float) -> None:
         self.metrics.delegate_latency.labels(plugin, command).observe(seconds)
@@ -154,7 +154,7 @@ class CNIServer:
 
     async def _serve(self, request: Request, run: RequestRunner) -> None:
         started = time.monotonic()
-        command, container, pod, version = "", "", "", LATEST_VERSION
+        command, container, pod, stdin = "", "", "", b""
         after_reply: list[Callable[[], None]] = []
         reports: list[Coroutine[Any, Any, None]] = []
         async with contextlib.AsyncExitStack() as admitted:
@@ -164,7 +164,6 @@ class CNIServer:
                 container = wire.env.get("CNI_CONTAINERID", "")
                 env = CNIEnvironment.from_environ(wire.env)
                 stdin = _stdin(wire.config)
-                version = reply_version(stdin)
                 pod = "/".join(part for part in pod_of(env) if part)
                 if env.command == Command.ADD and not self._ready():
                     raise NotReady(
@@ -174,14 +173,13 @@ class CNIServer:
                 hooks = replace(self._hooks, after_reply=after_reply.append, defer=reports.append)
                 reply = await run(env, stdin, wire.interface_attributes or {}, hooks)
                 status, payload = 200, {"Result": reply}
-            except CNIError as error:
-                status, payload = 503 if isinstance(error, NotReady) else 400, error.to_dict(version)
+            except CNIError as error:  # answered in the request's version: read only now, for errors alone
+                status = 503 if isinstance(error, NotReady) else 400
+                payload = error.to_dict(reply_version(stdin))
             except Exception as error:  # a bug must still answer the shim with a CNI error
                 log.exception("internal error", extra=fields(command=command, container=container))
-                status, payload = (
-                    400,
-                    InternalError(f"internal error: {type(error).__name__}: {error}").to_dict(version),
-                )
+                failure = InternalError(f"internal error: {type(error).__name__}: {error}")
+                status, payload = 400, failure.to_dict(reply_version(stdin))
             elapsed = time.monotonic() - started
             self.metrics.requests.labels(command or "invalid", "ok" if status == 200 else "error").inc()
             self.metrics.latency.labels(command or "invalid").observe(elapsed)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from multus.attachment_cache import SpareFiles
 from multus.shim.multus_shim import request as unix_request
 from tests.e2e.daemon.conftest import StartDaemon
 from tests.e2e.daemon.support import OWN_FAKES, DaemonProcess, ShimRuntime, wait_for
@@ -84,8 +85,14 @@ def test_del_after_the_daemon_restarted_cleans_up(start_daemon: StartDaemon, run
     rt.nad("blue", blue.config)
     rt.pod("blue")
     rt.add()
+
+    def spares() -> list[Path]:  # files made ahead, after replies, for the next records
+        return sorted(rt.cni_dir.glob(f"{SpareFiles.PREFIX}*"))
+
+    wait_for("the spare files made after the reply", lambda: len(spares()) == SpareFiles().per_folder)
     assert daemon.stop() == 0
     assert daemon.readyz() is None
+    assert spares() == []  # a clean stop removes them
 
     daemon.start()  # a new process: empty caches, same node, same on-disk attachment cache
     rt.delete()

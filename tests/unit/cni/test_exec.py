@@ -272,6 +272,34 @@ def test_observer_hears_every_run(tmp_path: Path) -> None:
     assert heard[0][2] > 0
 
 
+def test_succeeded_wakes_its_waiter_before_the_run_is_observed(tmp_path: Path) -> None:
+    """The caller's next plugin may start before this run's log line and metric; only after exit 0."""
+    _script(tmp_path, "quick", 'printf \'{"cniVersion": "1.0.0"}\'')
+    _script(tmp_path, "fails", "exit 1")
+    events: list[str] = []
+
+    async def run(plugin: str) -> None:
+        executor = DelegateExecutor([tmp_path], observer=lambda *_: events.append(f"observed {plugin}"))
+        woken = asyncio.Event()
+
+        async def waiter() -> None:
+            await woken.wait()
+            events.append(f"next after {plugin}")
+
+        waiting = asyncio.create_task(waiter())
+        await asyncio.sleep(0)
+        try:
+            await executor.execute(plugin, ADD, b"{}", succeeded=woken.set)
+        finally:
+            woken.set()
+            await waiting
+
+    asyncio.run(run("quick"))
+    with pytest.raises(DelegateFailed):
+        asyncio.run(run("fails"))
+    assert events == ["next after quick", "observed quick", "observed fails", "next after fails"]
+
+
 def _script(folder: Path, name: str, body: str) -> None:
     plugin = folder / name
     plugin.write_text(f"#!/bin/sh\n{body}\n")

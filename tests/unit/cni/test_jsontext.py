@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,14 @@ def test_decode_json_refuses_deep_nesting(text: str) -> None:
 def test_decode_json_accepts_nesting_up_to_the_limit() -> None:
     assert decode_json("[" * 64 + "]" * 64) is not None
     assert decode_json('[1, {"a": [2, {"b": null}]}]') == [1, {"a": [2, {"b": None}]}]
+
+
+@pytest.mark.parametrize("encode", [str, str.encode], ids=["str", "bytes"])
+def test_depth_is_counted_in_nesting_not_in_brackets(encode: Any) -> None:
+    wide = json.dumps({"list": [[index, {"brackets": "[[{{"}] for index in range(100)]})
+    assert len(decode_json(encode(wide))["list"]) == 100
+    with pytest.raises(NestedTooDeep):
+        decode_json(encode("[" * 65 + "]" * 65))
 
 
 def test_load_json_says_what_was_read() -> None:

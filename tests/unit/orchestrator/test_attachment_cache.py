@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from multus.attachment_cache import AttachmentCache, AttachmentRecord, ContainerRecord, SpareFiles
+from multus.attachment_cache import (
+    AttachmentCache,
+    AttachmentRecord,
+    ContainerRecord,
+    RecentRecords,
+    SpareFiles,
+)
 from multus.cni.errors import IOFailure
 
 
@@ -112,3 +118,37 @@ def test_spares_for_a_folder_that_cannot_be_written_leave_saves_to_report_it(tmp
     (tmp_path / "file-in-the-way").write_text("")
     with pytest.raises(IOFailure):
         blocked.save(sample())
+
+
+def test_a_saved_record_is_read_back_once_from_memory_while_its_file_is_unchanged(tmp_path: Path) -> None:
+    recent = RecentRecords()
+    cache = AttachmentCache(tmp_path, recent=recent)
+    record = sample()
+    cache.save(record)
+
+    assert cache.load("c1") is record  # kept, not read
+    again = cache.load("c1")  # read once: then the file again
+    assert again == record
+    assert again is not record
+
+    cache.save(record)
+    replaced = sample().model_copy(update={"pod_name": "other"})
+    AttachmentCache(tmp_path).save(replaced)  # another writer: a new file under the same name
+    assert cache.load("c1") == replaced
+
+    cache.save(record)
+    cache.remove("c1")
+    assert cache.load("c1") is None
+    cache.save(record)
+    cache.path("c1").unlink()
+    assert cache.load("c1") is None
+
+
+def test_recent_records_keep_the_newest_up_to_their_limit(tmp_path: Path) -> None:
+    cache = AttachmentCache(tmp_path, recent=RecentRecords(limit=2))
+    records = [sample().model_copy(update={"container_id": f"c{number}"}) for number in range(3)]
+    for record in records:
+        cache.save(record)
+    loaded = [cache.load(record.container_id) for record in records]
+    assert loaded == records
+    assert [a is b for a, b in zip(loaded, records, strict=True)] == [False, True, True]
