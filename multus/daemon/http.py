@@ -101,14 +101,14 @@ class HTTPServer:
     async def _dispatch(self, request: Request) -> None:
         methods = self.routes.get(request.path)
         if methods is None:
-            request.respond(HTTPStatus.NOT_FOUND, _bad(f"no such path: {request.path}").body())
+            request.respond(HTTPStatus.NOT_FOUND, _wire(_request_error(f"no such path: {request.path}")))
             return
         handler = methods.get(request.method)
         if handler is None:
             allowed = ", ".join(methods)
             request.respond(
                 HTTPStatus.METHOD_NOT_ALLOWED,
-                _bad(f"{request.path} takes {allowed}, not {request.method}").body(),
+                _wire(_request_error(f"{request.path} takes {allowed}, not {request.method}")),
                 {"Allow": allowed},
             )
             return
@@ -118,29 +118,33 @@ class HTTPServer:
             log.exception("handler failed", extra=fields(path=request.path))
             request.respond(
                 HTTPStatus.INTERNAL_SERVER_ERROR,
-                InternalError(f"internal error: {type(error).__name__}: {error}").to_dict(LATEST_VERSION),
+                _wire(InternalError(f"internal error: {type(error).__name__}: {error}")),
             )
         if not request.responded:
             request.respond(
                 HTTPStatus.INTERNAL_SERVER_ERROR,
-                InternalError(f"{request.path}: the handler gave no answer").to_dict(LATEST_VERSION),
+                _wire(InternalError(f"{request.path}: the handler gave no answer")),
             )
 
 
-class _Refused(Exception):
-    """A request that cannot be served: answered with `error` and `status`, then the connection closes."""
+def _wire(error: CNIError) -> dict[str, Any]:
+    return error.to_dict(LATEST_VERSION)
 
-    def __init__(self, error: CNIError, status: int = HTTPStatus.BAD_REQUEST) -> None:
+
+def _request_error(what: str) -> DecodeFailure:
+    return DecodeFailure(f"HTTP request: {what}")
+
+
+class _Refused(Exception):
+    """A request that cannot be served: answered 400 with `error`, then the connection closes."""
+
+    def __init__(self, error: CNIError) -> None:
         super().__init__(error.msg)
         self.error = error
-        self.status = status
-
-    def body(self) -> dict[str, Any]:
-        return self.error.to_dict(LATEST_VERSION)
 
 
 def _bad(what: str) -> _Refused:
-    return _Refused(DecodeFailure(f"HTTP request: {what}"))
+    return _Refused(_request_error(what))
 
 
 class _Head:
@@ -336,7 +340,8 @@ class _Connection(asyncio.Protocol):
 
     def _refuse(self, refused: _Refused) -> None:
         log.warning("bad request", extra=fields(error=refused.error.msg))
-        self._write(_response(refused.status, json.dumps(refused.body()).encode(), {}, close=True))
+        body = json.dumps(_wire(refused.error)).encode()
+        self._write(_response(HTTPStatus.BAD_REQUEST, body, {}, close=True))
         self._buffer.clear()
         if self._discarding <= 0:
             self.close()
