@@ -12,7 +12,6 @@ the result.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import tempfile
@@ -58,9 +57,10 @@ class SpareFiles:
     """Empty files made ahead in cache folders, off the requests' path: a save fills one and renames it
     into place, which costs a third of creating a file while the runtime waits.
 
-    A long-running host keeps one, refills it after its replies and discards it when it stops. Each
-    process names its files with a token of its own, so the first refill of a folder removes those an
-    earlier process left behind.
+    A long-running host keeps one, refills it after its replies (in worker threads) and discards it when
+    it stops. Each process names its files with a token of its own; its first refill of a folder removes
+    the others, which a process before it left behind. Should a spare vanish all the same (another
+    process swept it, the folder was re-created), the save falls back to a file of its own.
     """
 
     PREFIX = ".spare-"
@@ -70,37 +70,44 @@ class SpareFiles:
         self._token = f"{self.PREFIX}{secrets.token_hex(4)}-"
         self._ready: dict[Path, list[tuple[int, Path]]] = {}
         self._swept: set[Path] = set()
+        self._lock = threading.Lock()
+        self._discarded = False
 
     def take(self, folder: Path) -> tuple[int, Path] | None:
         """An open, empty file in `folder`, or None when there is none ready (the first time it is asked
         for `folder`, which the next refill then keeps supplied)."""
-        try:
-            return self._ready.setdefault(folder, []).pop()
-        except IndexError:  # none left (a worker thread may have taken the last one just now)
-            return None
+        with self._lock:
+            ready = self._ready.setdefault(folder, [])
+            return ready.pop() if ready else None
 
     def short(self) -> bool:
-        return any(len(ready) < self.per_folder for ready in self._ready.values())
+        with self._lock:
+            return not self._discarded and any(len(ready) < self.per_folder for ready in self._ready.values())
 
     def refill(self) -> None:
-        for folder, ready in list(self._ready.items()):
-            if folder not in self._swept:
-                self._remove_strays(folder)
-                self._swept.add(folder)
-            while len(ready) < self.per_folder:
-                path = folder / f"{self._token}{secrets.token_hex(8)}"
-                try:
-                    ready.append((os.open(path, _NEW_FILE, 0o600), path))
-                except OSError:  # no folder yet, or a full disk: saves make their own files meanwhile
-                    break
+        with self._lock:
+            if self._discarded:  # a request's bookkeeping that outlived the host's stop
+                return
+            for folder, ready in self._ready.items():
+                if folder not in self._swept:
+                    self._remove_strays(folder)
+                    self._swept.add(folder)
+                while len(ready) < self.per_folder:
+                    path = folder / f"{self._token}{secrets.token_hex(8)}"
+                    try:
+                        ready.append((os.open(path, _NEW_FILE, 0o600), path))
+                    except OSError:  # no folder yet, or a full disk: saves make their own files meanwhile
+                        break
 
     def discard(self) -> None:
-        for ready in self._ready.values():
-            while ready:
-                fd, path = ready.pop()
-                os.close(fd)
-                with contextlib.suppress(OSError):
-                    path.unlink()
+        with self._lock:
+            self._discarded = True
+            for ready in self._ready.values():
+                while ready:
+                    fd, path = ready.pop()
+                    os.close(fd)
+                    with contextlib.suppress(OSError):
+                        path.unlink()
 
     def _remove_strays(self, folder: Path) -> None:
         with contextlib.suppress(OSError):
@@ -110,88 +117,51 @@ class SpareFiles:
                         stray.unlink()
 
 
-class RecentRecords:
-    """The records a long-running host saved, each kept until it is read back once: the container's next
-    request (its DEL, most often) then skips reading and validating the file, as long as the file is
-    still the one that was saved (same inode, size and modification time). Read once and dropped, so a
-    caller that changes a record it loaded without saving it cannot leave a stale copy here.
-    """
-
-    def __init__(self, limit: int = 4096) -> None:
-        self.limit = limit
-        self._kept: dict[Path, tuple[tuple[int, int, int], ContainerRecord]] = {}
-        self._lock = threading.Lock()  # saves after a reply run in worker threads
-
-    def keep(self, path: Path, record: ContainerRecord, saved: os.stat_result) -> None:
-        with self._lock:
-            self._kept.pop(path, None)
-            while len(self._kept) >= self.limit:  # the oldest first: records of pods long gone
-                self._kept.pop(next(iter(self._kept)))
-            self._kept[path] = (_identity(saved), record)
-
-    def take(self, path: Path) -> ContainerRecord | None:
-        with self._lock:
-            kept = self._kept.pop(path, None)
-        if kept is None:
-            return None
-        try:
-            current = _identity(os.stat(path))
-        except OSError:
-            return None
-        return kept[1] if current == kept[0] else None
-
-    def forget(self, path: Path) -> None:
-        with self._lock:
-            self._kept.pop(path, None)
-
-
-def _identity(stat: os.stat_result) -> tuple[int, int, int]:
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
-
-
 class AttachmentCache:
-    """The records of `folder`; `spares`, when given, supplies the files that saves fill, and `recent`
-    keeps what was saved for the next load."""
+    """The records of `folder`; `spares`, when given, supplies the files that saves fill."""
 
-    def __init__(
-        self, folder: Path, spares: SpareFiles | None = None, recent: RecentRecords | None = None
-    ) -> None:
+    def __init__(self, folder: Path, spares: SpareFiles | None = None) -> None:
         self.folder = folder
         self._spares = spares
-        self._recent = recent
 
     def path(self, container_id: str) -> Path:
         return self.folder / container_id
 
     def save(self, record: ContainerRecord, *, durable: bool = True) -> None:
         """Replace the container's record atomically; `durable` also waits for the disk (as `sync`)."""
+        data = record.model_dump_json(by_alias=True).encode()
+        spare = self._spares.take(self.folder) if self._spares is not None else None
+        if spare is not None:
+            with contextlib.suppress(OSError):  # gone from under us: a file of its own, as below
+                self._write(spare, data, record.container_id, durable=durable)
+                return
         try:
-            data = record.model_dump_json(by_alias=True).encode()
-            spare = self._spares.take(self.folder) if self._spares is not None else None
-            if spare is None:
-                self.folder.mkdir(parents=True, exist_ok=True)
-            fd, temporary = spare or tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
-            try:
-                try:
-                    written = memoryview(data)
-                    while written:
-                        written = written[os.write(fd, written) :]
-                    if durable:
-                        os.fsync(fd)
-                    saved = os.fstat(fd)
-                finally:
-                    os.close(fd)
-                os.replace(temporary, self.path(record.container_id))
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._write(
+                tempfile.mkstemp(dir=self.folder, prefix=".tmp-"), data, record.container_id, durable=durable
+            )
         except OSError as error:
-            if self._recent is not None:
-                self._recent.forget(self.path(record.container_id))
             raise IOFailure(f"cannot write the attachment cache in {self.folder}", str(error)) from error
-        if self._recent is not None:
-            self._recent.keep(self.path(record.container_id), record, saved)
+
+    def _write(
+        self, temporary: tuple[int, str | Path], data: bytes, container_id: str, *, durable: bool
+    ) -> None:
+        """`data` into the open temporary file, then that file renamed to the container's record."""
+        fd, name = temporary
+        try:
+            try:
+                written = memoryview(data)
+                while written:
+                    written = written[os.write(fd, written) :]
+                if durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(name, self.path(container_id))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            raise
 
     def sync(self, container_id: str) -> None:
         """Wait until the disk holds the container's record, after a `save` that did not."""
@@ -206,11 +176,8 @@ class AttachmentCache:
 
     def load(self, container_id: str) -> ContainerRecord | None:
         """The container's record; None if there is none or it cannot be read (the caller recovers)."""
-        if self._recent is not None and (recent := self._recent.take(self.path(container_id))) is not None:
-            return recent
         try:
-            raw = json.loads(self.path(container_id).read_bytes())
-            record = ContainerRecord.model_validate(raw)
+            record = ContainerRecord.model_validate_json(self.path(container_id).read_bytes())
         except (OSError, ValueError, ValidationError):
             return None
         return record if record.kind == CACHE_KIND else None
@@ -219,8 +186,6 @@ class AttachmentCache:
         return self.path(container_id).exists()
 
     def remove(self, container_id: str) -> None:
-        if self._recent is not None:
-            self._recent.forget(self.path(container_id))
         try:
             self.path(container_id).unlink(missing_ok=True)
         except OSError as error:

@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from multus.cni.errors import DecodeFailure, InvalidConfig
+from multus.cni.errors import InvalidConfig
+from multus.cni.jsontext import load_json
 from multus.cni.versions import LATEST_VERSION, require_supported
 from multus.devices import DEFAULT_CHECKPOINT
 from multus.k8s.namespaces import DEFAULT_GLOBAL_NAMESPACES, NamespacePolicy, parse_global_namespaces
@@ -95,7 +96,7 @@ def reply_version(stdin: bytes) -> str:
     the rest of the config is bad."""
     try:
         version = json.loads(stdin).get("cniVersion")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: hostile nesting
         return LATEST_VERSION
     return version if isinstance(version, str) and version else LATEST_VERSION
 
@@ -110,10 +111,7 @@ def parse_config(stdin: bytes) -> MultusConfig:
 
 @functools.lru_cache(maxsize=32)
 def _parse_config(stdin: bytes) -> MultusConfig:
-    try:
-        raw = json.loads(stdin)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise DecodeFailure("the network config on stdin is not valid JSON", str(error)) from error
+    raw = load_json(stdin, "the network config on stdin")
     if not isinstance(raw, dict):
         raise InvalidConfig("the network config on stdin must be a JSON object")
     try:

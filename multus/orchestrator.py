@@ -30,7 +30,6 @@ from multus.attachment_cache import (
     AttachmentCache,
     AttachmentRecord,
     ContainerRecord,
-    RecentRecords,
     SpareFiles,
 )
 from multus.cni.args import IGNORE_UNKNOWN
@@ -91,14 +90,13 @@ class Hooks:
     takes the bookkeeping of an ADD or a DEL (the result cache, the record and its fsync, log lines) to
     run once the reply is sent, before the container's next request; a DEL after a crash in between
     still finds the record written before the first delegate ran. `spares`, when set, supplies the
-    files that the record is written to, and `recent` keeps the record saved for the next request.
+    files that the record is written to.
     """
 
     observer: Callable[[str, str, float], None] | None = None
     defer: Callable[[Coroutine[Any, Any, None]], None] | None = None
     after_reply: Later | None = None
     spares: SpareFiles | None = None
-    recent: RecentRecords | None = None
 
 
 REPORT_ATTEMPTS = 8
@@ -126,7 +124,7 @@ class Orchestrator:
         executor = DelegateExecutor(search, timeout=config.delegate_timeout, observer=hooks.observer)
         self._pending: list[Callable[[], None]] = []  # bookkeeping that waits for the reply
         self.runner = ConfigListRunner(executor, ResultCache(results_dir))
-        self.cache = AttachmentCache(config.cni_dir, hooks.spares, hooks.recent)
+        self.cache = AttachmentCache(config.cni_dir, hooks.spares)
         self.runtime_config = dict(runtime_config or {})
 
     # ADD ------------------------------------------------------------------------------------------
@@ -167,7 +165,7 @@ class Orchestrator:
             self._later(functools.partial(self.cache.sync, record.container_id))
             if pod is not None and self.hooks.defer is None:
                 # A pod re-created meanwhile gets no status, and no networks either.
-                await self._report(pod, attachments, record)
+                await self._report(pod, attachments, results, record)
         except Exception as error:  # whatever failed, the attachments made so far must go
             self._settle(replied=False)  # the undo's DELs want their prevResults
             await self._undo(record)
@@ -176,7 +174,7 @@ class Orchestrator:
             raise
         self._settle(replied=True)
         if pod is not None and self.hooks.defer is not None:
-            self.hooks.defer(self._report_until_written(pod, attachments, record))
+            self.hooks.defer(self._report_until_written(pod, attachments, results, record))
         return results[0].convert_to(self.config.cni_version)
 
     def _later(self, work: Callable[[], None]) -> None:
@@ -242,7 +240,7 @@ class Orchestrator:
         self, added: list[tuple[PodAttachment, AttachmentRecord, Result]], record: ContainerRecord
     ) -> None:
         """The results into the record, and a log line each: bookkeeping, done before anything reads
-        them (the record's save, an undo, the pod's report)."""
+        the record's results (its save, an undo's DELs)."""
         for attachment, entry, result in added:
             entry.result = result.to_dict()
             context = fields(
@@ -273,12 +271,13 @@ class Orchestrator:
         if cached is not None:
             self.runner.cache.write(replace(cached, result=result))
 
-    async def _report(self, pod: Pod, attachments: list[PodAttachment], record: ContainerRecord) -> None:
+    async def _report(
+        self, pod: Pod, attachments: list[PodAttachment], results: list[Result], record: ContainerRecord
+    ) -> None:
         statuses, messages = [], []
-        for attachment, entry in zip(attachments, record.attachments, strict=True):
-            assert entry.result is not None  # every attachment succeeded to get here
+        for attachment, delegate_result in zip(attachments, results, strict=True):
             # The delegate's own version; network-status is built from the 1.x form (0.2.0 has no `ips`).
-            result = parse_result(entry.result).convert_to(LATEST_VERSION)
+            result = delegate_result.convert_to(LATEST_VERSION)
             device = parse_device_info(attachment.device_info) if attachment.device_info else None
             statuses.extend(
                 statuses_from_result(
@@ -298,7 +297,7 @@ class Orchestrator:
         log.info("pod reported", extra=fields(container=record.container_id, pod=_pod_ref(record)))
 
     async def _report_until_written(
-        self, pod: Pod, attachments: list[PodAttachment], record: ContainerRecord
+        self, pod: Pod, attachments: list[PodAttachment], results: list[Result], record: ContainerRecord
     ) -> None:
         """The deferred report: retried with growing pauses while the API server is unreachable; a pod
         re-created meanwhile is left alone (its sandbox is gone and the runtime deletes it)."""
@@ -306,7 +305,7 @@ class Orchestrator:
         context = {"container": record.container_id, "pod": _pod_ref(record)}
         for attempt in range(1, REPORT_ATTEMPTS + 1):
             try:
-                await self._report(pod, attachments, record)
+                await self._report(pod, attachments, results, record)
                 return
             except UnknownContainer as error:
                 log.error(

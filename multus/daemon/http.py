@@ -56,8 +56,9 @@ class Request:
     def respond(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
         """Send `payload` as JSON with `status`, now; later calls are ignored."""
         if not self.responded:
+            body = json.dumps(payload).encode()  # a payload that fails here leaves the 500 to the server
             self.responded = True
-            self._answer(status, json.dumps(payload).encode(), headers or {})
+            self._answer(status, body, headers or {})
 
 
 class HTTPServer:
@@ -70,6 +71,7 @@ class HTTPServer:
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[_Connection] = set()
         self._handling: set[asyncio.Task[None]] = set()
+        self.closing = False  # no new request starts, even on a connection kept open
 
     async def start(self, path: str) -> None:
         loop = asyncio.get_running_loop()
@@ -78,8 +80,11 @@ class HTTPServer:
     async def close(self, grace: float) -> None:
         """Stop accepting, give the requests in flight `grace` seconds to finish, then close every
         connection (cancelling what is still running)."""
+        self.closing = True
         if self._server is not None:
             self._server.close()
+        for connection in set(self._connections):
+            connection.close_if_idle()
         if self._handling:
             await asyncio.wait(set(self._handling), timeout=grace)
         for task in set(self._handling):
@@ -157,7 +162,7 @@ class _Head:
             raise _bad(f"request line {_shown(lines[0])} is not METHOD /path HTTP/1.x")
         self.method = start[1].decode()
         self.path = start[2].decode("latin-1").partition("?")[0]
-        version = start[3]
+        self.version = version = start[3]
         self.headers: dict[str, str] = {}
         lengths: set[str] = set()
         for line in lines[1:]:
@@ -234,13 +239,18 @@ class _Connection(asyncio.Protocol):
             self._advance()
 
     def eof_received(self) -> bool:
-        if self._buffer and not self._busy:
+        if (self._buffer or self._head is not None) and not self._busy:
             self._refuse(_bad("connection closed in the middle of a request"))
         return False
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+    def close_if_idle(self) -> None:
+        """Closed now unless a handler has its request; that one closes once answered."""
+        if not self._busy:
+            self.close()
 
     def _advance(self) -> None:
         try:
@@ -259,6 +269,8 @@ class _Connection(asyncio.Protocol):
     def _parse(self) -> Request | None:
         """The next whole request from the buffer, or None while more bytes are needed."""
         if self._head is None:
+            while self._buffer.startswith(b"\r\n"):  # empty lines before a request line are ignored
+                del self._buffer[:2]
             end = self._buffer.find(b"\r\n\r\n")
             if end < 0:
                 if _hopeless(self._buffer[: _LONGEST_METHOD + 1]):
@@ -274,7 +286,7 @@ class _Connection(asyncio.Protocol):
                 self._discarding = head.length - len(self._buffer)
                 raise _too_large(self._server.max_body)
             self._head = head
-            if head.expects_continue and (head.chunked or head.length):
+            if head.expects_continue and head.version == b"1.1" and (head.chunked or head.length):
                 self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = self._read_chunks() if self._head.chunked else self._read_length(self._head.length)
         if body is None:
@@ -323,14 +335,17 @@ class _Connection(asyncio.Protocol):
 
     def _answerer(self, keep_alive: bool) -> _Answer:
         def answer(status: int, body: bytes, headers: Mapping[str, str]) -> None:
-            self._write(_response(status, body, headers, close=not keep_alive))
-            if not keep_alive:
+            last = not keep_alive or self._server.closing
+            self._write(_response(status, body, headers, close=last))
+            if last:
                 self.close()
 
         return answer
 
     def _handled(self) -> None:
         self._busy = False
+        if self._server.closing:
+            self.close()
         if self._transport is None or self._transport.is_closing():
             return
         self._transport.resume_reading()

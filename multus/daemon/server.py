@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from multus.attachment_cache import RecentRecords, SpareFiles
+from multus.attachment_cache import SpareFiles
 from multus.cni.cache import DEFAULT_CACHE_DIR
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import CNIError, DecodeFailure, InternalError, TryAgainLater
@@ -87,7 +87,7 @@ class CNIServer:
         self._reports: set[asyncio.Task[None]] = set()  # network-status writes still going on
         self._spares = SpareFiles()
         # Each request adds where its later work goes.
-        self._hooks = Hooks(observer=self._observe_delegate, spares=self._spares, recent=RecentRecords())
+        self._hooks = Hooks(observer=self._observe_delegate, spares=self._spares)
 
     def _observe_delegate(self, plugin: str, command: str, seconds: float) -> None:
         self.metrics.delegate_latency.labels(plugin, command).observe(seconds)

@@ -75,6 +75,7 @@ def test_socket_is_0600_in_a_0700_folder(shared_daemon: DaemonProcess) -> None:
         (wire({}, b64(VERSION_STDIN)), 4, "CNI_COMMAND"),
         (wire({"CNI_COMMAND": "EXPLODE"}, b64(VERSION_STDIN)), 4, "EXPLODE"),
         (wire(DEL_ENV, b64(b"{not json")), 6, "JSON"),
+        (wire(DEL_ENV, b64(b"[" * 5000)), 6, "nests deeper"),
     ],
     ids=[
         "not-json",
@@ -87,6 +88,7 @@ def test_socket_is_0600_in_a_0700_folder(shared_daemon: DaemonProcess) -> None:
         "missing-command",
         "unknown-command",
         "stdin-not-json",
+        "stdin-nested-too-deep",
     ],
 )
 def test_garbage_request_is_a_400_cni_error_and_the_daemon_keeps_serving(

@@ -373,3 +373,69 @@ def test_an_idle_connection_is_closed(tmp_path: Path) -> None:
             writer.close()
 
     run(test)
+
+
+def test_empty_lines_before_a_request_line_are_ignored(tmp_path: Path) -> None:
+    async def test() -> None:
+        async with serving(tmp_path, echo_routes(Seen())):
+            raw = await exchange(tmp_path, b"\r\n\r\nGET /ping HTTP/1.0\r\n\r\n")
+        assert parse_answers(raw)[0][0] == 200
+
+    run(test)
+
+
+def test_an_http_1_0_client_gets_no_interim_answer(tmp_path: Path) -> None:
+    seen = Seen()
+
+    async def test() -> None:
+        async with serving(tmp_path, echo_routes(seen)):
+            raw = await exchange(
+                tmp_path, b"POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok"
+            )
+        assert [status for status, _, _ in parse_answers(raw)] == [200]
+        assert seen.requests[0].body == b"ok"
+
+    run(test)
+
+
+def test_a_head_whose_body_never_comes_is_answered_when_the_client_stops_sending(tmp_path: Path) -> None:
+    async def test() -> None:
+        async with serving(tmp_path, echo_routes(Seen())):
+            reader, writer = await asyncio.open_unix_connection(str(tmp_path / "http.sock"))
+            writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+            writer.write_eof()
+            raw = await asyncio.wait_for(reader.read(), 5.0)
+            writer.close()
+        [(status, _, error)] = parse_answers(raw)
+        assert (status, error["code"]) == (400, 6)
+
+    run(test)
+
+
+def test_close_starts_no_new_request_on_a_connection_kept_open(tmp_path: Path) -> None:
+    async def test() -> None:
+        release = asyncio.Event()
+        started: list[str] = []
+
+        async def waits(request: Request) -> None:
+            started.append(request.path)
+            await release.wait()
+            request.respond(200, {"finished": True})
+
+        server = HTTPServer({"/wait": {"GET": waits}, "/next": {"GET": waits}}, max_body=MAX_BODY)
+        await server.start(str(tmp_path / "http.sock"))
+        idle_reader, idle_writer = await asyncio.open_unix_connection(str(tmp_path / "http.sock"))
+        pipelined = b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+        in_flight = asyncio.create_task(exchange(tmp_path, pipelined))
+        while not started:
+            await asyncio.sleep(0.01)
+        closing = asyncio.create_task(server.close(5.0))
+        assert await asyncio.wait_for(idle_reader.read(), 5.0) == b""  # an idle connection is closed at once
+        idle_writer.close()
+        release.set()
+        await asyncio.wait_for(closing, 5.0)
+        [(status, headers, body)] = parse_answers(await in_flight)
+        assert (status, body, headers["connection"]) == (200, {"finished": True}, "close")
+        assert started == ["/wait"]  # the pipelined one was not started
+
+    run(test)

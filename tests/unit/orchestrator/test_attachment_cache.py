@@ -10,7 +10,6 @@ from multus.attachment_cache import (
     AttachmentCache,
     AttachmentRecord,
     ContainerRecord,
-    RecentRecords,
     SpareFiles,
 )
 from multus.cni.errors import IOFailure
@@ -120,35 +119,25 @@ def test_spares_for_a_folder_that_cannot_be_written_leave_saves_to_report_it(tmp
         blocked.save(sample())
 
 
-def test_a_saved_record_is_read_back_once_from_memory_while_its_file_is_unchanged(tmp_path: Path) -> None:
-    recent = RecentRecords()
-    cache = AttachmentCache(tmp_path, recent=recent)
-    record = sample()
-    cache.save(record)
+def test_a_spare_that_vanished_leaves_the_save_to_a_file_of_its_own(tmp_path: Path) -> None:
+    spares = SpareFiles(per_folder=1)
+    cache = AttachmentCache(tmp_path, spares)
+    cache.save(sample())
+    spares.refill()
+    [spare] = tmp_path.glob(f"{SpareFiles.PREFIX}*")
+    spare.unlink()  # swept by another process, say
 
-    assert cache.load("c1") is record  # kept, not read
-    again = cache.load("c1")  # read once: then the file again
-    assert again == record
-    assert again is not record
+    second = sample().model_copy(update={"container_id": "c2"})
+    cache.save(second)
 
-    cache.save(record)
-    replaced = sample().model_copy(update={"pod_name": "other"})
-    AttachmentCache(tmp_path).save(replaced)  # another writer: a new file under the same name
-    assert cache.load("c1") == replaced
-
-    cache.save(record)
-    cache.remove("c1")
-    assert cache.load("c1") is None
-    cache.save(record)
-    cache.path("c1").unlink()
-    assert cache.load("c1") is None
+    assert cache.load("c2") == second
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["c1", "c2"]
 
 
-def test_recent_records_keep_the_newest_up_to_their_limit(tmp_path: Path) -> None:
-    cache = AttachmentCache(tmp_path, recent=RecentRecords(limit=2))
-    records = [sample().model_copy(update={"container_id": f"c{number}"}) for number in range(3)]
-    for record in records:
-        cache.save(record)
-    loaded = [cache.load(record.container_id) for record in records]
-    assert loaded == records
-    assert [a is b for a, b in zip(loaded, records, strict=True)] == [False, True, True]
+def test_no_spare_is_made_once_discarded(tmp_path: Path) -> None:
+    spares = SpareFiles()
+    AttachmentCache(tmp_path, spares).save(sample())
+    spares.discard()
+    assert not spares.short()
+    spares.refill()  # a request's bookkeeping still running after the host stopped
+    assert list(tmp_path.glob(f"{SpareFiles.PREFIX}*")) == []

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from multus.cni.errors import DecodeFailure, InvalidConfig
-from multus.config import parse_config
+from multus.cni.versions import LATEST_VERSION
+from multus.config import parse_config, reply_version
 from multus.logs import configure, fields, get_logger
 
 
@@ -95,3 +96,21 @@ def test_the_same_config_bytes_share_one_frozen_config() -> None:
 def test_bad_config_names_the_key(stdin: bytes, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         parse_config(stdin)
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        (b"[" * 5000, "the network config on stdin nests deeper than 64 levels"),
+        (b"{not json", "the network config on stdin is not valid JSON"),
+        (b"\xff", "the network config on stdin is not valid JSON"),
+    ],
+    ids=["hostile-nesting", "not-json", "not-utf8"],
+)
+def test_unreadable_stdin_is_a_decode_failure_and_its_reply_version_the_latest(
+    stdin: bytes, message: str
+) -> None:
+    with pytest.raises(DecodeFailure) as caught:
+        parse_config(stdin)
+    assert caught.value.msg == message
+    assert reply_version(stdin) == LATEST_VERSION
