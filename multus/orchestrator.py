@@ -385,9 +385,12 @@ class Orchestrator:
         # The runtime's DEL: what is removed from the caches, and logged, can wait for the reply.
         await self._delete_record(record, later=self.hooks.after_reply or at_once)
 
-    async def _delete_record(self, record: ContainerRecord, *, later: Later = at_once) -> None:
+    async def _delete_record(
+        self, record: ContainerRecord, *, later: Later = at_once, save: bool = True
+    ) -> None:
         """DEL every attachment in reverse, each once the one before has ended; drop those that succeeded
-        from the cache, report the rest. `later` takes the removals from the caches and their log lines."""
+        from the cache, report the rest. `later` takes the removals from the caches and their log lines;
+        `save=False` leaves the record on disk to the caller (a part of it being deleted)."""
         ordered = list(reversed(record.attachments))
         jobs = [self._delete_job(entry, record) for entry in ordered]
         readable = [job for job in jobs if not isinstance(job, CNIError)]
@@ -406,9 +409,11 @@ class Orchestrator:
             failures.append(f"{entry.network} ({entry.ifname}): {failure}")
             log.error("attachment not deleted", extra=fields(**context, error=str(failure)))
         if first is None:
-            later(functools.partial(self.cache.remove, record.container_id))
+            if save:
+                later(functools.partial(self.cache.remove, record.container_id))
             return
-        self.cache.save(record)  # what is left, for the runtime's next DEL
+        if save:
+            self.cache.save(record)  # what is left, for the runtime's next DEL
         raise type(first)(
             f"DEL of container {record.container_id}: {len(failures)} attachment(s) not deleted: {first.msg}",
             "; ".join(failures),
@@ -521,8 +526,12 @@ class Orchestrator:
         try:
             result = await self.runner.add(conflist, self._cni_attachment(entry, record), later=self._later)
         except Exception:
-            await self._delete_record(record.model_copy(update={"attachments": [entry]}))
-            record.attachments.remove(entry)
+            try:
+                await self._delete_record(record.model_copy(update={"attachments": [entry]}), save=False)
+            except CNIError:  # logged; the entry stays on the pod's record, for the pod's final DEL
+                pass
+            else:
+                record.attachments.remove(entry)
             self.cache.save(record)
             raise
         entry.result = result.to_dict()

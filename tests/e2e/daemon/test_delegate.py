@@ -78,3 +78,17 @@ def test_hot_plug_into_an_unknown_container_is_refused(rt: ShimRuntime) -> None:
     status, error = delegate(rt, box, "ADD", "hot0", rt.bridge_net("hot", default_route=False).config)
     assert (status, error["code"]) == (400, 3)
     assert rt.leftovers(box) == []
+
+
+def test_a_hot_plug_whose_undo_fails_stays_on_the_pods_whole_record(rt: ShimRuntime) -> None:
+    box = rt.pod()
+    rt.add(box)
+    broken = {"cniVersion": "1.1.0", "name": "broken", "type": "fake-fail"}  # fails ADD, and DEL too
+
+    status, error = delegate(rt, box, "ADD", "bad0", broken)
+
+    assert (status, error["code"]) == (400, 111)
+    record = json.loads(rt.cache_file(box).read_text())
+    # The pod's own attachment is still recorded, and the one whose undo failed too, for the pod's DEL.
+    assert [attachment["ifname"] for attachment in record["attachments"]] == ["eth0", "bad0"]
+    assert sorted(rt.links(box)) == ["eth0"]
