@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from multus.cni.errors import InvalidConfig
-from multus.cni.jsontext import load_json
+from multus.cni.jsontext import MalformedJSON, decode_json, load_json
 from multus.cni.versions import LATEST_VERSION, require_supported
 from multus.devices import DEFAULT_CHECKPOINT
 from multus.k8s.namespaces import DEFAULT_GLOBAL_NAMESPACES, NamespacePolicy, parse_global_namespaces
@@ -95,8 +94,8 @@ def reply_version(stdin: bytes) -> str:
     """The version to answer in, errors included: the config's when it has a readable one, even if
     the rest of the config is bad."""
     try:
-        version = json.loads(stdin).get("cniVersion")
-    except (ValueError, AttributeError, RecursionError):  # RecursionError: hostile nesting
+        version = decode_json(stdin).get("cniVersion")
+    except (MalformedJSON, AttributeError):
         return LATEST_VERSION
     return version if isinstance(version, str) and version else LATEST_VERSION
 

@@ -210,7 +210,6 @@ class _Child:
         for fd in self._reading:
             os.set_blocking(fd, False)
             self._loop.add_reader(fd, self._readable, fd)
-        self._pidfd = -1
         self._exit = self._watch_exit()
 
     @classmethod
@@ -253,7 +252,6 @@ class _Child:
         await self._feed(stdin)
         # Shielded: a timeout cancels this wait, not the reaping that kill() still needs.
         await asyncio.shield(self._outputs_closed)
-        self._reap_if_exited()
         self.returncode = await asyncio.shield(self._exit)
 
     async def kill(self) -> None:
@@ -318,28 +316,18 @@ class _Child:
 
     def _watch_exit(self) -> asyncio.Future[int]:
         try:
-            self._pidfd = os.pidfd_open(self.pid)
+            pidfd = os.pidfd_open(self.pid)
         except OSError:  # before Linux 5.3, or refused by a seccomp profile
             return asyncio.ensure_future(asyncio.to_thread(_reap, self.pid))
         exited: asyncio.Future[int] = self._loop.create_future()
-        # The pidfd turns readable once the plugin has exited; waitpid then returns at once.
-        self._loop.add_reader(self._pidfd, lambda: self._reaped(exited, _reap(self.pid)))
+
+        def readable() -> None:
+            self._loop.remove_reader(pidfd)
+            os.close(pidfd)
+            exited.set_result(_reap(self.pid))  # it has exited: waitpid returns at once
+
+        self._loop.add_reader(pidfd, readable)
         return exited
-
-    def _reaped(self, exited: asyncio.Future[int], status: int) -> None:
-        self._loop.remove_reader(self._pidfd)
-        os.close(self._pidfd)
-        self._pidfd = -1
-        exited.set_result(status)
-
-    def _reap_if_exited(self) -> None:
-        """Reap the plugin now if it has exited: once its outputs are closed it nearly always has, and its
-        pidfd would take one more turn of the loop. Only on the pidfd path: elsewhere a thread waits."""
-        if self._pidfd < 0:  # reaped already, or watched by a thread
-            return
-        pid, status = os.waitpid(self.pid, os.WNOHANG)
-        if pid:
-            self._reaped(self._exit, os.waitstatus_to_exitcode(status))
 
 
 def _pipe() -> tuple[int, int]:

@@ -34,10 +34,16 @@ def echo_routes(seen: Seen) -> Routes:
     return {"/echo": {"POST": echo, "PUT": echo}, "/ping": {"GET": echo}}
 
 
-@asynccontextmanager
-async def serving(tmp_path: Path, routes: Routes, **options: Any) -> AsyncIterator[HTTPServer]:
+async def start_server(tmp_path: Path, routes: Routes, **options: Any) -> HTTPServer:
+    """A server on `tmp_path`'s socket; the test closes it."""
     server = HTTPServer(routes, max_body=options.pop("max_body", MAX_BODY), **options)
     await server.start(str(tmp_path / "http.sock"))
+    return server
+
+
+@asynccontextmanager
+async def serving(tmp_path: Path, routes: Routes, **options: Any) -> AsyncIterator[HTTPServer]:
+    server = await start_server(tmp_path, routes, **options)
     try:
         yield server
     finally:
@@ -330,8 +336,7 @@ def test_close_lets_requests_in_flight_finish_then_refuses_connections(tmp_path:
             await release.wait()
             request.respond(200, {"finished": True})
 
-        server = HTTPServer({"/wait": {"GET": waits}}, max_body=MAX_BODY)
-        await server.start(str(tmp_path / "http.sock"))
+        server = await start_server(tmp_path, {"/wait": {"GET": waits}})
         in_flight = asyncio.create_task(exchange(tmp_path, b"GET /wait HTTP/1.0\r\n\r\n"))
         await asyncio.wait_for(started.wait(), 5.0)
         closing = asyncio.create_task(server.close(5.0))
@@ -357,8 +362,7 @@ def test_close_cancels_what_outlives_the_grace(tmp_path: Path) -> None:
                 cancelled.set()
                 raise
 
-        server = HTTPServer({"/hang": {"GET": hangs}}, max_body=MAX_BODY)
-        await server.start(str(tmp_path / "http.sock"))
+        server = await start_server(tmp_path, {"/hang": {"GET": hangs}})
         in_flight = asyncio.create_task(exchange(tmp_path, b"GET /hang HTTP/1.0\r\n\r\n"))
         await asyncio.sleep(0.05)
         await asyncio.wait_for(server.close(0.1), 5.0)
@@ -411,8 +415,7 @@ def test_close_starts_no_new_request_on_a_connection_kept_open(tmp_path: Path) -
             await release.wait()
             request.respond(200, {"finished": True})
 
-        server = HTTPServer({"/wait": {"GET": waits}, "/next": {"GET": waits}}, max_body=MAX_BODY)
-        await server.start(str(tmp_path / "http.sock"))
+        server = await start_server(tmp_path, {"/wait": {"GET": waits}, "/next": {"GET": waits}})
         idle_reader, idle_writer = await asyncio.open_unix_connection(str(tmp_path / "http.sock"))
         pipelined = b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
         in_flight = asyncio.create_task(exchange(tmp_path, pipelined))
