@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the real components the tests run against (kube-apiserver, kubectl, etcd, CNI plugins) from the
-# pinned Go modules beside this script. Each build lands in a cache folder keyed by component and version,
+# Builds the real components the tests run against (kube-apiserver, kubectl, kubelet, etcd, CNI plugins,
+# containerd 2.x, crictl) from the pinned Go modules beside this script. Each build lands in a cache folder keyed by component and version,
 # so a pin change rebuilds and an unchanged pin costs nothing. Prints nothing but progress on stderr.
 set -euo pipefail
 
@@ -19,13 +19,15 @@ build() {
     if [ -f "$out/.complete" ]; then
         return 0
     fi
-    echo "building $name (cached in $out)" >&2
+    echo "building $name (cached in $out); a first build takes minutes" >&2
+    local started=$SECONDS
     rm -rf "$out.tmp"
     mkdir -p "$out.tmp/bin"
     (cd "$here/$dir" && "$go" build -trimpath -ldflags "${LDFLAGS:-}" -o "$out.tmp/bin/" "$@")
     touch "$out.tmp/.complete"
     rm -rf "$out"
     mv "$out.tmp" "$out"
+    echo "built $name in $((SECONDS - started)) s" >&2
 }
 
 # link <cache name> <target> : points a stable name in the cache at the versioned build.
@@ -41,6 +43,8 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 LDFLAGS=$stamp build kube "kube-$kube" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
 link "kube-$kube" kube-bin
+LDFLAGS=$stamp build kube "kubelet-$kube" k8s.io/kubernetes/cmd/kubelet
+link "kubelet-$kube" kubelet-bin
 
 etcd=$(version_of etcd go.etcd.io/etcd/server/v3)
 LDFLAGS="-s -w" build etcd "etcd-$etcd" go.etcd.io/etcd/server/v3
@@ -53,3 +57,17 @@ mapfile -t plugins < <(cd "$here/cni" && "$go" list -f '{{.ImportPath}}' tool)
 LDFLAGS="-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$cni" \
     build cni "cni-plugins-$cni" "${plugins[@]}"
 link "cni-plugins-$cni" cni-bin
+
+# containerd 2.x beside Debian's 1.6: the daemon, its runc shim and ctr (which imports the pause image).
+containerd=$(version_of containerd github.com/containerd/containerd/v2)
+LDFLAGS="-s -w -X github.com/containerd/containerd/v2/version.Version=$containerd" \
+    build containerd "containerd-$containerd" -tags "no_btrfs no_devmapper no_zfs" \
+    github.com/containerd/containerd/v2/cmd/containerd \
+    github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+    github.com/containerd/containerd/v2/cmd/ctr
+link "containerd-$containerd" containerd-bin
+
+crictl=$(version_of cri-tools sigs.k8s.io/cri-tools)
+LDFLAGS="-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl" \
+    build cri-tools "crictl-$crictl" sigs.k8s.io/cri-tools/cmd/crictl
+link "crictl-$crictl" crictl-bin
