@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CACHE ?= $(HOME)/.cache/multus-py
-APT_PACKAGES := iproute2 iptables openssl gcc libc6-dev musl-tools make python3-venv
+APT_PACKAGES := iproute2 iptables openssl gcc libc6-dev musl-tools make python3-venv containerd runc
 TESTENV_DIR ?= /tmp/multus-py-testenv
 PYTEST_ARGS ?=
 
