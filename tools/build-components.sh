@@ -71,3 +71,21 @@ crictl=$(version_of cri-tools sigs.k8s.io/cri-tools)
 LDFLAGS="-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl" \
     build cri-tools "crictl-$crictl" sigs.k8s.io/cri-tools/cmd/crictl
 link "crictl-$crictl" crictl-bin
+
+# --- libcni-client (tests/libcni) --------------------------------------------------------------------
+# The tests' libcni matrix: one source built against each libcni version in tests/libcni/versions (what
+# the runtimes vendor) through a go.mod copy requiring it. The cache name carries the version and a hash
+# of the source, so editing the program rebuilds; the tests run "$cache/libcni-<version>-bin/libcni-client".
+libcni_src=$here/../tests/libcni
+libcni_hash=$(cd "$libcni_src" && cat go.mod go.sum libcni-client/*.go | sha256sum | cut -c1-12)
+libcni_mods=$(mktemp -d)
+trap 'rm -rf "$libcni_mods"' EXIT
+for libcni in $(grep -v '^#' "$libcni_src/versions"); do
+    # -modfile=X.mod reads X.sum beside it: both copies, go.sum holding every version's entries.
+    cp "$libcni_src/go.mod" "$libcni_mods/$libcni.mod"
+    cp "$libcni_src/go.sum" "$libcni_mods/$libcni.sum"
+    "$go" mod edit -require="github.com/containernetworking/cni@$libcni" "$libcni_mods/$libcni.mod"
+    LDFLAGS="-s -w" build ../tests/libcni "libcni-$libcni-$libcni_hash" \
+        -modfile="$libcni_mods/$libcni.mod" ./libcni-client
+    link "libcni-$libcni-$libcni_hash" "libcni-$libcni-bin"
+done
