@@ -40,6 +40,11 @@ _METHOD_LETTERS = re.compile(rb"[A-Z]*")
 _LONGEST_METHOD = 16
 _REQUEST_LINE = re.compile(rb"([A-Z]{1,16}) (/[!-~]*) HTTP/(1\.[01])")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
+# A header value holds visible characters, spaces and tabs only: a NUL or another control byte is
+# refused, not passed to a handler that might cut the value there.
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+# More digits than any body this server would take: refused before int() (which limits digits itself).
+_LENGTH_DIGITS = 18
 
 
 class Request:
@@ -169,6 +174,8 @@ class _Head:
             name, colon, value = line.partition(b":")
             if not colon or _TOKEN.fullmatch(name) is None:
                 raise _bad(f"header line {_shown(line)} is not name: value")
+            if _CONTROL.search(value):
+                raise _bad(f"header {name.decode()!r}: its value holds a control character")
             key, text = name.decode().lower(), value.strip(b" \t").decode("latin-1")
             if key == "content-length":
                 lengths.add(text)
@@ -187,7 +194,9 @@ class _Head:
             self.chunked = True
         elif lengths:
             if len(lengths) > 1 or not all(text.isdigit() and text.isascii() for text in lengths):
-                raise _bad(f"Content-Length: {', '.join(sorted(lengths))!r} is not one number")
+                raise _bad(f"Content-Length: {_shown(', '.join(sorted(lengths)).encode())} is not one number")
+            if len(next(iter(lengths))) > _LENGTH_DIGITS:
+                raise _bad(f"Content-Length: more than {_LENGTH_DIGITS} digits")
             self.length = int(lengths.pop())
         self.expects_continue = self.headers.get("expect", "").lower() == "100-continue"
 

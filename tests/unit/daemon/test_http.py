@@ -198,6 +198,12 @@ BAD_REQUESTS = {
         b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         "Content-Length",
     ),
+    "content-length-of-5000-digits": (
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
+        "Content-Length",
+    ),
+    "nul-in-a-header-value": (b"POST /echo HTTP/1.1\r\nHost: x\x00y\r\nContent-Length: 0\r\n\r\n", "control"),
+    "escape-in-a-header-value": (b"GET /ping HTTP/1.1\r\nHost: x\r\nX-A: \x1b[2J\r\n\r\n", "control"),
     "length-and-chunked": (
         b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
         "Transfer-Encoding",
