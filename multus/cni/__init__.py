@@ -32,6 +32,7 @@ from multus.cni.conflist import (
     VALID_ATTACHMENTS_KEY,
     Attachment,
     ConfigListRunner,
+    parse_valid_attachments,
     plugin_stdin,
 )
 from multus.cni.environment import CNIEnvironment, Command, split_search_path
@@ -130,6 +131,7 @@ __all__ = [
     "parse_cni_args",
     "parse_network_config",
     "parse_result",
+    "parse_valid_attachments",
     "parse_version",
     "pick_version",
     "plugin_stdin",

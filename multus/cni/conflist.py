@@ -52,6 +52,33 @@ VALID_ATTACHMENTS_KEY = "cni.dev/valid-attachments"
 LEGACY_ATTACHMENTS_KEY = "cni.dev/attachments"
 
 
+def parse_valid_attachments(stdin_config: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+    """The (container ID, interface name) pairs of a GC request's valid list (either key name).
+
+    Every element must be an object with a valid `containerID` and `ifname`: one that is not must stop
+    the GC, since reading it as "not valid" would delete a live container's networks.
+    """
+    key = VALID_ATTACHMENTS_KEY if VALID_ATTACHMENTS_KEY in stdin_config else LEGACY_ATTACHMENTS_KEY
+    listed = stdin_config.get(key)
+    if not isinstance(listed, list):
+        # Without the list everything would look stale: refuse rather than delete every pod's networks.
+        raise InvalidEnvironment(f"GC: {VALID_ATTACHMENTS_KEY} must be a list of attachments")
+    pairs: set[tuple[str, str]] = set()
+    for index, item in enumerate(listed):
+        where = f"GC: {key}[{index}]"
+        if not isinstance(item, Mapping):
+            raise InvalidEnvironment(f"{where} must be an object with containerID and ifname, not {item!r}")
+        container_id, ifname = item.get("containerID"), item.get("ifname")
+        if not isinstance(container_id, str) or (problem := container_id_error(container_id)):
+            raise InvalidEnvironment(
+                f"{where}.containerID {problem or f'must be a string, not {container_id!r}'}"
+            )
+        if not isinstance(ifname, str) or (problem := ifname_error(ifname)):
+            raise InvalidEnvironment(f"{where}.ifname {problem or f'must be a string, not {ifname!r}'}")
+        pairs.add((container_id, ifname))
+    return frozenset(pairs)
+
+
 @dataclass(frozen=True)
 class Attachment:
     """One interface of one container on one network: who, where, and the runtime's arguments."""

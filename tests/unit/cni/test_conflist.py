@@ -26,6 +26,7 @@ from multus.cni import (
     UnknownContainer,
     parse_network_config,
     parse_result,
+    parse_valid_attachments,
 )
 from tests.unit.cni.fakes import FAKE_PLUGINS, records
 
@@ -408,3 +409,56 @@ def test_attachment_is_validated() -> None:
                 Attachment(container_id="x", ifname="eth0"),
             )
         )
+
+
+VALID_ID = "c0ffee"
+
+
+@pytest.mark.parametrize(
+    ("stdin_config", "expected"),
+    [
+        ({"cni.dev/valid-attachments": []}, frozenset()),
+        (
+            {"cni.dev/valid-attachments": [{"containerID": VALID_ID, "ifname": "eth0"}]},
+            {(VALID_ID, "eth0")},
+        ),
+        ({"cni.dev/attachments": [{"containerID": VALID_ID, "ifname": "net1"}]}, {(VALID_ID, "net1")}),
+        (  # the spec's name wins over the draft's
+            {
+                "cni.dev/valid-attachments": [{"containerID": VALID_ID, "ifname": "eth0"}],
+                "cni.dev/attachments": [{"containerID": "other", "ifname": "eth0"}],
+            },
+            {(VALID_ID, "eth0")},
+        ),
+    ],
+)
+def test_a_valid_list_gives_its_pairs(stdin_config: dict[str, Any], expected: set[tuple[str, str]]) -> None:
+    assert parse_valid_attachments(stdin_config) == expected
+
+
+@pytest.mark.parametrize(
+    ("listed", "named"),
+    [
+        ("not a list", "must be a list"),
+        ([VALID_ID], "[0] must be an object"),
+        ([1], "[0] must be an object"),
+        (
+            [{"containerID": VALID_ID, "ifname": "eth0"}, {"containerID": 5, "ifname": "eth0"}],
+            "[1].containerID",
+        ),
+        ([{"containerID": "../x", "ifname": "eth0"}], "[0].containerID"),
+        ([{"containerID": VALID_ID}], "[0].ifname"),
+        ([{"containerID": VALID_ID, "ifname": "a/b"}], "[0].ifname"),
+    ],
+)
+def test_a_malformed_valid_list_is_refused_with_the_element_named(listed: Any, named: str) -> None:
+    with pytest.raises(CNIError) as raised:
+        parse_valid_attachments({"cni.dev/valid-attachments": listed})
+    assert raised.value.code == 4
+    assert named in raised.value.msg
+
+
+def test_a_gc_without_a_valid_list_is_refused() -> None:
+    with pytest.raises(CNIError, match="must be a list") as raised:
+        parse_valid_attachments({"cniVersion": "1.1.0", "name": "n"})
+    assert raised.value.code == 4
