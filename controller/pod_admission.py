@@ -113,6 +113,16 @@ def judge_pod_networks(
         default = request.default_network
         where = f"{DEFAULT_NETWORK_ANNOTATION} ({default.reference})"
         problems += _network_problems(where, networks.get((default.namespace, default.name)))
+        try:
+            check_network_access(
+                pod_namespace,
+                default.namespace,
+                default.name,
+                policy.namespaces,
+                also=policy.multus_namespace,
+            )
+        except NetworkForbidden as error:
+            problems.append(f"{where}: {error}")
     try:
         assign_interface_names(
             [

@@ -99,6 +99,13 @@ async def _cluster_network(config: MultusConfig, view: ClusterView | None, pod: 
             pod.annotations.get(DEFAULT_NETWORK_ANNOTATION), config.multus_namespace
         )
         if selection is not None:
+            check_network_access(
+                pod.namespace,
+                selection.namespace,
+                selection.name,
+                config.namespace_policy,
+                also=config.multus_namespace,
+            )
             attachment = await _nad_attachment(config, view, selection)
             attachment.is_default = True
             return attachment

@@ -32,20 +32,30 @@ def parse_global_namespaces(value: str | None) -> frozenset[str]:
     return frozenset(item.strip() for item in value.split(",") if item.strip())
 
 
-def may_use_network(pod_namespace: str, network_namespace: str, policy: NamespacePolicy) -> bool:
-    """Under isolation a pod may use NADs of its own namespace and of the global namespaces only."""
+def may_use_network(
+    pod_namespace: str, network_namespace: str, policy: NamespacePolicy, *, also: str | None = None
+) -> bool:
+    """Under isolation a pod may use NADs of its own namespace and of the global namespaces only, plus
+    `also` where the caller allows one more."""
     return (
         not policy.isolation
-        or network_namespace == pod_namespace
+        or network_namespace in (pod_namespace, also)
         or network_namespace in policy.global_namespaces
     )
 
 
 def check_network_access(
-    pod_namespace: str, network_namespace: str, network_name: str, policy: NamespacePolicy
+    pod_namespace: str,
+    network_namespace: str,
+    network_name: str,
+    policy: NamespacePolicy,
+    *,
+    also: str | None = None,
 ) -> None:
-    if not may_use_network(pod_namespace, network_namespace, policy):
-        allowed = ", ".join(sorted({pod_namespace, *policy.global_namespaces}))
+    """Every network a pod names passes here. The default-network override passes `multusNamespace` as
+    `also`: its bare names are looked up there, among the cluster networks the administrator offers."""
+    if not may_use_network(pod_namespace, network_namespace, policy, also=also):
+        allowed = ", ".join(sorted({pod_namespace, *policy.global_namespaces, *([also] if also else [])}))
         raise NetworkForbidden(
             f"namespace isolation: a pod in namespace {pod_namespace!r} may not use network "
             f"{network_namespace}/{network_name}; allowed namespaces: {allowed}"

@@ -84,6 +84,14 @@ def test_isolation_allows_own_and_global_namespaces_only() -> None:
     assert judge({NETWORKS: "x/c"}, networks).allowed
 
 
+def test_isolation_holds_for_the_default_network_override() -> None:
+    networks = {("x", "c"): nad("x", "c"), ("kube-system", "alt"): nad("kube-system", "alt")}
+    (problem,) = judge({DEFAULT_NETWORK: "x/c"}, networks, ISOLATED).problems
+    assert problem.startswith(f"{DEFAULT_NETWORK} (x/c): namespace isolation")
+    assert judge({DEFAULT_NETWORK: "alt"}, networks, ISOLATED).allowed
+    assert judge({DEFAULT_NETWORK: "x/c"}, networks).allowed
+
+
 def test_interface_names_must_come_out_distinct() -> None:
     networks = {("app", "a"): nad("app", "a"), ("app", "b"): nad("app", "b")}
     (clash,) = judge({NETWORKS: "a@net2, b"}, networks).problems

@@ -150,6 +150,16 @@ def test_isolation(cluster: Path) -> None:
     assert len(resolve(cluster, {"k8s.v1.cni.cncf.io/networks": "private/secret"})) == 2
 
 
+def test_isolation_holds_for_the_default_network_override(cluster: Path) -> None:
+    override = "v1.multus-cni.io/default-network"
+    with pytest.raises(NetworkForbidden, match="private/secret"):
+        resolve(cluster, {override: "private/secret"}, namespaceIsolation=True)
+    # Its bare names mean multusNamespace, where the administrator keeps the cluster networks on offer.
+    got = resolve(cluster, {override: "alt-cluster"}, namespaceIsolation=True)
+    assert summary(got) == [("eth0", "kube-system/alt-cluster", True)]
+    assert summary(resolve(cluster, {override: "private/secret"})) == [("eth0", "private/secret", True)]
+
+
 def test_missing_network_and_missing_cluster_network(cluster: Path) -> None:
     with pytest.raises(NetworkNotFound, match="shop/absent"):
         resolve(cluster, {"k8s.v1.cni.cncf.io/networks": "absent"})
