@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from multus.cni.errors import IOFailure
+from multus.cni.errors import InvalidEnvironment, IOFailure
 
 
 class NamespaceGone(IOFailure):
@@ -21,6 +21,41 @@ class NamespaceGone(IOFailure):
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNET = 0x40000000
+_NSFS_MAGIC = 0x6E736673
+# struct statfs is 120 bytes on 64-bit Linux; f_type, a long, comes first everywhere.
+_STATFS_BYTES = 256
+
+
+def _filesystem_type(fd: int) -> int:
+    buffer = ctypes.create_string_buffer(_STATFS_BYTES)
+    if _LIBC.fstatfs(fd, buffer) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return ctypes.c_long.from_buffer(buffer).value
+
+
+def open_namespace(netns_path: str) -> int:
+    """A descriptor of the network namespace at `netns_path`, which must be one.
+
+    Opened without blocking (a FIFO named there would block the opener until someone writes to it: on
+    the daemon's event loop, every pod of the node), then checked to be an nsfs file.
+    """
+    try:
+        fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError as error:
+        raise NamespaceGone(f"network namespace {netns_path} does not exist") from error
+    except OSError as error:
+        raise IOFailure(f"cannot open network namespace {netns_path}", error.strerror or "") from error
+    try:
+        if _filesystem_type(fd) != _NSFS_MAGIC:
+            raise InvalidEnvironment(f"CNI_NETNS: {netns_path} is not a network namespace")
+    except OSError as error:
+        os.close(fd)
+        raise IOFailure(f"cannot inspect network namespace {netns_path}", error.strerror or "") from error
+    except InvalidEnvironment:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _setns(fd: int) -> None:
@@ -38,12 +73,7 @@ def inside(netns_path: str) -> Iterator[None]:
     awaits nor takes long: every coroutine would otherwise run in the pod's namespace. A thread that
     cannot come back would do every later request's work in the wrong namespace: the process ends.
     """
-    try:
-        target = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError as error:
-        raise NamespaceGone(f"network namespace {netns_path} does not exist") from error
-    except OSError as error:
-        raise IOFailure(f"cannot open network namespace {netns_path}", error.strerror or "") from error
+    target = open_namespace(netns_path)
     try:
         home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:

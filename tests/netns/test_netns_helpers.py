@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pyroute2 import IPRoute
 
-from multus.cni.errors import InterfaceConflict
+from multus.cni.errors import InterfaceConflict, InvalidEnvironment
 from multus.netns import NamespaceGone, default_routes, interface_names, interfaces, replace_default_route
 from tests.conftest import netns_path, unique_name
 
@@ -86,6 +87,16 @@ def test_missing_namespace_is_reported_not_created() -> None:
     with pytest.raises(NamespaceGone):
         replace_default_route(path, "eth0", "10.0.0.1")
     assert not os.path.exists(path)
+
+
+@pytest.mark.timeout(20)  # an open() that blocks on the FIFO never returns: the timeout is the failure
+@pytest.mark.parametrize("kind", ["fifo", "file", "directory"])
+def test_a_path_that_is_not_a_namespace_is_refused_without_blocking(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / kind
+    {"fifo": os.mkfifo, "file": lambda p: p.write_text("x"), "directory": os.mkdir}[kind](path)
+    for call in (interfaces, interface_names):
+        with pytest.raises(InvalidEnvironment, match=f"CNI_NETNS: {path} is not a network namespace"):
+            call(str(path))
 
 
 def test_default_route_on_an_unknown_interface_is_an_error(two_uplinks: str) -> None:
