@@ -89,7 +89,9 @@ class LibcniRuntime:
             check=False,
             timeout=120,
         )
-        [line] = [json.loads(text) for text in done.stdout.splitlines()]
+        lines = done.stdout.splitlines()
+        assert len(lines) == 1, (done.stdout, done.stderr)
+        line = json.loads(lines[0])
         assert (line["op"], line["libcni"]) == (op, self.version), done.stdout
         assert line["ok"] == (done.returncode == 0), (done.stdout, done.stderr)
         error = line.get("error")

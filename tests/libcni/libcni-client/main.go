@@ -28,7 +28,8 @@ import (
 const cniModule = "github.com/containernetworking/cni"
 
 // loadFirst picks the network as containerd's go-cni does (with the CRI plugin's limit of one config):
-// the first .conf/.conflist/.json file of the folder by name; a single-plugin .conf becomes a list.
+// the first .conf/.conflist/.json file of the folder by name; a single-plugin .conf becomes a list
+// (ConfFromFile is deprecated in v1.3.0, but go-cni still calls it and all three versions have it).
 func loadFirst(dir string) (*libcni.NetworkConfigList, error) {
 	files, err := libcni.ConfFiles(dir, []string{".conf", ".conflist", ".json"})
 	if err != nil {
