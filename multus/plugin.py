@@ -80,18 +80,19 @@ def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | N
         reply = asyncio.run(_run(env, stdin, config, _view_for(env.command, config, environ)))
         return reply, 0
     except CNIError as error:
-        log.error(
-            "request failed",
-            extra=fields(
-                command=environ.get("CNI_COMMAND"), container=environ.get("CNI_CONTAINERID"), error=str(error)
-            ),
-        )
-        return error.to_dict(version), 1
+        failure = error
     except OSError as error:
-        return IOFailure(f"{error.strerror or error}", str(error.filename or "")).to_dict(version), 1
+        failure = IOFailure(f"{error.strerror or error}", str(error.filename or ""))
     except Exception as error:  # a bug: still a CNI error on stdout, with the traceback in the log
         log.exception("internal error", extra=fields(command=environ.get("CNI_COMMAND")))
         return InternalError(f"internal error: {type(error).__name__}: {error}").to_dict(version), 1
+    log.error(
+        "request failed",
+        extra=fields(
+            command=environ.get("CNI_COMMAND"), container=environ.get("CNI_CONTAINERID"), error=str(failure)
+        ),
+    )
+    return failure.to_dict(version), 1
 
 
 def main() -> None:

@@ -6,9 +6,11 @@
  * daemon's answer: on 200 the value of `Result` (nothing for null), exit 0; on 400 the body (a CNI
  * error), exit 1. When the daemon cannot be reached, or answers another status, it prints a CNI error
  * with code 11 ("try again later") for every command, DEL included, so the runtime retries instead of
- * forgetting an attachment; an answer that is not `{"Result": ...}` is code 6. An ADD that finds no
- * daemon, or one that answers 503 (its caches are still syncing), waits up to `daemonWaitSeconds`
- * (default 10) for the daemon's /readyz, polling every 100 ms, and is then sent once more.
+ * forgetting an attachment; the message names the socket and says what went wrong in words (no errno
+ * numbers). An answer that is not `{"Result": ...}` is code 6. An ADD that finds no daemon, or one that
+ * answers 503 (its caches are still syncing), waits up to `daemonWaitSeconds` (default 10) for the
+ * daemon's /readyz, polling every 100 ms, and is then sent once more. VERSION is answered here, as the
+ * daemon answers it, so it works while no daemon runs.
  *
  * It behaves like the stdlib Python shim (multus/shim/multus_shim.py): the same request body, the same
  * output, the same messages. So strings are decoded and escaped as Python's json module does
@@ -52,6 +54,10 @@
 #define TRY_AGAIN_LATER 11
 #define DECODE_FAILURE 6
 #define NOT_READY 503 /* the daemon's answer to an ADD while its caches are still syncing */
+#define RETRY "; the runtime will retry" /* ends every code-11 message: the runtime shows it to people */
+
+/* What the product speaks (multus/cni/versions.py); the last one is the default. */
+static const char *const SUPPORTED_VERSIONS[] = {"0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"};
 
 static const char *const CNI_VARIABLES[] = {
     "CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH",
@@ -680,12 +686,22 @@ typedef struct {
     buf_t raw;
 } reply_t;
 
+/* A socket error in words, as the Python shim's REASONS table words it; others as strerror says. */
 static void fail_errno(reply_t *reply, int err) {
     reply->failure.len = 0;
-    if (err == EAGAIN || err == EWOULDBLOCK) {
-        buf_str(&reply->failure, "timed out");
-    } else {
-        buf_fmt(&reply->failure, "[Errno %d] %s", err, strerror(err));
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR: buf_str(&reply->failure, "the socket does not exist"); break;
+    case ECONNREFUSED: buf_str(&reply->failure, "connection refused"); break;
+    case EACCES:
+    case EPERM: buf_str(&reply->failure, "permission denied"); break;
+    case ECONNRESET: buf_str(&reply->failure, "connection reset"); break;
+    case EPIPE: buf_str(&reply->failure, "the connection was closed"); break;
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EAGAIN: buf_str(&reply->failure, "timed out"); break;
+    default: buf_str(&reply->failure, strerror(err)); break;
     }
 }
 
@@ -981,7 +997,7 @@ static void http_request(const settings_t *settings, const char *method, const c
         reply->raw.data[reply->raw.len] = '\0';
         int eof = got == 0;
         if (eof && reply->raw.len == 0) {
-            buf_str(&reply->failure, "Remote end closed connection without response");
+            buf_str(&reply->failure, "the daemon closed the connection without an answer");
             break;
         }
         int state = parse_reply(reply, eof);
@@ -1019,14 +1035,23 @@ static _Noreturn void fail(int code, const char *msg, const char *details, size_
     exit(1);
 }
 
-/* `prefix` + the socket path + `suffix`, as a JSON string literal. */
-static const char *about_socket(const char *prefix, const char *suffix) {
+/* `prefix` + the socket path + `suffix` (+ `reason`, `reason_len` bytes), as a JSON string literal. */
+static const char *about_socket(const char *prefix, const char *suffix, const char *reason, size_t reason_len) {
     buf_t text = {0}, literal = {0};
     buf_str(&text, prefix);
     buf_add(&text, settings.socket_path, settings.socket_path_len);
     buf_str(&text, suffix);
+    buf_add(&text, reason, reason_len);
     json_string(&literal, text.data, text.len, 1, AS_REPLACEMENT);
     return literal.data;
+}
+
+/* The code-11 answer when the daemon could not be asked: what went wrong, and that the runtime retries. */
+static _Noreturn void fail_later(const char *prefix, const char *suffix, const buf_t *reason) {
+    buf_t words = {0};
+    buf_add(&words, reason->data, reason->len);
+    buf_str(&words, RETRY);
+    fail(TRY_AGAIN_LATER, about_socket(prefix, suffix, words.data, words.len), "", 0, AS_REPLACEMENT);
 }
 
 static void wait_until_ready(void) {
@@ -1042,16 +1067,38 @@ static void wait_until_ready(void) {
         last.len = 0;
         if (reply.status != 0) {
             buf_fmt(&last, "/readyz answered %d", reply.status);
+        } else if (reply.malformed) {
+            buf_str(&last, "the answer is not HTTP");
         } else {
             buf_add(&last, reply.failure.data, reply.failure.len);
         }
         if (now_seconds() >= deadline) {
             buf_t suffix = {0};
-            buf_fmt(&suffix, " is not ready after %gs", settings.wait);
-            fail(TRY_AGAIN_LATER, about_socket("multus daemon at ", suffix.data), last.data, last.len, AS_REPLACEMENT);
+            buf_fmt(&suffix, " is not ready after %gs: ", settings.wait);
+            fail_later("multus daemon at ", suffix.data, &last);
         }
         sleep_poll_interval();
     }
+}
+
+/* VERSION, as the daemon answers it: in the config's cniVersion when we speak it, else in the latest. */
+static _Noreturn void answer_version(void) {
+    size_t count = sizeof SUPPORTED_VERSIONS / sizeof SUPPORTED_VERSIONS[0];
+    const char *version = SUPPORTED_VERSIONS[count - 1];
+    buf_t out = {0};
+    for (size_t k = 0; k < count; k++) {
+        if (settings.cni_version_len == strlen(SUPPORTED_VERSIONS[k]) &&
+            memcmp(settings.cni_version, SUPPORTED_VERSIONS[k], settings.cni_version_len) == 0) {
+            version = SUPPORTED_VERSIONS[k];
+        }
+    }
+    buf_fmt(&out, "{\"cniVersion\": \"%s\", \"supportedVersions\": [", version);
+    for (size_t k = 0; k < count; k++) {
+        buf_fmt(&out, "%s\"%s\"", k ? ", " : "", SUPPORTED_VERSIONS[k]);
+    }
+    buf_str(&out, "]}\n");
+    write_all(1, out.data, out.len);
+    exit(0);
 }
 
 static void base64_encode(buf_t *out, const unsigned char *s, size_t n) {
@@ -1088,6 +1135,9 @@ int main(void) {
 
     const char *command = getenv("CNI_COMMAND");
     int adding = command != NULL && strcmp(command, "ADD") == 0;
+    if (command != NULL && strcmp(command, "VERSION") == 0) {
+        answer_version();
+    }
 
     buf_t body = {0};
     buf_str(&body, "{\"env\": {");
@@ -1117,21 +1167,21 @@ int main(void) {
         http_request(&settings, "POST", "/cni", &body, REQUEST_TIMEOUT_SECONDS, &reply);
     }
     if (reply.malformed) {
-        fail(DECODE_FAILURE, about_socket("multus daemon at ", " sent a malformed HTTP answer"),
+        fail(DECODE_FAILURE, about_socket("multus daemon at ", " sent a malformed HTTP answer", "", 0),
              reply.failure.data, reply.failure.len, AS_REPLACEMENT);
     }
     if (reply.status == 0) {
-        fail(TRY_AGAIN_LATER, about_socket("cannot reach the multus daemon at ", ""), reply.failure.data,
-             reply.failure.len, AS_REPLACEMENT);
+        fail_later("cannot reach the multus daemon at ", ": ", &reply.failure);
     }
     if (reply.status == 400) {
         write_all(1, reply.body, reply.body_len);
         return 1;
     }
     if (reply.status != 200) {
-        buf_t msg = {0};
-        buf_fmt(&msg, "\"multus daemon answered HTTP %d\"", reply.status);
-        fail(TRY_AGAIN_LATER, msg.data, reply.body, reply.body_len < 200 ? reply.body_len : 200, AS_REPLACEMENT);
+        buf_t suffix = {0};
+        buf_fmt(&suffix, " answered HTTP %d" RETRY, reply.status);
+        fail(TRY_AGAIN_LATER, about_socket("multus daemon at ", suffix.data, "", 0), reply.body,
+             reply.body_len < 200 ? reply.body_len : 200, AS_REPLACEMENT);
     }
     member_t result = {"Result", 0, 0, 0};
     if (!scan_object(reply.body, reply.body_len, &result, 1) || !result.found) {

@@ -20,9 +20,10 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from multus.cni.cache import DEFAULT_CACHE_DIR
+from multus.cni.versions import SUPPORTED_VERSIONS, is_supported
 from multus.config import ApiTimeouts
 from multus.daemon.cacheview import CacheView
 from multus.daemon.metrics import DaemonMetrics
@@ -71,10 +72,18 @@ class DaemonConfig(BaseModel):
     readiness_indicator_file: Path | None = Field(None, alias="readinessindicatorfile")
     results_dir: Path = Field(DEFAULT_CACHE_DIR, alias="resultsDir")
     drain_seconds: float = Field(30.0, ge=0, alias="drainSeconds")
+    cni_version: str | None = Field(None, alias="cniVersion")  # of 00-multus.conf; None: the primary's
     log_level: str = Field("verbose", alias="logLevel")
     log_file: Path | None = Field(None, alias="logFile")
     log_to_stderr: bool = Field(True, alias="logToStderr")
     api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
+
+    @field_validator("cni_version")
+    @classmethod
+    def _spoken(cls, value: str | None) -> str | None:
+        if value is not None and not is_supported(value):
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_VERSIONS)}")
+        return value
 
     def node_config_options(self) -> dict[str, Any]:
         raw = self.model_dump(by_alias=True, exclude_unset=True)
@@ -125,6 +134,7 @@ class Daemon:
                     conf_dir=config.cni_config_dir,
                     readiness_indicator_file=config.readiness_indicator_file,
                     options=config.node_config_options(),
+                    cni_version=config.cni_version,
                 )
             )
             if config.multus_config_file == "auto"

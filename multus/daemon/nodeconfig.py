@@ -4,6 +4,10 @@ The container runtime uses the first config of its conf dir, so ours, named to s
 call the shim; the shim's requests then name the primary config as `clusterNetwork`. The file is kept
 true: rewritten when the primary changes, removed while the readiness indicator file is missing (so the
 runtime does not send pods to a node whose cluster network is not up), and written back when it returns.
+
+Its `cniVersion` is the version of every answer the runtime gets, so it must be one the runtime's libcni
+reads (before v1.2.0 libcni refuses a 1.1.0 result, after the plugins did their work): the daemon
+config's `cniVersion` when set, as upstream does, else the primary's, which the runtime runs already.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from multus.cni.errors import CNIError
+from multus.cni.versions import is_supported
 from multus.logs import fields, get_logger
 from multus.resolution import conf_files, load_conf_file
 
 log = get_logger("nodeconfig")
 
 OWN_CONFIG = "00-multus.conf"
+# For a primary without a version we speak: the newest one that libcni of every supported runtime reads.
+FALLBACK_VERSION = "1.0.0"
 
 
 @dataclass
@@ -31,7 +38,7 @@ class NodeConfigSettings:
     readiness_indicator_file: Path | None = None
     # Keys copied into the generated config as they are (socketDir, logLevel, namespaceIsolation, ...).
     options: dict[str, Any] = field(default_factory=dict)
-    cni_version: str = "1.1.0"
+    cni_version: str | None = None  # None: the primary's
     poll_seconds: float = 1.0
 
 
@@ -55,8 +62,11 @@ def render(primary: Path, settings: NodeConfigSettings) -> dict[str, Any]:
         for name, enabled in (plugin.get("capabilities") or {}).items():
             if enabled is True:
                 capabilities[name] = True
+    primary_version = primary_config.get("cniVersion")
+    if not (isinstance(primary_version, str) and is_supported(primary_version)):
+        primary_version = FALLBACK_VERSION
     config: dict[str, Any] = {
-        "cniVersion": settings.cni_version,
+        "cniVersion": settings.cni_version or primary_version,
         "name": "multus-cni-network",
         "type": "multus-shim",
         **settings.options,

@@ -14,6 +14,7 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -162,8 +163,8 @@ class CNIServer:
                 wire = _decode(request.body)
                 command = wire.env.get("CNI_COMMAND", "")
                 container = wire.env.get("CNI_CONTAINERID", "")
+                stdin = _stdin(wire.config)  # first: an error in the environment answers in its version
                 env = CNIEnvironment.from_environ(wire.env)
-                stdin = _stdin(wire.config)
                 pod = "/".join(part for part in pod_of(env) if part)
                 if env.command == Command.ADD and not self._ready():
                     raise NotReady(
@@ -187,7 +188,8 @@ class CNIServer:
             # (written by a worker thread: an fsync must not stall the loop), the pod's report not.
             request.respond(status, payload)
             context = {"command": command, "container": container, "pod": pod}
-            log.info(
+            log.log(
+                logging.INFO if status == 200 else logging.ERROR,
                 "request",
                 extra=fields(
                     **context,

@@ -3,14 +3,17 @@
 
 It prints the daemon's answer and exits 0 on success, 1 on a CNI error. When the daemon cannot be
 reached it answers code 11 ("try again later") for every command, DEL included, so the runtime retries
-instead of forgetting an attachment. An ADD that finds no daemon, or one that answers 503 (its caches
-are still syncing), waits up to `daemonWaitSeconds` (from the CNI config, default 10) for the daemon's
-/readyz and is then sent once more. Standard library only.
+instead of forgetting an attachment; the message names the socket and says what went wrong in words (no
+errno numbers). An ADD that finds no daemon, or one that answers 503 (its caches are still syncing),
+waits up to `daemonWaitSeconds` (from the CNI config, default 10) for the daemon's /readyz and is then
+sent once more. VERSION is answered here, as the daemon answers it, so it works while no daemon runs.
+Errors the shim makes up are in the config's cniVersion when it has one. Standard library only.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import http.client
 import json
 import math
@@ -21,12 +24,27 @@ import time
 
 DEFAULT_SOCKET_DIR = "/run/multus"
 DEFAULT_WAIT_SECONDS = 10.0
+# What the product speaks (multus.cni.versions, which this stdlib-only file cannot import).
+SUPPORTED_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+LATEST_VERSION = SUPPORTED_VERSIONS[-1]
 REQUEST_TIMEOUT_SECONDS = 300.0  # above the daemon's own limits: it, not we, decides when a plugin hangs
 TRY_AGAIN_LATER, DECODE_FAILURE = 11, 6
 NOT_READY = 503  # the daemon's answer to an ADD while its caches are still syncing
 # What a request may raise: the socket's errors, and http.client's for an answer that is not HTTP.
 REQUEST_ERRORS = (OSError, http.client.HTTPException)
 CNI_VARIABLES = ("CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH")
+RETRY = "; the runtime will retry"  # ends every code-11 message: the runtime shows it to people
+# Socket errors in words (the native shim has the same table); others get the C library's wording.
+REASONS = {
+    errno.ENOENT: "the socket does not exist",
+    errno.ENOTDIR: "the socket does not exist",
+    errno.ECONNREFUSED: "connection refused",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ECONNRESET: "connection reset",
+    errno.EPIPE: "the connection was closed",
+    errno.EAGAIN: "timed out",  # a full backlog, or (native) a send or receive past its timeout
+}
 
 
 class ShimError(Exception):
@@ -67,6 +85,17 @@ def request(path: str, method: str, url: str, body: bytes | None, timeout: float
         connection.close()
 
 
+def describe(error: Exception) -> str:
+    """What went wrong with a request, in words: never Python's "[Errno N] ..." form."""
+    if isinstance(error, http.client.RemoteDisconnected):  # an OSError as well as an HTTPException
+        return "the daemon closed the connection without an answer"
+    if isinstance(error, http.client.HTTPException):
+        return "the answer is not HTTP"
+    if isinstance(error, OSError) and error.errno is not None:
+        return REASONS.get(error.errno) or os.strerror(error.errno)
+    return str(error)  # "timed out", "AF_UNIX path too long": already words
+
+
 def wait_until_ready(path: str, limit: float) -> None:
     deadline = time.monotonic() + limit
     last = "no answer"
@@ -77,9 +106,11 @@ def wait_until_ready(path: str, limit: float) -> None:
                 return
             last = f"/readyz answered {status}"
         except REQUEST_ERRORS as error:
-            last = str(error)
+            last = describe(error)
         if time.monotonic() >= deadline:
-            raise ShimError(TRY_AGAIN_LATER, f"multus daemon at {path} is not ready after {limit:g}s", last)
+            raise ShimError(
+                TRY_AGAIN_LATER, f"multus daemon at {path} is not ready after {limit:g}s: {last}{RETRY}"
+            )
         time.sleep(0.1)
 
 
@@ -101,13 +132,19 @@ def settings(stdin: bytes) -> tuple[str, float, str]:
         wait = math.nan
     if not math.isfinite(wait):  # NaN or Infinity (json accepts both) would wait forever
         wait = DEFAULT_WAIT_SECONDS
-    version = config.get("cniVersion") if isinstance(config.get("cniVersion"), str) else "1.1.0"
-    return os.path.join(socket_dir, "multus.sock"), wait, version or "1.1.0"
+    version = config.get("cniVersion") if isinstance(config.get("cniVersion"), str) else LATEST_VERSION
+    return os.path.join(socket_dir, "multus.sock"), wait, version or LATEST_VERSION
 
 
 def forward(environ: dict[str, str], stdin: bytes) -> tuple[bytes, int]:
     """The bytes to print and the exit status."""
-    path, wait, _ = settings(stdin)
+    path, wait, version = settings(stdin)
+    if environ.get("CNI_COMMAND") == "VERSION":
+        answer = {
+            "cniVersion": version if version in SUPPORTED_VERSIONS else LATEST_VERSION,
+            "supportedVersions": list(SUPPORTED_VERSIONS),
+        }
+        return json.dumps(answer).encode() + b"\n", 0
     body = json.dumps(
         {
             "env": {name: environ[name] for name in CNI_VARIABLES if name in environ},
@@ -125,7 +162,9 @@ def forward(environ: dict[str, str], stdin: bytes) -> tuple[bytes, int]:
             wait_until_ready(path, wait)  # not there yet, or its caches still syncing: then once more
             status, reply = request(path, "POST", "/cni", body, REQUEST_TIMEOUT_SECONDS)
     except OSError as error:
-        raise ShimError(TRY_AGAIN_LATER, f"cannot reach the multus daemon at {path}", str(error)) from None
+        raise ShimError(
+            TRY_AGAIN_LATER, f"cannot reach the multus daemon at {path}: {describe(error)}{RETRY}"
+        ) from None
     except http.client.HTTPException as error:  # RemoteDisconnected is an OSError: handled above
         raise ShimError(
             DECODE_FAILURE, f"multus daemon at {path} sent a malformed HTTP answer", str(error)
@@ -134,7 +173,9 @@ def forward(environ: dict[str, str], stdin: bytes) -> tuple[bytes, int]:
         return reply, 1
     if status != 200:
         raise ShimError(
-            TRY_AGAIN_LATER, f"multus daemon answered HTTP {status}", reply[:200].decode(errors="replace")
+            TRY_AGAIN_LATER,
+            f"multus daemon at {path} answered HTTP {status}{RETRY}",
+            reply[:200].decode(errors="replace"),
         )
     try:
         result = json.loads(reply)["Result"]

@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from multus.cni.versions import SUPPORTED_VERSIONS
+from multus.shim import multus_shim
+
 SHIM = Path(__file__).resolve().parents[2] / "multus" / "shim"
 
 
@@ -63,6 +66,11 @@ def test_the_shim_file_runs_alone_with_an_isolated_interpreter(tmp_path: Path) -
     assert json.loads(done.stdout) == {
         "cniVersion": "1.0.0",
         "code": 11,
-        "msg": f"cannot reach the multus daemon at {socket_dir}/multus.sock",
-        "details": "[Errno 2] No such file or directory",
+        "msg": f"cannot reach the multus daemon at {socket_dir}/multus.sock: the socket does not exist; "
+        "the runtime will retry",
     }
+
+
+def test_the_shim_speaks_the_versions_the_product_speaks() -> None:
+    """The shim answers VERSION itself with its own copy of the list (it cannot import ours)."""
+    assert multus_shim.SUPPORTED_VERSIONS == SUPPORTED_VERSIONS

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from multus.attachment_cache import SpareFiles
+from multus.cni.versions import SUPPORTED_VERSIONS
 from multus.shim.multus_shim import request as unix_request
 from tests.e2e.daemon.conftest import StartDaemon
 from tests.e2e.daemon.support import OWN_FAKES, DaemonProcess, ShimRuntime, wait_for
@@ -41,20 +42,26 @@ def test_daemon_not_running_is_try_again_later_for_every_command_and_changes_not
     rt.nad("blue", blue.config)
     rt.pod("blue")
     socket_path = dead_socket_dir(tmp_path, kind) / "multus.sock"
-    dead = rt.multus_config(socketDir=str(socket_path.parent), daemonWaitSeconds=0.5)
+    dead = rt.multus_config(socketDir=str(socket_path.parent), daemonWaitSeconds=0.5, cniVersion="0.4.0")
 
     add = rt.run("ADD", config=dead).error(11)
     check = rt.run("CHECK", config=dead).error(11)
     delete = rt.run("DEL", config=dead).error(11)
+    version = rt.run("VERSION", config=dead).ok()  # the shim's own answer
 
-    assert add["msg"] == f"multus daemon at {socket_path} is not ready after 0.5s"
-    refused = (
-        "[Errno 2] No such file or directory" if kind == "missing-dir" else "[Errno 111] Connection refused"
-    )
-    assert add["details"] == refused
+    why = "the socket does not exist" if kind == "missing-dir" else "connection refused"
+    assert add == {
+        "cniVersion": "0.4.0",
+        "code": 11,
+        "msg": f"multus daemon at {socket_path} is not ready after 0.5s: {why}; the runtime will retry",
+    }
     for error in (check, delete):
-        assert error["msg"] == f"cannot reach the multus daemon at {socket_path}"
-        assert error["details"] == refused
+        assert error == {
+            "cniVersion": "0.4.0",
+            "code": 11,
+            "msg": f"cannot reach the multus daemon at {socket_path}: {why}; the runtime will retry",
+        }
+    assert version == {"cniVersion": "0.4.0", "supportedVersions": list(SUPPORTED_VERSIONS)}
     assert rt.leftovers() == []
     assert rt.network_status() is None
     assert rt.events() == []
@@ -141,20 +148,26 @@ def test_add_before_the_caches_synced_is_answered_503_and_the_shim_waits(
     rt = runtime_for(daemon)
     box = rt.pod()
     environment = rt.shim_env("ADD", box)
-    config = json.dumps(rt.multus_config()).encode()
+    config = json.dumps(rt.multus_config(cniVersion="0.4.0")).encode()
     body = {"env": environment, "config": base64.b64encode(config).decode()}
 
     status, reply = unix_request(str(daemon.socket_path), "POST", "/cni", json.dumps(body).encode(), 30)
 
     assert status == 503
     assert json.loads(reply)["code"] == 11
+    assert json.loads(reply)["cniVersion"] == "0.4.0"
     assert "not ready" in json.loads(reply)["msg"]
     # Only ADD waits for readiness: a DEL is served (here: nothing to delete).
     delete = {**body, "env": {**environment, "CNI_COMMAND": "DEL"}}
     assert unix_request(str(daemon.socket_path), "POST", "/cni", json.dumps(delete).encode(), 30)[0] == 200
-    refused = rt.run("ADD", sandbox=box, config=rt.multus_config(daemonWaitSeconds=0.3)).error(11)
-    assert refused["msg"].endswith("is not ready after 0.3s")
-    assert refused["details"] == "/readyz answered 503"
+    config = rt.multus_config(daemonWaitSeconds=0.3, cniVersion="0.4.0")
+    refused = rt.run("ADD", sandbox=box, config=config).error(11)
+    assert refused == {
+        "cniVersion": "0.4.0",
+        "code": 11,
+        "msg": f"multus daemon at {daemon.socket_path} is not ready after 0.3s: /readyz answered 503; "
+        "the runtime will retry",
+    }
     assert rt.links(box) == {}
 
 
@@ -177,6 +190,7 @@ def test_sigterm_fails_readiness_and_lets_the_request_in_flight_finish(
     assert in_flight.poll() is None, "the ADD should still be in flight"
     refused = rt.run("ADD", sandbox=other, config=rt.multus_config(daemonWaitSeconds=0)).error(11)
     assert "not ready" in refused["msg"]
+    assert refused["msg"].endswith("; the runtime will retry")
     stdout, stderr = in_flight.communicate(timeout=60)
     assert in_flight.returncode == 0, (stdout, stderr)
     assert json.loads(stdout)["ips"]

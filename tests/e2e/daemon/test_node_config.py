@@ -72,6 +72,11 @@ def test_node_config_follows_the_primary_and_the_readiness_indicator(
         "the capability", lambda: (node_config(daemon) or {}).get("capabilities") == {"portMappings": True}
     )
 
+    # The runtime runs the primary at its version: it reads answers in that version, so we answer in it.
+    primary.write_text(json.dumps({**cluster, "cniVersion": "0.4.0"}))
+    wait_for("the primary's version", lambda: (node_config(daemon) or {}).get("cniVersion") == "0.4.0")
+    primary.write_text(json.dumps(cluster))
+
     # A config that sorts first becomes the primary; removed, the old one is the primary again.
     newer = daemon.conf_dir / "05-newer.conflist"
     newer.write_text(json.dumps({**cluster, "name": "newer"}))
@@ -90,8 +95,10 @@ def test_the_generated_node_config_serves_a_pod_as_it_is(
 ) -> None:
     daemon = start_daemon(start=False)
     rt = runtime_for(daemon)
-    # The runtime's CNI conf dir is the daemon's; the keys a request needs come from the daemon config.
+    # The runtime's CNI conf dir is the daemon's; the keys a request needs come from the daemon config,
+    # and so does the version, here older than the primary's (1.1.0), as for containerd before 2.0.
     daemon.config.update(
+        cniVersion="1.0.0",
         cniConfigDir=str(rt.conf_dir),
         confDir=str(rt.conf_dir),
         cniDir=str(rt.cni_dir),
@@ -99,7 +106,8 @@ def test_the_generated_node_config_serves_a_pod_as_it_is(
     )
     daemon.start()
     written = wait_for_primary(daemon, rt.conf_dir / "10-cluster.conflist")
-    assert (written["confDir"], written["cniDir"], written["binDir"]) == (
+    assert (written["cniVersion"], written["confDir"], written["cniDir"], written["binDir"]) == (
+        "1.0.0",
         str(rt.conf_dir),
         str(rt.cni_dir),
         str(rt.cni_bin),
@@ -109,8 +117,9 @@ def test_the_generated_node_config_serves_a_pod_as_it_is(
     rt.pod("blue")
     stdin = (rt.conf_dir / NODE_CONFIG).read_bytes()  # what containerd hands the shim
 
-    rt.add(stdin=stdin)
+    result = rt.add(stdin=stdin)
 
+    assert result["cniVersion"] == "1.0.0"
     links = rt.links()
     address_in(links["eth0"], rt.cluster)
     address_in(links["net1"], blue)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pyroute2 import IPRoute, netns
 
-from tests.e2e.daemon.support import ShimRuntime
-from tests.e2e.meta.runtime import CLUSTER_NETWORK, address_in, netns_routes
+from tests.e2e.daemon.support import ShimRuntime, wait_for
+from tests.e2e.meta.runtime import CLUSTER_NETWORK, address_in, answers_in_version, netns_routes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -75,6 +75,11 @@ def test_add_check_del_with_extra_networks_from_nads(rt: ShimRuntime, form: str)
     rt.check()
     rt.delete()
     assert rt.leftovers() == []
+
+
+@pytest.mark.parametrize("version", ["0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+def test_every_answer_is_in_the_version_of_the_multus_config(rt: ShimRuntime, version: str) -> None:
+    answers_in_version(rt, version)
 
 
 def test_check_fails_when_an_attachment_is_gone(rt: ShimRuntime) -> None:
@@ -174,3 +179,13 @@ def test_bad_annotation_is_a_cni_error_and_leaves_nothing(
     assert [event[:2] for event in rt.events()] == [("Warning", "NoNetworkFound")]
     rt.delete()  # the runtime calls DEL after a failed ADD: it succeeds and there is nothing to undo
     assert rt.leftovers() == []
+
+    def logged() -> list[tuple[str, str, str]]:  # each request's line, once its answer is out
+        return [
+            (line["command"], line["level"], line["result"])
+            for line in rt.daemon.log_lines()
+            if line.get("msg") == "request" and line.get("container") == rt.sandbox.container_id
+        ]
+
+    wait_for("both requests logged", lambda: len(logged()) == 2)
+    assert logged() == [("ADD", "error", f"error {code}"), ("DEL", "info", "ok")]

@@ -27,7 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.e2e.daemon.support import PYTHON_SHIM, wait_for
+from multus.shim.multus_shim import request as unix_request
+from tests.e2e.daemon.support import PYTHON_SHIM, DaemonProcess, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -267,7 +268,12 @@ def test_both_shims_print_the_same_for_the_same_answer(
         assert python.status == 1
         error = python.error()
         assert (error["code"], error["cniVersion"]) == (expected, "1.0.0")
-        assert str(peer_dir) in error["msg"] or "HTTP" in error["msg"] or "Result" in error["msg"], error
+        if expected == 11:  # what the runtime shows: where, that it retries, and no errno
+            assert f"{peer_dir}/multus.sock" in error["msg"], error
+            assert error["msg"].endswith("; the runtime will retry"), error
+            assert "Errno" not in json.dumps(error), error
+        else:
+            assert "Result" in error["msg"], error
 
 
 @pytest.mark.parametrize(
@@ -296,6 +302,43 @@ def test_both_shims_refuse_an_answer_that_is_not_http_with_code_6(
     assert {key: value for key, value in errors[0].items() if key != "details"} == {
         key: value for key, value in errors[1].items() if key != "details"
     }
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        *({"cniVersion": version} for version in ("0.1.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")),
+        {"cniVersion": "0.5.0"},  # not one we speak: answered in the latest
+        {"cniVersion": 1},
+        {},
+        b"not json",
+        b"",
+    ],
+    ids=["0.1.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", "unknown", "not-a-string", "none", "not-json", "empty"],
+)
+def test_both_shims_answer_version_as_the_daemon_does_without_asking_it(
+    native_shim: Path, shared_daemon: DaemonProcess, peer_dir: Path, config: dict[str, Any] | bytes
+) -> None:
+    """Each shim prints exactly what a daemon's /cni answers to VERSION for the same stdin (its
+    `Result`, printed as a shim prints one), without a word to the socket the config names."""
+    stdin = (
+        config if isinstance(config, bytes) else json.dumps({**config, "socketDir": str(peer_dir)}).encode()
+    )
+    asked = {"env": {"CNI_COMMAND": "VERSION"}, "config": base64.b64encode(stdin).decode()}
+    status, reply = unix_request(
+        str(shared_daemon.socket_path), "POST", "/cni", json.dumps(asked).encode(), 30
+    )
+    assert status == 200
+    daemons = json.dumps(json.loads(reply)["Result"]).encode() + b"\n"
+
+    peer = ScriptedPeer(peer_dir, [])
+    try:
+        outcomes = [run_shim(shim, stdin, {"CNI_COMMAND": "VERSION"}) for shim in (PYTHON_SHIM, native_shim)]
+    finally:
+        peer.close()
+
+    assert [(outcome.status, outcome.stdout) for outcome in outcomes] == [(0, daemons)] * 2
+    assert (peer.received, peer.readiness_polls) == ([], 0)
 
 
 def test_both_shims_send_the_same_request(native_shim: Path, peer_dir: Path) -> None:
@@ -374,8 +417,34 @@ def test_add_gives_up_when_readyz_never_answers_200(native_shim: Path, peer_dir:
     assert python.error() == {
         "cniVersion": "1.1.0",
         "code": 11,
-        "msg": f"multus daemon at {peer_dir}/multus.sock is not ready after 0.35s",
-        "details": "/readyz answered 503",
+        "msg": f"multus daemon at {peer_dir}/multus.sock is not ready after 0.35s: /readyz answered 503; "
+        "the runtime will retry",
+    }
+
+
+@pytest.mark.parametrize(
+    ("ready", "why"),
+    [
+        ([b"garbage\r\n\r\n"], "the answer is not HTTP"),
+        ([], "the daemon closed the connection without an answer"),
+    ],
+    ids=["not-http", "hang-up"],
+)
+def test_add_gives_up_with_the_same_words_for_the_last_readiness_failure(
+    native_shim: Path, peer_dir: Path, ready: list[Piece], why: str
+) -> None:
+    env = {**DEL_ENV, "CNI_COMMAND": "ADD"}
+    stdin = json.dumps({"socketDir": str(peer_dir), "daemonWaitSeconds": 0.2, "cniVersion": "0.3.1"}).encode()
+    syncing = [http("503 Service Unavailable", CNI_ERROR)]
+
+    python, native, _ = both(native_shim, peer_dir, [syncing], stdin=stdin, env=env, ready=ready)
+
+    assert native.stdout == python.stdout
+    assert python.error() == {
+        "cniVersion": "0.3.1",
+        "code": 11,
+        "msg": f"multus daemon at {peer_dir}/multus.sock is not ready after 0.2s: {why}; "
+        "the runtime will retry",
     }
 
 
@@ -526,4 +595,4 @@ def test_both_shims_read_and_print_the_same_readiness_limit(
     native = run_shim(native_shim, stdin, env)
 
     assert (native.status, native.stdout) == (python.status, python.stdout)
-    assert python.error()["msg"].endswith(f" is not ready after {float(wait):g}s")
+    assert f" is not ready after {float(wait):g}s: " in python.error()["msg"]

@@ -466,6 +466,43 @@ class Runtime:
                 self.core.delete_namespace(name)
 
 
+def answers_in_version(rt: Runtime, version: str) -> None:
+    """Everything `rt`'s plugin answers to a config of `version` is in that version: ADD's result
+    (converted: `ips[].version` before 1.0.0 only), VERSION, and errors, those found before the config
+    is read included. CHECK and DEL succeed, and leave nothing."""
+    config = rt.multus_config(cniVersion=version)
+    box = rt.pod()
+    lost = rt.pod("no-such-network", own_netns=True)
+
+    result = rt.add(box, config=config)
+    answers = {
+        "VERSION": rt.run("VERSION", config=config).ok(),
+        "missing NAD": rt.run("ADD", sandbox=lost, config=config).error(103),
+        "bad environment": rt.run("ADD", sandbox=lost, config=config, env={"CNI_IFNAME": "x" * 16}).error(4),
+        "bad config": rt.run("ADD", sandbox=lost, config={**config, "logLevel": "loud"}).error(7),
+    }
+
+    assert result["cniVersion"] == version
+    assert [ip["address"] for ip in result["ips"]] == rt.links(box)["eth0"].addresses
+    assert [("version" in ip) for ip in result["ips"]] == [version.startswith("0.")]
+    versions = {what: answer["cniVersion"] for what, answer in answers.items()}
+    assert versions == dict.fromkeys(answers, version), answers
+    assert answers["VERSION"]["supportedVersions"] == [
+        "0.1.0",
+        "0.2.0",
+        "0.3.0",
+        "0.3.1",
+        "0.4.0",
+        "1.0.0",
+        "1.1.0",
+    ]
+    rt.check(box, config=config)
+    rt.delete(box, config=config)
+    rt.delete(lost, config=config)
+    assert rt.leftovers(box) == []
+    assert rt.leftovers(lost) == []
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

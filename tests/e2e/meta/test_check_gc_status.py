@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from pyroute2 import IPRoute
 
-from tests.e2e.meta.runtime import Runtime, Sandbox
+from tests.e2e.meta.runtime import Runtime, Sandbox, answers_in_version
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -196,18 +196,9 @@ def test_add_waits_for_the_readiness_indicator_file(rt: Runtime) -> None:
     assert rt.leftovers() == []
 
 
-@pytest.mark.parametrize("version", ["0.3.1", "0.4.0", "1.0.0"])
-def test_add_answers_in_the_version_of_the_multus_config(rt: Runtime, version: str) -> None:
-    rt.pod()
-    config = rt.multus_config(cniVersion=version)
-
-    result = rt.add(config=config)
-
-    assert result["cniVersion"] == version
-    assert [ip["address"] for ip in result["ips"]] == rt.links()["eth0"].addresses
-    rt.check(config=config)
-    rt.delete(config=config)
-    assert rt.leftovers() == []
+@pytest.mark.parametrize("version", ["0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+def test_every_answer_is_in_the_version_of_the_multus_config(rt: Runtime, version: str) -> None:
+    answers_in_version(rt, version)
 
 
 def test_log_file_gets_structured_lines_and_stderr_stays_quiet(rt: Runtime) -> None:
@@ -229,3 +220,28 @@ def test_log_file_gets_structured_lines_and_stderr_stays_quiet(rt: Runtime) -> N
     }.items() <= (next(line for line in lines if line["msg"] == "attachment added").items())
     assert any(line["msg"] == "attachment deleted" for line in lines)
     assert rt.leftovers() == []
+
+
+def test_a_failed_request_is_logged_as_an_error(rt: Runtime) -> None:
+    ok, failing = rt.pod(), rt.pod("no-such-network", own_netns=True)
+    log_file = rt.root / "multus.log"
+    config = rt.multus_config(logLevel="verbose", logFile=str(log_file), logToStderr=False)
+
+    rt.add(ok, config=config)
+    error = rt.run("ADD", sandbox=failing, config=config).error(103)
+
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert [(line["level"], line["container"]) for line in lines if line["level"] != "info"] == [
+        ("error", failing.container_id)
+    ]
+    assert next(line for line in lines if line["level"] == "error") | {"time": None} == {
+        "time": None,
+        "level": "error",
+        "msg": "request failed",
+        "command": "ADD",
+        "container": failing.container_id,
+        "error": error["msg"],
+    }
+    for box in (ok, failing):
+        rt.delete(box, config=config)
+        assert rt.leftovers(box) == []
