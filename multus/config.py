@@ -6,7 +6,16 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from multus.cni.errors import InvalidConfig
 from multus.cni.jsontext import MalformedJSON, decode_json, load_json
@@ -17,13 +26,16 @@ from multus.logs import LEVELS
 
 
 class ApiTimeouts(BaseModel):
-    """How long and how often to try the API server; upstream hard-codes these."""
+    """How long and how often to try the API server; upstream hard-codes these.
+
+    Numbers and booleans here and in MultusConfig are strict, as Go's encoding/json reads them:
+    `"namespaceIsolation": "yes"` is refused, not read as true."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    request: float = Field(10.0, gt=0, alias="requestSeconds")
-    retries: int = Field(3, ge=0)
-    backoff: float = Field(0.2, gt=0, alias="backoffSeconds")
+    request: StrictFloat = Field(10.0, gt=0, alias="requestSeconds")
+    retries: StrictInt = Field(3, ge=0)
+    backoff: StrictFloat = Field(0.2, gt=0, alias="backoffSeconds")
 
 
 class MultusConfig(BaseModel):
@@ -47,15 +59,15 @@ class MultusConfig(BaseModel):
     delegates: list[dict[str, Any]] = Field(default_factory=list)
     multus_namespace: str = Field("kube-system", alias="multusNamespace")
     system_namespaces: list[str] = Field(default_factory=lambda: ["kube-system"], alias="systemNamespaces")
-    namespace_isolation: bool = Field(False, alias="namespaceIsolation")
+    namespace_isolation: StrictBool = Field(False, alias="namespaceIsolation")
     global_namespaces: list[str] = Field(default_factory=list, alias="globalNamespaces")
     readiness_indicator_file: Path | None = Field(None, alias="readinessindicatorfile")
-    readiness_timeout: float = Field(30.0, ge=0, alias="readinessTimeoutSeconds")
+    readiness_timeout: StrictFloat = Field(30.0, ge=0, alias="readinessTimeoutSeconds")
     log_level: str = Field("error", alias="logLevel")
     log_file: Path | None = Field(None, alias="logFile")
-    log_to_stderr: bool = Field(True, alias="logToStderr")
-    retry_delete_on_error: bool = Field(False, alias="retryDeleteOnError")
-    delegate_timeout: float = Field(60.0, gt=0, alias="delegateTimeoutSeconds")
+    log_to_stderr: StrictBool = Field(True, alias="logToStderr")
+    retry_delete_on_error: StrictBool = Field(False, alias="retryDeleteOnError")
+    delegate_timeout: StrictFloat = Field(60.0, gt=0, alias="delegateTimeoutSeconds")
     api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
     device_checkpoint: Path = Field(DEFAULT_CHECKPOINT, alias="deviceCheckpointFile")
     cluster_folder: Path | None = Field(None, alias="clusterFolder")

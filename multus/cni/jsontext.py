@@ -1,9 +1,11 @@
 """Decoding JSON that comes from outside: configs, plugin output, cache files, Kubernetes objects.
 
 There is one decoder for every layer. It reads JSON as Go's encoding/json does, so NaN and Infinity are
-refused, and it refuses integers beyond Python's digit limit and anything nested deeper than MAX_DEPTH:
-real documents nest a handful of levels, and the bound keeps decoding, or any later (recursive) deep
-copy, from failing on a hostile document long after it was accepted.
+refused, and so is any text but UTF-8 (a byte-order mark, UTF-16). It is stricter than Go on two points:
+integers beyond Python's digit limit and anything nested deeper than MAX_DEPTH are refused (real
+documents nest a handful of levels, and the bound keeps decoding, or any later (recursive) deep copy,
+from failing on a hostile document long after it was accepted), and so is an object naming one key twice,
+whose meaning depends on which copy a reader keeps.
 
 `decode_json` raises MalformedJSON, a phrase for the caller to wrap in the error that fits its input;
 `load_json` raises the CNI layer's DecodeFailure.
@@ -37,14 +39,22 @@ class NestedTooDeep(MalformedJSON):
 
 def decode_json(text: bytes | str) -> Any:
     """`json.loads`, refusing what Go refuses (NaN, Infinity) and naming the problem without Python jargon."""
+    if isinstance(text, bytes):
+        # json.loads would guess UTF-16 or UTF-32, and skip a byte-order mark; Go reads UTF-8 only.
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedJSON(f"{exc.reason} in {exc.encoding} at byte {exc.start}") from None
+    if text.startswith("\ufeff"):
+        raise MalformedJSON("a byte-order mark before the document (Go reads UTF-8 without one)")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise MalformedJSON(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except _NonStandardNumber as exc:
         raise MalformedJSON(f"{exc} is not a JSON number") from None
-    except UnicodeDecodeError as exc:
-        raise MalformedJSON(f"{exc.reason} in {exc.encoding} at byte {exc.start}") from None
+    except _RepeatedKey as exc:
+        raise MalformedJSON(f"an object names the key {exc} twice") from None
     except ValueError:
         # The only other ValueError json.loads raises: an integer beyond Python's digit limit.
         raise MalformedJSON("a number has too many digits") from None
@@ -98,6 +108,21 @@ def _too_deep(value: object) -> bool:
 
 class _NonStandardNumber(ValueError):
     pass
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(repr(key))
+            seen.add(key)
+    return value
 
 
 def _refuse_constant(name: str) -> Any:

@@ -24,6 +24,17 @@ def test_decode_json_reads_json() -> None:
         ("[-Infinity]", "-Infinity is not a JSON number"),
         ("1" * 5000, "too many digits"),
         (b"\xff", "invalid start byte in utf-8 at byte 0"),
+        (b"\xef\xbb\xbf{}", "byte-order mark"),
+        ("\ufeff{}", "byte-order mark"),
+        ('{"a": 1}'.encode("utf-16"), "in utf-8 at byte 0"),
+        (
+            '{"namespaceIsolation": false, "namespaceIsolation": true}',
+            "names the key 'namespaceIsolation' twice",
+        ),
+        (
+            '{"plugins": [{"type": "bridge", "ipam": {"type": "a", "type": "b"}}]}',
+            "names the key 'type' twice",
+        ),
     ],
 )
 def test_decode_json_names_the_problem(text: str | bytes, problem: str) -> None:

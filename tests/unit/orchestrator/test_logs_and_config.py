@@ -90,6 +90,12 @@ def test_the_same_config_bytes_share_one_frozen_config() -> None:
         (b"[1]", InvalidConfig, "JSON object"),
         (b'{"logLevel": "loud"}', InvalidConfig, "logLevel"),
         (b'{"namespaceIsolation": "maybe"}', InvalidConfig, "namespaceIsolation"),
+        # Go's encoding/json refuses these where a lax reader would turn them into true and numbers.
+        (b'{"namespaceIsolation": "yes"}', InvalidConfig, "namespaceIsolation"),
+        (b'{"logToStderr": 1}', InvalidConfig, "logToStderr"),
+        (b'{"delegateTimeoutSeconds": "60"}', InvalidConfig, "delegateTimeoutSeconds"),
+        (b'{"apiTimeouts": {"retries": 2.5}}', InvalidConfig, r"apiTimeouts\.retries"),
+        (b'{"namespaceIsolation": false, "namespaceIsolation": true}', DecodeFailure, "not valid JSON"),
         (b'{"apiTimeouts": {"requestSeconds": 0}}', InvalidConfig, r"apiTimeouts\.requestSeconds"),
     ],
 )
