@@ -8,9 +8,10 @@ BIN := $(VENV)/bin
 CACHE ?= $(HOME)/.cache/multus-py
 APT_PACKAGES := iproute2 iptables openssl gcc libc6-dev musl-tools make python3-venv containerd runc
 TESTENV_DIR ?= /tmp/multus-py-testenv
+NODE_DIR ?= /tmp/multus-py-node
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv components shim lint test bench testenv testenv-down demo clean
+.PHONY: help deps venv components shim lint test bench testenv testenv-down node node-down demo clean
 
 help:
 	@echo "make demo          run the standalone demo (root, no cluster needed)"
@@ -19,6 +20,8 @@ help:
 	@echo "make lint          ruff + mypy --strict"
 	@echo "make testenv       start etcd + kube-apiserver on loopback, print a kubeconfig path"
 	@echo "make testenv-down  stop them and remove their state"
+	@echo "make node          a kubelet on containerd with multus-daemon, on a test API server (root)"
+	@echo "make node-down     stop the node and its API server, remove their state"
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -64,6 +67,12 @@ testenv: deps venv components
 
 testenv-down: venv
 	@MULTUS_CACHE_DIR=$(CACHE) $(BIN)/python -m tests.testenv down $(TESTENV_DIR)
+
+node: deps venv components shim
+	@MULTUS_CACHE_DIR=$(CACHE) MULTUS_NATIVE_SHIM=$(CURDIR)/$(SHIM) $(BIN)/python -m tests.runtimes.node up $(NODE_DIR)
+
+node-down: venv
+	@MULTUS_CACHE_DIR=$(CACHE) $(BIN)/python -m tests.runtimes.node down $(NODE_DIR)
 
 demo: deps venv components
 	@MULTUS_CACHE_DIR=$(CACHE) $(BIN)/multusctl demo
