@@ -212,6 +212,11 @@ def libcni_cache(namespaces: Collection[str]) -> list[Path]:
     return found
 
 
+def built_shim() -> Path:
+    """The native shim of `make shim`, or the one MULTUS_NATIVE_SHIM names."""
+    return Path(os.environ.get("MULTUS_NATIVE_SHIM") or REPO / "build" / "multus-shim")
+
+
 def _is_address(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
@@ -334,11 +339,10 @@ def up(root: Path) -> int:
         return 1
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    shim = Path(os.environ.get("MULTUS_NATIVE_SHIM") or REPO / "build" / "multus-shim")
     with (root / "node.log").open("ab") as log:
         # A session of its own: the node outlives `make node` and a terminal's Ctrl-C.
         server = subprocess.Popen(
-            [sys.executable, "-m", "tests.runtimes.node", "serve", str(root), str(shim)],
+            [sys.executable, "-m", "tests.runtimes.node", "serve", str(root), str(built_shim())],
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
