@@ -57,7 +57,7 @@ _DISABLED_PLUGINS = [
 SOCKET_PATH_LIMIT = 107  # sun_path holds 108 bytes with the terminating NUL
 START_SECONDS = 60.0
 STOP_SECONDS = 20.0
-CRICTL_TIMEOUT = "60s"
+CRICTL_TIMEOUT = "120s"  # 20 sandboxes at once in thin mode take a minute on 2 cores
 
 
 class CrictlError(RuntimeError):
