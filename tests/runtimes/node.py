@@ -37,8 +37,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from multus.attachment_cache import SpareFiles
 from tests.conftest import unique_name
-from tests.e2e.daemon.support import NODE_CONFIG, DaemonProcess, daemon_config, wait_for
-from tests.e2e.meta.runtime import next_subnet
+from tests.e2e.daemon.support import NODE_CONFIG, DaemonProcess, cluster_conflist, daemon_config, wait_for
+from tests.e2e.meta.runtime import _is_ip, next_subnet
 from tests.runtimes import containerd
 from tests.runtimes.kubelet import KUBECTL, NETWORKS, Kubelet, pod_manifest
 from tests.testenv import CNI_BIN, REPO, TestEnv, _alive, _terminate
@@ -182,7 +182,7 @@ class Node:
                 for link in links
                 if link.get("IFLA_MASTER") in ours
             ]
-        found += [f"lease {path}" for path in self.ipam_dir.rglob("*") if _is_address(path.name)]
+        found += [f"lease {path}" for path in self.ipam_dir.rglob("*") if _is_ip(path.name)]
         found += [
             f"record {path.name}"
             for path in self.records_dir.glob("*")
@@ -217,42 +217,11 @@ def built_shim() -> Path:
     return Path(os.environ.get("MULTUS_NATIVE_SHIM") or REPO / "build" / "multus-shim")
 
 
-def _is_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-def primary_conflist(bridge: str, subnet: ipaddress.IPv4Network, ipam_dir: Path) -> dict[str, Any]:
-    """The node's own network: a bridge with host-local addresses and a default route via it."""
-    return {
-        "cniVersion": "1.0.0",
-        "name": PRIMARY_NETWORK,
-        "plugins": [
-            {
-                "type": "bridge",
-                "bridge": bridge,
-                "isGateway": True,
-                "ipam": {
-                    "type": "host-local",
-                    "dataDir": str(ipam_dir),
-                    "ranges": [[{"subnet": str(subnet)}]],
-                    "routes": [{"dst": "0.0.0.0/0"}],
-                },
-            }
-        ],
-    }
-
-
 @contextlib.contextmanager
-def running(
-    root: Path, apiserver: TestEnv, shim: Path, *, name: str | None = None, subnet: str | None = None
-) -> Iterator[Node]:
+def running(root: Path, apiserver: TestEnv, shim: Path) -> Iterator[Node]:
     """The node, started in `root`; on leaving, its pods are deleted and every part is stopped. Fails
     (after stopping everything) when the daemon did not exit with 0 on SIGTERM."""
-    name = name or unique_name("node-")
+    name = unique_name("node-")
     daemon_root, bin_dir = root / "daemon", root / "bin"
     for folder in (daemon_root, bin_dir, root / "ipam"):
         folder.mkdir(parents=True, exist_ok=True)
@@ -271,8 +240,9 @@ def running(
         ),
     )
     bridge = unique_name("mpyk")
-    primary_subnet = ipaddress.IPv4Network(subnet or next_subnet())
-    primary = primary_conflist(bridge, primary_subnet, root / "ipam")
+    primary_subnet = next_subnet()
+    primary = cluster_conflist(bridge, str(primary_subnet), root / "ipam", name=PRIMARY_NETWORK)
+    primary["cniVersion"] = "1.0.0"  # containerd 1.6's libcni reads nothing newer
     (daemon.conf_dir / PRIMARY_FILE).write_text(json.dumps(primary, indent=2))
     api = kube_config.new_client_from_config(config_file=str(apiserver.kubeconfig))
     bridges = [bridge]

@@ -85,6 +85,22 @@ def attached(node: Node, box: PodSandbox, subnet: ipaddress.IPv4Network) -> dict
     return found
 
 
+def runs_with_net1(
+    node: Node, namespace: str, pod: str, subnet: ipaddress.IPv4Network, timeout: float = 120.0
+) -> PodSandbox:
+    """Wait until the pod is Running; its sandbox, checked to hold eth0 and net1 on `subnet`."""
+    node.wait_running(namespace, [pod], time.monotonic(), timeout)
+    box = node.sandbox(namespace, pod)
+    attached(node, box, subnet)
+    return box
+
+
+def waits_after_a_failed_sandbox(node: Node, namespace: str, pod: str) -> None:
+    """The runtime failed the pod's sandbox (the kubelet will try again) and the pod is not Running."""
+    wait_for("a failed sandbox", lambda: "FailedCreatePodSandBox" in events(node, namespace, pod), 60)
+    assert read_pod(node, namespace, pod)["status"]["phase"] == "Pending"
+
+
 def test_an_annotated_pod_runs_with_net1_and_leaves_nothing(node: Node, namespace: str) -> None:
     nad, subnet = node.bridge_nad("blue", namespace)
     node.apply(nad, node.pod("web", namespace, networks="blue"))
@@ -127,29 +143,21 @@ def test_a_pod_made_while_the_daemon_is_down_runs_once_it_is_back(node: Node, na
     assert node.daemon.stop() == 0
 
     node.apply(node.pod("web", namespace, networks="blue"))
-    # The shim finds no daemon: the runtime fails the sandbox, and the kubelet will try again.
-    wait_for("a failed sandbox", lambda: "FailedCreatePodSandBox" in events(node, namespace, "web"), 60)
-    assert read_pod(node, namespace, "web")["status"]["phase"] == "Pending"
+    waits_after_a_failed_sandbox(node, namespace, "web")  # the shim finds no daemon
     node.daemon.start()
 
-    node.wait_running(namespace, ["web"], time.monotonic(), RETRY_SECONDS)
-    box = node.sandbox(namespace, "web")
-    attached(node, box, subnet)
+    box = runs_with_net1(node, namespace, "web", subnet, RETRY_SECONDS)
     delete_pods(node, namespace, "web")
     assert node.wait_clean([box]) == []
 
 
 def test_a_pod_runs_once_its_network_attachment_definition_exists(node: Node, namespace: str) -> None:
     node.apply(node.pod("web", namespace, networks="late"))
-    wait_for("a failed sandbox", lambda: "FailedCreatePodSandBox" in events(node, namespace, "web"), 60)
-    assert read_pod(node, namespace, "web")["status"]["phase"] == "Pending"
-
+    waits_after_a_failed_sandbox(node, namespace, "web")  # the daemon finds no such NAD
     nad, subnet = node.bridge_nad("late", namespace)
     node.apply(nad)
 
-    node.wait_running(namespace, ["web"], time.monotonic(), RETRY_SECONDS)
-    box = node.sandbox(namespace, "web")
-    attached(node, box, subnet)
+    box = runs_with_net1(node, namespace, "web", subnet, RETRY_SECONDS)
     delete_pods(node, namespace, "web")
     assert node.wait_clean([box]) == []
 
@@ -157,9 +165,7 @@ def test_a_pod_runs_once_its_network_attachment_definition_exists(node: Node, na
 def test_a_pod_deleted_while_the_daemon_is_killed_goes_once_it_is_back(node: Node, namespace: str) -> None:
     nad, subnet = node.bridge_nad("blue", namespace)
     node.apply(nad, node.pod("web", namespace, networks="blue"))
-    node.wait_running(namespace, ["web"], time.monotonic())
-    box = node.sandbox(namespace, "web")
-    attached(node, box, subnet)
+    box = runs_with_net1(node, namespace, "web", subnet)
     network_status(node, namespace, "web")  # the daemon is done with the pod's ADD
     assert node.daemon.process is not None
     node.daemon.process.kill()
@@ -178,22 +184,20 @@ def test_a_pod_deleted_while_the_daemon_is_killed_goes_once_it_is_back(node: Nod
 def test_a_kubelet_restart_adds_no_running_pod_again(node: Node, namespace: str) -> None:
     nad, subnet = node.bridge_nad("blue", namespace)
     node.apply(nad, node.pod("first", namespace, networks="blue"))
-    node.wait_running(namespace, ["first"], time.monotonic())
-    first = node.sandbox(namespace, "first")
+    first = runs_with_net1(node, namespace, "first", subnet)
     network_status(node, namespace, "first")
     adds = metric(node.daemon.metrics(), "multus_requests_total", command="ADD", result="ok")
 
     node.kubelet.restart()
     # A pod made after the restart is Running once the new kubelet has synced its pods, "first" too.
     node.apply(node.pod("second", namespace, networks="blue"))
-    node.wait_running(namespace, ["second"], time.monotonic())
+    second = runs_with_net1(node, namespace, "second", subnet)
 
     assert node.sandbox(namespace, "first").id == first.id
     assert metric(node.daemon.metrics(), "multus_requests_total", command="ADD", result="ok") == adds + 1
     status = read_pod(node, namespace, "first")["status"]
     assert status["phase"] == "Running"
     assert [container["restartCount"] for container in status["containerStatuses"]] == [0]
-    second = node.sandbox(namespace, "second")
     attached(node, first, subnet)
     delete_pods(node, namespace, "first", "second")
     assert node.wait_clean([first, second]) == []
