@@ -8,7 +8,8 @@ differs. Guarantees, beyond what upstream gives:
 - DEL works from that cache when the pod, the NAD or the API server is gone; with the cache lost or
   damaged it recovers the attachments from libcni's result cache; with nothing recoverable it still
   succeeds (the runtime must be able to move on) and says on the pod what may have leaked. Delegate
-  failures are reported, never hidden.
+  failures are reported, never hidden. A pod that outlives its sandbox (failed or re-created) loses the
+  network-status that listed the sandbox's interfaces.
 - CHECK checks every attachment, NAD ones included, against the delegates and the real namespace.
 - GC removes attachments of containers that are not in the runtime's valid list, and only those.
 """
@@ -21,7 +22,7 @@ import ipaddress
 import json
 import os
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,8 @@ from multus.devices import DeviceAllocations
 from multus.k8s.delegate_inputs import capability_args, check_capabilities, extra_cni_args, with_cni_args
 from multus.k8s.device_info import parse_device_info
 from multus.k8s.selection_json import selection_from_json
-from multus.k8s.status import format_network_status, statuses_from_result
-from multus.k8s.view import ClusterView, Pod
+from multus.k8s.status import NETWORK_STATUS_ANNOTATION, format_network_status, statuses_from_result
+from multus.k8s.view import MIRROR_ANNOTATION, ClusterView, Pod
 from multus.logs import fields, get_logger
 from multus.netns import NamespaceGone, interface_names, interfaces, replace_default_route
 from multus.resolution import Attachment as PodAttachment
@@ -85,8 +86,9 @@ class Hooks:
     """What a long-running host (the node daemon) adds to a request.
 
     `observer` hears of every delegate run (plugin type, command, seconds). `defer`, when set, takes the
-    pod's report (network-status and Events) to run after the reply: the pod's networking is done by
-    then, and the report, retried until written, need not hold up the runtime. `after_reply`, when set,
+    pod's report (an ADD's network-status and Events, a DEL's clearing of network-status) to run after
+    the reply: the pod's networking is done by then, and the report, retried until written, need not
+    hold up the runtime. `after_reply`, when set,
     takes the bookkeeping of an ADD or a DEL (the result cache, the record and its fsync, log lines) to
     run once the reply is sent, before the container's next request; a DEL after a crash in between
     still finds the record written before the first delegate ran. `spares`, when set, supplies the
@@ -174,7 +176,8 @@ class Orchestrator:
             raise
         self._settle(replied=True)
         if pod is not None and self.hooks.defer is not None:
-            self.hooks.defer(self._report_until_written(pod, attachments, results, record))
+            report = functools.partial(self._report, pod, attachments, results, record)
+            self.hooks.defer(self._until_written(report, record))
         return results[0].convert_to(self.config.cni_version)
 
     def _later(self, work: Callable[[], None]) -> None:
@@ -296,16 +299,14 @@ class Orchestrator:
         await asyncio.gather(*(self._event(pod, "Normal", "AddedInterface", message) for message in messages))
         log.info("pod reported", extra=fields(container=record.container_id, pod=_pod_ref(record)))
 
-    async def _report_until_written(
-        self, pod: Pod, attachments: list[PodAttachment], results: list[Result], record: ContainerRecord
-    ) -> None:
-        """The deferred report: retried with growing pauses while the API server is unreachable; a pod
+    async def _until_written(self, write: Callable[[], Awaitable[None]], record: ContainerRecord) -> None:
+        """A deferred report: retried with growing pauses while the API server is unreachable; a pod
         re-created meanwhile is left alone (its sandbox is gone and the runtime deletes it)."""
         pause = REPORT_FIRST_PAUSE
         context = {"container": record.container_id, "pod": _pod_ref(record)}
         for attempt in range(1, REPORT_ATTEMPTS + 1):
             try:
-                await self._report(pod, attachments, results, record)
+                await write()
                 return
             except UnknownContainer as error:
                 log.error(
@@ -352,7 +353,7 @@ class Orchestrator:
         if pod is None:
             raise UnknownContainer(f"pod {namespace}/{name} not found")
         expected = self.env.args_dict.get(POD_UID_ARG, "")
-        if expected and pod.uid != expected and "kubernetes.io/config.mirror" not in pod.annotations:
+        if not _same_pod(pod, expected):
             raise UnknownContainer(
                 f"pod {namespace}/{name} has UID {pod.uid}, the runtime asked for {expected}",
                 "the pod was deleted and re-created",
@@ -384,6 +385,47 @@ class Orchestrator:
                 return
         # The runtime's DEL: what is removed from the caches, and logged, can wait for the reply.
         await self._delete_record(record, later=self.hooks.after_reply or at_once)
+        if self.view is None or not record.pod_name:
+            return
+        clear = functools.partial(self._clear_status, record)
+        if self.hooks.defer is not None:
+            self.hooks.defer(self._until_written(clear, record))
+            return
+        try:
+            await clear()
+        except CNIError as error:  # the attachments are gone: the DEL succeeded, whatever the API says
+            log.error(
+                "network-status not cleared",
+                extra=fields(container=record.container_id, pod=_pod_ref(record), error=str(error)),
+            )
+
+    async def _clear_status(self, record: ContainerRecord) -> None:
+        """Remove the pod's network-status when the pod outlives this sandbox (failed, or re-created by
+        the kubelet): it lists interfaces that are gone. A terminating pod, a missing one, another pod
+        of the same name, or one without the annotation costs no write. (The runtime's second DEL has
+        no record left, so it never gets here.)"""
+        assert self.view is not None
+        namespace, name = record.pod_namespace, record.pod_name
+        context = {"container": record.container_id, "pod": _pod_ref(record)}
+        pod = await self.view.get_pod(namespace, name)
+        if pod is not None and not pod.terminating:
+            # Rare (the usual DEL is of a pod being deleted), so decided on the cluster's own copy: a
+            # cache may lag behind our ADD's write (a result the runtime refused comes back at once).
+            pod = await self.view.get_pod(namespace, name, fresh=True)
+        expected = self.env.args_dict.get(POD_UID_ARG) or record.pod_uid
+        if pod is None:
+            kept = "the pod is gone"
+        elif pod.terminating:
+            kept = "the pod is being deleted"
+        elif not _same_pod(pod, expected):
+            kept = f"the pod has another UID ({pod.uid})"
+        elif NETWORK_STATUS_ANNOTATION not in pod.annotations:
+            kept = "the pod has none"
+        else:
+            await self.view.write_network_status(pod, None)
+            log.info("network-status cleared", extra=fields(**context))
+            return
+        log.info("network-status left alone", extra=fields(**context, reason=kept))
 
     async def _delete_record(
         self, record: ContainerRecord, *, later: Later = at_once, save: bool = True
@@ -687,6 +729,12 @@ def _interface_index(entry: AttachmentRecord) -> int | None:
         if link.get("name") == entry.ifname and link.get("sandbox"):
             return index
     return None
+
+
+def _same_pod(pod: Pod, expected_uid: str) -> bool:
+    """Whether `pod` is the one the runtime means: its UID, when the runtime names one. A mirror pod
+    carries its own UID, not the static pod's that the runtime knows."""
+    return not expected_uid or pod.uid == expected_uid or MIRROR_ANNOTATION in pod.annotations
 
 
 def _pod_ref(record: ContainerRecord) -> str:

@@ -20,9 +20,9 @@ class CacheView:
     """Pods of this node and every NAD, from caches; writes and cache misses go to `api`.
 
     A pod the cache has not seen yet (its watch event may still be on the way) is read live, with the
-    API view's timeout and retries. So is a NAD, except one the API said is absent a moment ago: a
-    `clusterNetwork` named after a conf file is looked up as a NAD first on every ADD, and a steady-state
-    ADD must not read.
+    API view's timeout and retries, and so is one asked for `fresh`. So is a NAD, except one the API said
+    is absent a moment ago: a `clusterNetwork` named after a conf file is looked up as a NAD first on
+    every ADD, and a steady-state ADD must not read.
     """
 
     def __init__(self, api: ApiView, node_name: str, on_miss: Callable[[], None] = lambda: None) -> None:
@@ -54,12 +54,13 @@ class CacheView:
     def synced(self) -> bool:
         return self.pods.synced.is_set() and self.networks.synced.is_set()
 
-    async def get_pod(self, namespace: str, name: str) -> Pod | None:
-        cached = self.pods.get(namespace, name)
-        if cached is not None:
-            return Pod.from_object(cached)
-        self.misses += 1
-        self._on_miss()
+    async def get_pod(self, namespace: str, name: str, *, fresh: bool = False) -> Pod | None:
+        if not fresh:
+            cached = self.pods.get(namespace, name)
+            if cached is not None:
+                return Pod.from_object(cached)
+            self.misses += 1
+            self._on_miss()
         return await self.api.get_pod(namespace, name)
 
     async def get_network(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -82,7 +83,7 @@ class CacheView:
             self._absent.pop(key, None)
         return found
 
-    async def write_network_status(self, pod: Pod, status: str) -> None:
+    async def write_network_status(self, pod: Pod, status: str | None) -> None:
         await self.api.write_network_status(pod, status)
 
     async def record_event(self, pod: Pod, kind: EventType, reason: str, message: str) -> None:

@@ -86,6 +86,7 @@ class CNIServer:
         self.draining = False
         self._http: HTTPServer | None = None
         self._reports: set[asyncio.Task[None]] = set()  # network-status writes still going on
+        self._latest_report: dict[str, asyncio.Task[None]] = {}  # by pod
         self._spares = SpareFiles()
         # Each request adds where its later work goes.
         self._hooks = Hooks(observer=self._observe_delegate, spares=self._spares)
@@ -93,10 +94,23 @@ class CNIServer:
     def _observe_delegate(self, plugin: str, command: str, seconds: float) -> None:
         self.metrics.delegate_latency.labels(plugin, command).observe(seconds)
 
-    def _report_later(self, report: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(report)
+    def _report_later(self, report: Coroutine[Any, Any, None], pod: str) -> None:
+        """Run `report` now that the reply is out. It replaces the pod's report still pending, if any,
+        which is about an older request: a DEL's clearing must not land after the next sandbox's
+        network-status, nor an ADD's network-status after its sandbox's DEL."""
+        earlier = self._latest_report.get(pod)
+        if earlier is not None:
+            earlier.cancel()
+        task = asyncio.create_task(_after(earlier, report))
         self._reports.add(task)
-        task.add_done_callback(self._reports.discard)
+        self._latest_report[pod] = task
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._reports.discard(finished)
+            if self._latest_report.get(pod) is finished:
+                del self._latest_report[pod]
+
+        task.add_done_callback(done)
 
     @property
     def socket_path(self) -> Path:
@@ -203,7 +217,7 @@ class CNIServer:
             if after_reply:
                 await asyncio.to_thread(run_bookkeeping, after_reply, context)
             for report in reports:
-                self._report_later(report)
+                self._report_later(report, pod)
 
     async def _run(
         self, env: CNIEnvironment, stdin: bytes, _: dict[str, Any], hooks: Hooks
@@ -251,6 +265,13 @@ class CNIServer:
                 del self._container_locks[container_id]
             else:
                 self._container_locks[container_id] = (lock, users - 1)
+
+
+async def _after(earlier: asyncio.Task[None] | None, report: Coroutine[Any, Any, None]) -> None:
+    """`report`, once `earlier` (cancelled) has ended: its request may be on the wire still."""
+    if earlier is not None:
+        await asyncio.wait({earlier})
+    await report
 
 
 def _decode(body: bytes) -> WireRequest:

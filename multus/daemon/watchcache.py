@@ -131,6 +131,7 @@ def keep_pod(pod: dict[str, Any]) -> dict[str, Any]:
             "name": meta.get("name"),
             "uid": meta.get("uid"),
             "annotations": _read_annotations(meta),
+            "deletionTimestamp": meta.get("deletionTimestamp"),
         },
         "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
     }

@@ -17,13 +17,12 @@ import aiohttp
 
 from multus.cni.errors import ClusterUnavailable, InvalidConfig, UnknownContainer
 from multus.k8s.rest import ApiError, ConfigError, Credentials, RestClient, load_credentials
-from multus.k8s.view import EventType, Pod
+from multus.k8s.view import MIRROR_ANNOTATION, EventType, Pod
 
 NAD_GROUP, NAD_VERSION, NAD_PLURAL = "k8s.cni.cncf.io", "v1", "network-attachment-definitions"
 NADS_PATH = f"/apis/{NAD_GROUP}/{NAD_VERSION}/{NAD_PLURAL}"
 PODS_PATH = "/api/v1/pods"
 STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 COMPONENT = "multus"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -91,7 +90,8 @@ class ApiView:
     async def close(self) -> None:
         await self.client.close()
 
-    async def get_pod(self, namespace: str, name: str) -> Pod | None:
+    async def get_pod(self, namespace: str, name: str, *, fresh: bool = False) -> Pod | None:
+        """Always fresh: nothing is cached here."""
         obj = await self._call(f"get pod {namespace}/{name}", lambda: self._get(pod_path(namespace, name)))
         return None if obj is None else Pod.from_object(obj)
 
@@ -99,8 +99,9 @@ class ApiView:
         what = f"get NetworkAttachmentDefinition {namespace}/{name}"
         return await self._call(what, lambda: self._get(nad_path(namespace, name)))
 
-    async def write_network_status(self, pod: Pod, status: str) -> None:
-        """A merge patch of our annotation alone, so concurrent writers of other fields never conflict.
+    async def write_network_status(self, pod: Pod, status: str | None) -> None:
+        """A merge patch of our annotation alone (null removes it), so concurrent writers of other
+        fields never conflict.
 
         Carrying the expected UID makes the patch its own precondition, without a read first: the API
         server refuses to change an object's UID, so a re-created pod (new UID) rejects it with 422.

@@ -53,8 +53,8 @@ class FileView:
                 elif doc.get("kind") == NAD_KIND:
                     self.networks[key] = doc
 
-    async def get_pod(self, namespace: str, name: str) -> Pod | None:
-        return self._pod(namespace, name)
+    async def get_pod(self, namespace: str, name: str, *, fresh: bool = False) -> Pod | None:
+        return self._pod(namespace, name)  # always fresh: the state folder is read each time
 
     def _pod(self, namespace: str, name: str) -> Pod | None:
         obj = self.pods.get((namespace, name))
@@ -69,7 +69,7 @@ class FileView:
     async def get_network(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.networks.get((namespace, name))
 
-    async def write_network_status(self, pod: Pod, status: str) -> None:
+    async def write_network_status(self, pod: Pod, status: str | None) -> None:
         stored = self.pods.get((pod.namespace, pod.name))
         if stored is None:
             return
@@ -78,8 +78,15 @@ class FileView:
             raise UnknownContainer(
                 f"pod {pod.namespace}/{pod.name} has UID {stored_uid}, the runtime asked for {pod.uid}"
             )
-        stored["metadata"].setdefault("annotations", {})[STATUS_ANNOTATION] = status
-        self._write_state(self._status_path(pod), status)
+        annotations = stored["metadata"].setdefault("annotations", {})
+        path = self._status_path(pod)
+        if status is None:
+            annotations.pop(STATUS_ANNOTATION, None)
+            if path is not None:
+                path.unlink(missing_ok=True)
+            return
+        annotations[STATUS_ANNOTATION] = status
+        self._write_state(path, status)
 
     async def record_event(self, pod: Pod, kind: EventType, reason: str, message: str) -> None:
         event = {

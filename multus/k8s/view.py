@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 EventType = Literal["Normal", "Warning"]
+# On a static pod's mirror: the runtime knows the static pod's UID, not the mirror's.
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Pod:
     uid: str
     annotations: dict[str, str] = field(default_factory=dict)
     node_name: str = ""
+    terminating: bool = False  # it has a deletionTimestamp
 
     @classmethod
     def from_object(cls, obj: dict[str, Any]) -> Pod:
@@ -33,6 +36,7 @@ class Pod:
             uid=meta.get("uid") or "",
             annotations=dict(meta.get("annotations") or {}),
             node_name=(obj.get("spec") or {}).get("nodeName") or "",
+            terminating=bool(meta.get("deletionTimestamp")),
         )
 
 
@@ -40,12 +44,14 @@ class ClusterView(Protocol):
     """Reads return None for an object that does not exist; an unreachable cluster raises
     `ClusterUnavailable`. NADs are returned as the API's JSON object (a dict)."""
 
-    async def get_pod(self, namespace: str, name: str) -> Pod | None: ...
+    async def get_pod(self, namespace: str, name: str, *, fresh: bool = False) -> Pod | None:
+        """The pod; with `fresh`, as the cluster has it now (a view with a cache asks past it)."""
 
     async def get_network(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
-    async def write_network_status(self, pod: Pod, status: str) -> None:
-        """Store `status` (the annotation's JSON text) on the pod, unless the pod's UID changed."""
+    async def write_network_status(self, pod: Pod, status: str | None) -> None:
+        """Store `status` (the annotation's JSON text) on the pod, or remove the annotation (None),
+        unless the pod's UID changed."""
 
     async def record_event(self, pod: Pod, kind: EventType, reason: str, message: str) -> None: ...
 

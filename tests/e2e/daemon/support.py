@@ -390,6 +390,16 @@ class ShimRuntime(Runtime):
 
         wait_for("the daemon's report of the pod", reported)
 
+    def status_decisions(self, box: Sandbox) -> list[str]:
+        """What the daemon did with the pod's network-status after the sandbox's DELs, in order (it
+        decides after its answer): "cleared", or why it left the annotation alone."""
+        return [
+            line.get("reason", "cleared")
+            for line in self.daemon.log_lines()
+            if line.get("container") == box.container_id
+            and line.get("msg") in ("network-status cleared", "network-status left alone")
+        ]
+
     def start(
         self, command: str, *, sandbox: Sandbox | None = None, config: Mapping[str, Any] | None = None
     ) -> subprocess.Popen[bytes]:

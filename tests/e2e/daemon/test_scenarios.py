@@ -11,7 +11,15 @@ import pytest
 from pyroute2 import IPRoute, netns
 
 from tests.e2e.daemon.support import ShimRuntime, wait_for
-from tests.e2e.meta.runtime import CLUSTER_NETWORK, address_in, answers_in_version, netns_routes
+from tests.e2e.meta.runtime import (
+    CLUSTER_NETWORK,
+    NETWORK_STATUS,
+    NETWORKS,
+    Sandbox,
+    address_in,
+    answers_in_version,
+    netns_routes,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -128,6 +136,68 @@ def test_del_twice_succeeds_both_times(rt: ShimRuntime) -> None:
     assert rt.leftovers() == []
 
 
+def requests_logged(rt: ShimRuntime, box: Sandbox) -> list[str]:
+    """The commands of the sandbox's requests the daemon has answered (it logs each after answering)."""
+    return [
+        line["command"]
+        for line in rt.daemon.log_lines()
+        if line.get("msg") == "request" and line.get("container") == box.container_id
+    ]
+
+
+def test_del_of_a_sandbox_the_pod_outlives_clears_its_network_status(rt: ShimRuntime) -> None:
+    """A sandbox that failed, or whose ADD result the runtime refused (its DEL comes at once, before
+    the daemon's cache may hold the network-status just written): the pod stays for the next one."""
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    box = rt.pod("blue")
+    rt.add()
+
+    rt.delete()
+
+    assert wait_for("the daemon's decision", lambda: rt.status_decisions(box)) == ["cleared"]
+    annotations = rt.read_pod().metadata.annotations  # type: ignore[union-attr]
+    assert NETWORK_STATUS not in annotations
+    assert annotations[NETWORKS] == "blue"
+    cleared = rt.resource_version()
+    rt.delete()  # the runtime's second DEL: no record left, nothing to decide, nothing written
+    wait_for("the second DEL's answer", lambda: requests_logged(rt, box) == ["ADD", "DEL", "DEL"])
+    assert rt.status_decisions(box) == ["cleared"]
+    assert rt.resource_version() == cleared
+    assert rt.leftovers() == []
+
+
+def test_del_of_a_terminating_pod_leaves_its_network_status(rt: ShimRuntime) -> None:
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    box = rt.pod("blue")
+    rt.add()
+    rt.delete_pod_held()
+    terminating, status = rt.resource_version(), rt.network_status()
+
+    rt.delete()
+
+    decided = wait_for("the daemon's decision", lambda: rt.status_decisions(box))
+    assert decided == ["the pod is being deleted"]
+    assert (rt.resource_version(), rt.network_status()) == (terminating, status)
+    assert rt.leftovers() == []
+
+
+def test_del_for_a_pod_recreated_under_the_same_name_leaves_the_new_pods_status(rt: ShimRuntime) -> None:
+    box = rt.pod()
+    rt.add()
+    rt.delete_pod_object(box)
+    new_uid = rt.create_pod_object(box.pod_namespace, box.pod_name, {NETWORK_STATUS: "[]"})
+    recreated = rt.resource_version()
+
+    rt.delete(box)  # the old sandbox, with the old UID in K8S_POD_UID
+
+    decided = wait_for("the daemon's decision", lambda: rt.status_decisions(box))
+    assert decided == [f"the pod has another UID ({new_uid})"]
+    assert (rt.resource_version(), rt.network_status()) == (recreated, [])
+    assert rt.leftovers() == []
+
+
 def test_del_after_the_pod_and_the_nad_were_deleted(rt: ShimRuntime) -> None:
     blue = rt.bridge_net("blue", default_route=False)
     rt.nad("blue", blue.config)
@@ -139,6 +209,7 @@ def test_del_after_the_pod_and_the_nad_were_deleted(rt: ShimRuntime) -> None:
     rt.delete()
 
     assert rt.leftovers() == []
+    assert wait_for("the daemon's decision", lambda: rt.status_decisions(rt.sandbox)) == ["the pod is gone"]
 
 
 def test_del_after_the_netns_was_removed_still_releases_addresses(rt: ShimRuntime) -> None:

@@ -40,6 +40,7 @@ NAD_API = ("k8s.cni.cncf.io", "v1")
 NAD_PLURAL = "network-attachment-definitions"
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
 NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
+HOLD = "multus-py.io/test-hold"  # a finalizer of the tests' own: a deleted pod stays, terminating
 DEFAULT_NETWORK = "v1.multus-cni.io/default-network"
 CLUSTER_NETWORK = "mpy-cluster"
 
@@ -121,6 +122,8 @@ class BridgeNet:
 
 
 class Runtime:
+    node_name = "node-a"  # the spec.nodeName of the pods made
+
     def __init__(
         self,
         *,
@@ -145,6 +148,7 @@ class Runtime:
         self.own_netns: list[str] = []
         self.own_namespaces: list[str] = []
         self.sandboxes: list[Sandbox] = []
+        self.held: list[Sandbox] = []
         self.cluster = self.bridge_net(CLUSTER_NETWORK)
         self.write_conf("10-cluster.conflist", self.cluster.config)
         self._first_netns = netns_name
@@ -262,24 +266,34 @@ class Runtime:
     ) -> Sandbox:
         """A pod (just data: no kubelet runs it) and a sandbox for it; the first one uses the test's
         netns unless `own_netns`, later ones get a netns of their own (which a test may remove)."""
-        merged = dict(annotations or {})
-        if networks is not None:
-            merged[NETWORKS] = networks if isinstance(networks, str) else json.dumps(networks)
-        name = unique_name("pod-")
-        uid = self.create_pod_object(namespace or self.namespace, name, merged)
+        name, uid = self.pod_object(networks, annotations=annotations, namespace=namespace)
         sandbox = Sandbox(namespace or self.namespace, name, uid, self._next_netns(own_netns))
         self.sandboxes.append(sandbox)
         self._sandbox = self._sandbox or sandbox
         return sandbox
 
+    def pod_object(
+        self,
+        networks: str | list[dict[str, Any]] | None = None,
+        *,
+        annotations: Mapping[str, str] | None = None,
+        namespace: str | None = None,
+    ) -> tuple[str, str]:
+        """A pod object with `networks` annotated, under a new name: its name and UID."""
+        merged = dict(annotations or {})
+        if networks is not None:
+            merged[NETWORKS] = networks if isinstance(networks, str) else json.dumps(networks)
+        name = unique_name("pod-")
+        return name, self.create_pod_object(namespace or self.namespace, name, merged)
+
     def create_pod_object(self, namespace: str, name: str, annotations: Mapping[str, str]) -> str:
-        """Create the pod object; its UID."""
+        """Create the pod object on `node_name`; its UID."""
         created = self.core.create_namespaced_pod(
             namespace,
             client.V1Pod(
                 metadata=client.V1ObjectMeta(name=name, annotations=dict(annotations)),
                 spec=client.V1PodSpec(
-                    node_name="node-a", containers=[client.V1Container(name="c", image="pause")]
+                    node_name=self.node_name, containers=[client.V1Container(name="c", image="pause")]
                 ),
             ),
         )
@@ -289,6 +303,14 @@ class Runtime:
     def delete_pod_object(self, sandbox: Sandbox | None = None) -> None:
         box = sandbox or self.sandbox
         self.core.delete_namespaced_pod(box.pod_name, box.pod_namespace, grace_period_seconds=0)
+
+    def delete_pod_held(self, sandbox: Sandbox | None = None) -> None:
+        """Delete the pod object, which then stays, terminating (as while a kubelet stops its sandbox),
+        until the test's cleanup lets it go."""
+        box = sandbox or self.sandbox
+        self.core.patch_namespaced_pod(box.pod_name, box.pod_namespace, {"metadata": {"finalizers": [HOLD]}})
+        self.held.append(box)
+        self.delete_pod_object(box)
 
     def _next_netns(self, own: bool) -> str:
         if not self.sandboxes and not own:
@@ -308,6 +330,12 @@ class Runtime:
     def read_pod(self, sandbox: Sandbox | None = None) -> client.V1Pod:
         box = sandbox or self.sandbox
         return self.core.read_namespaced_pod(box.pod_name, box.pod_namespace)
+
+    def resource_version(self, sandbox: Sandbox | None = None) -> str:
+        """The pod's resourceVersion: it changes with every write to the pod."""
+        metadata = self.read_pod(sandbox).metadata
+        assert metadata is not None
+        return str(metadata.resource_version)
 
     def network_status(self, sandbox: Sandbox | None = None) -> list[dict[str, Any]] | None:
         metadata = self.read_pod(sandbox).metadata
@@ -454,6 +482,11 @@ class Runtime:
                     self.run("DEL", sandbox=box, config=self.multus_config(delegateTimeoutSeconds=2))
             for path in self.result_cache_files(box):
                 path.unlink(missing_ok=True)
+        for box in self.held:
+            with contextlib.suppress(client.ApiException):
+                self.core.patch_namespaced_pod(
+                    box.pod_name, box.pod_namespace, {"metadata": {"finalizers": None}}
+                )
         with IPRoute() as ipr:
             for bridge in self.bridges:
                 with contextlib.suppress(NetlinkError):

@@ -1,5 +1,6 @@
 """DEL from the attachment cache when the pod, the NAD, the API server or the netns is gone; DEL twice;
-DEL with the cache lost or damaged (recovered from libcni's result cache); DEL with nothing to recover."""
+DEL with the cache lost or damaged (recovered from libcni's result cache); DEL with nothing to recover;
+network-status cleared when the pod outlives its sandbox, and only then."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import pytest
 from pyroute2 import netns
 
-from tests.e2e.meta.runtime import Runtime, Sandbox, wait_for
+from tests.e2e.meta.runtime import NETWORK_STATUS, NETWORKS, Runtime, Sandbox, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -30,6 +31,47 @@ def test_del_after_the_pod_was_deleted(rt: Runtime) -> None:
 
     rt.delete()
 
+    assert rt.leftovers() == []
+
+
+def test_del_of_a_sandbox_the_pod_outlives_clears_its_network_status(rt: Runtime) -> None:
+    """A sandbox that failed, or whose ADD result the runtime refused: the pod stays for the next one,
+    and must not list the interfaces that went with this one."""
+    add_pod_with_blue(rt)
+    assert rt.network_status() is not None
+
+    rt.delete()
+
+    annotations = rt.read_pod().metadata.annotations  # type: ignore[union-attr]
+    assert NETWORK_STATUS not in annotations
+    assert annotations[NETWORKS] == "blue"  # only ours goes
+    cleared = rt.resource_version()
+    rt.delete()  # the runtime's second DEL: nothing to clear, so nothing written
+    assert rt.resource_version() == cleared
+    assert rt.leftovers() == []
+
+
+def test_del_of_a_terminating_pod_leaves_its_network_status(rt: Runtime) -> None:
+    add_pod_with_blue(rt)
+    rt.delete_pod_held()
+    terminating = rt.resource_version()
+    status = rt.network_status()
+
+    rt.delete()
+
+    assert (rt.resource_version(), rt.network_status()) == (terminating, status)
+    assert rt.leftovers() == []
+
+
+def test_del_for_a_pod_recreated_under_the_same_name_leaves_the_new_pods_status(rt: Runtime) -> None:
+    box = add_pod_with_blue(rt)
+    rt.delete_pod_object(box)
+    rt.create_pod_object(box.pod_namespace, box.pod_name, {NETWORK_STATUS: '[{"name": "the new pod\'s"}]'})
+    recreated = rt.resource_version()
+
+    rt.delete(box)  # the old sandbox, with the old UID in K8S_POD_UID
+
+    assert (rt.resource_version(), rt.network_status()) == (recreated, [{"name": "the new pod's"}])
     assert rt.leftovers() == []
 
 

@@ -84,6 +84,35 @@ def test_writes_survive_into_a_new_view_through_the_state_folder(folder: Path, t
     ]
 
 
+@pytest.mark.parametrize("with_state", [True, False], ids=["state-folder", "in-memory"])
+def test_a_status_of_none_removes_the_annotation(folder: Path, tmp_path: Path, with_state: bool) -> None:
+    state = tmp_path / "state" if with_state else None
+    view = FileView(folder, state)
+    pod = asyncio.run(view.get_pod("shop", "web"))
+    assert pod is not None
+    asyncio.run(view.write_network_status(pod, "[1]"))
+
+    asyncio.run(view.write_network_status(pod, None))
+    asyncio.run(view.write_network_status(pod, None))  # nothing left to remove: no error either
+
+    assert view.network_status("shop", "web") is None
+    assert FileView(folder, state).network_status("shop", "web") is None
+    after = asyncio.run(view.get_pod("shop", "web"))
+    assert after is not None
+    assert after.annotations == {"k8s.v1.cni.cncf.io/networks": "storage"}
+
+
+def test_a_pod_with_a_deletion_timestamp_is_terminating(folder: Path) -> None:
+    (folder / "leaving.yaml").write_text(
+        "kind: Pod\nmetadata: {name: leaving, namespace: shop, deletionTimestamp: '2026-01-01T00:00:00Z'}\n"
+    )
+    view = FileView(folder)
+    leaving, web = (asyncio.run(view.get_pod("shop", name)) for name in ("leaving", "web"))
+    assert leaving is not None
+    assert web is not None
+    assert (leaving.terminating, web.terminating) == (True, False)
+
+
 def test_in_memory_writes_and_uid_check(folder: Path) -> None:
     view = FileView(folder)
     pod = asyncio.run(view.get_pod("shop", "web"))
