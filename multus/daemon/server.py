@@ -99,8 +99,8 @@ class CNIServer:
         which is about an older request: a DEL's clearing must not land after the next sandbox's
         network-status, nor an ADD's network-status after its sandbox's DEL."""
         earlier = self._latest_report.get(pod)
-        if earlier is not None:
-            earlier.cancel()
+        if earlier is not None and earlier.cancel():
+            log.info("pod report replaced by a newer one", extra=fields(pod=pod))
         task = asyncio.create_task(_after(earlier, report))
         self._reports.add(task)
         self._latest_report[pod] = task

@@ -6,14 +6,18 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kubernetes import client
 
 from multus.attachment_cache import SpareFiles
 from multus.cni.versions import SUPPORTED_VERSIONS
 from multus.shim.multus_shim import request as unix_request
+from tests.conftest import unique_name
 from tests.e2e.daemon.conftest import StartDaemon
 from tests.e2e.daemon.support import OWN_FAKES, DaemonProcess, ShimRuntime, wait_for
 from tests.testenv import TestEnv, free_port
@@ -206,3 +210,76 @@ def test_sigterm_fails_readiness_and_lets_the_request_in_flight_finish(
     rt.delete(other)
     assert rt.leftovers(box) == []
     assert rt.leftovers(other) == []
+
+
+def kubeconfig_that_cannot_write_status(apiserver: TestEnv, api: client.ApiClient, folder: Path) -> Path:
+    """Credentials of a ServiceAccount that may do all the daemon does but write a pod's status."""
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    name, namespace = unique_name("no-status-"), "default"
+    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata={"name": name}))
+    read = ["get", "list", "watch"]
+    rules = [
+        client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=read),
+        client.V1PolicyRule(
+            api_groups=["k8s.cni.cncf.io"], resources=["network-attachment-definitions"], verbs=read
+        ),
+        client.V1PolicyRule(api_groups=[""], resources=["events"], verbs=["create"]),
+    ]
+    rbac.create_cluster_role(client.V1ClusterRole(metadata={"name": name}, rules=rules))
+    rbac.create_cluster_role_binding(
+        client.V1ClusterRoleBinding(
+            metadata={"name": name},
+            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=name),
+            subjects=[client.RbacV1Subject(kind="ServiceAccount", name=name, namespace=namespace)],
+        )
+    )
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[apiserver.server])
+    )
+    token = core.create_namespaced_service_account_token(name, namespace, request).status.token
+    config = json.loads(apiserver.kubeconfig.read_text())
+    config["users"][0]["user"] = {"token": token}
+    path = folder / "no-status.kubeconfig"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_a_dels_report_replaces_the_adds_still_pending(
+    start_daemon: StartDaemon,
+    runtime_for: RuntimeFor,
+    apiserver: TestEnv,
+    api_client: client.ApiClient,
+    tmp_path: Path,
+) -> None:
+    """The ADD's network-status write keeps failing (forbidden here, as when the API server is away), so
+    it is still pending, retried, when the sandbox's DEL comes: the DEL's report replaces it, and the
+    status of a sandbox already gone is never written."""
+    kubeconfig = kubeconfig_that_cannot_write_status(apiserver, api_client, tmp_path)
+    daemon = start_daemon(kubeconfig=str(kubeconfig))
+    rt = runtime_for(daemon)
+    box = rt.pod()
+    adding = rt.start("ADD")
+    assert adding.wait(timeout=60) == 0  # the runtime has its answer; the report is the daemon's affair
+
+    def failed_writes() -> list[dict[str, Any]]:
+        return [
+            line
+            for line in daemon.log_lines()
+            if line.get("container") == box.container_id
+            and line.get("msg") == "network-status not written yet"
+        ]
+
+    wait_for("the ADD's report to fail once", failed_writes)
+    rt.delete()
+
+    assert wait_for("the DEL's decision", lambda: rt.status_decisions(box)) == ["the pod has none"]
+    replaced = [
+        line for line in daemon.log_lines() if line.get("msg") == "pod report replaced by a newer one"
+    ]
+    assert [line["pod"] for line in replaced] == [f"{box.pod_namespace}/{box.pod_name}"]
+    attempts = len(failed_writes())
+    time.sleep(2.0)  # longer than the pause before the replaced report's next attempt: none comes
+    assert len(failed_writes()) == attempts
+    assert not [line for line in daemon.log_lines() if line.get("msg") == "network-status given up"]
+    assert rt.network_status() is None
+    assert rt.leftovers() == []
