@@ -1,10 +1,10 @@
 """One Kubernetes node on this machine, for the kubelet tests, `bench_kubelet` and people (`make node`).
 
-The node: a real kubelet (`tests/runtimes/kubelet.py`) on Debian's containerd 1.6
-(`tests/runtimes/containerd.py`), whose CNI conf dir holds a bridge + host-local primary config at
-cniVersion 1.0.0 and the `00-multus.conf` that a real `multus-daemon` writes in front of it
-(`multusConfigFile: auto`); the runtime execs the native shim as `multus-shim`. The daemon's records,
-result cache and the primary's leases live under the node's folder.
+The node: a real kubelet (`tests/runtimes/kubelet.py`) on the runtime tests' thick containerd 1.6 node
+(`tests/runtimes/multus_node.py`): a real `multus-daemon` writes `00-multus.conf` in front of a bridge +
+host-local primary config at cniVersion 1.0.0, and the runtime execs the native shim as `multus-shim`.
+The daemon's records and the leases of the primary and of the NADs made here live under the node's
+folder.
 
 `python -m tests.runtimes.node up [DIR]` starts an API server and the node in the background (a process
 of its own holds them; its output is `DIR/node.log`) and prints the kubeconfig and what to try;
@@ -37,18 +37,16 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from multus.attachment_cache import SpareFiles
 from tests.conftest import unique_name
-from tests.e2e.daemon.support import NODE_CONFIG, DaemonProcess, cluster_conflist, daemon_config, wait_for
-from tests.e2e.meta.runtime import _is_ip, next_subnet
+from tests.e2e.daemon.support import DaemonProcess
+from tests.e2e.meta.runtime import RESULTS_DIR, _is_ip, next_subnet
 from tests.runtimes import containerd
 from tests.runtimes.kubelet import KUBECTL, NETWORKS, Kubelet, pod_manifest
+from tests.runtimes.multus_node import MultusNode, multus_node
 from tests.testenv import CNI_BIN, REPO, TestEnv, _alive, _terminate
 from tests.testenv import running as apiserver_running
 
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "multus-py-node"
 FLAVOUR = "containerd-1.6"
-PRIMARY_FILE = "10-primary.conflist"
-PRIMARY_NETWORK = "mpy-primary"
-LIBCNI_RESULTS = Path("/var/lib/cni/results")  # containerd's libcni cache (it names no cache dir)
 EXAMPLE = REPO / "examples" / "01-comma-form"
 
 
@@ -64,33 +62,37 @@ class PodSandbox:
 
 @dataclass
 class Node:
-    """A running node; `root` holds every part's folder."""
+    """A running node: the thick containerd node `cri` and its kubelet; `cri.root` holds every folder."""
 
-    root: Path
-    name: str
-    apiserver: TestEnv
-    daemon: DaemonProcess
-    containerd: containerd.Containerd
+    cri: MultusNode
     kubelet: Kubelet
     core: client.CoreV1Api
-    primary_subnet: ipaddress.IPv4Network
-    bridges: list[str] = field(default_factory=list)
+    bridges: list[str] = field(default_factory=list)  # of the NADs made here, removed with the node
 
     @property
-    def ipam_dir(self) -> Path:
-        return self.root / "ipam"
+    def name(self) -> str:
+        return self.cri.name
 
     @property
-    def records_dir(self) -> Path:
-        return Path(self.daemon.config["cniDir"])
+    def root(self) -> Path:
+        return self.cri.root
 
     @property
-    def results_dir(self) -> Path:
-        return Path(self.daemon.config["resultsDir"])
+    def daemon(self) -> DaemonProcess:
+        assert self.cri.daemon is not None, "a thick node"
+        return self.cri.daemon
+
+    @property
+    def containerd(self) -> containerd.Containerd:
+        return self.cri.containerd
 
     @property
     def conf_dir(self) -> Path:
         return self.daemon.conf_dir
+
+    @property
+    def primary_subnet(self) -> ipaddress.IPv4Network:
+        return self.cri.primary.subnet
 
     def apply(self, *objects: Mapping[str, Any]) -> None:
         """`kubectl apply -f` of a file listing `objects`, as a person applies manifests."""
@@ -116,7 +118,7 @@ class Node:
             "bridge": bridge,
             "ipam": {
                 "type": "host-local",
-                "dataDir": str(self.ipam_dir),
+                "dataDir": str(self.cri.ipam_dir),
                 "ranges": [[{"subnet": str(subnet)}]],
             },
         }
@@ -167,28 +169,28 @@ class Node:
             time.sleep(0.05)
 
     def leftovers(self, sandboxes: Collection[PodSandbox]) -> list[str]:
-        """What the pods' networking left: their netns and libcni caches, and, counted for every pod as
-        only a node without pods is clean, ports on the node's bridges, leases, records and cached
-        results. [] when clean."""
+        """What the pods' networking left: their netns and cached results, and, counted for every pod as
+        only a node without pods is clean, ports on the node's bridges, leases and records. [] when
+        clean."""
         found = [f"netns {box.netns} of {box.name}" for box in sandboxes if os.path.exists(box.netns)]
         namespaces = {box.namespace for box in sandboxes}
-        found += [f"libcni cache {path.name}" for path in libcni_cache(namespaces)]
+        found += [f"cached result {path.name}" for path in cached_results(namespaces)]
         with IPRoute() as ipr:
             links = ipr.get_links()
             names = {link["index"]: link.get("IFLA_IFNAME") for link in links}
-            ours = {index: name for index, name in names.items() if name in self.bridges}
+            bridges = {self.cri.primary.bridge, *self.bridges}
+            ours = {index: name for index, name in names.items() if name in bridges}
             found += [
                 f"port {link.get('IFLA_IFNAME')} on {ours[link.get('IFLA_MASTER')]}"
                 for link in links
                 if link.get("IFLA_MASTER") in ours
             ]
-        found += [f"lease {path}" for path in self.ipam_dir.rglob("*") if _is_ip(path.name)]
+        found += [f"lease {path}" for path in self.cri.ipam_dir.rglob("*") if _is_ip(path.name)]
         found += [
             f"record {path.name}"
-            for path in self.records_dir.glob("*")
+            for path in self.cri.cni_dir.glob("*")
             if not path.name.startswith(SpareFiles.PREFIX)
         ]
-        found += [f"cached result {path.name}" for path in self.results_dir.glob("results/*")]
         return found
 
     def wait_clean(self, sandboxes: Collection[PodSandbox], timeout: float = 10.0) -> list[str]:
@@ -200,11 +202,11 @@ class Node:
         return found
 
 
-def libcni_cache(namespaces: Collection[str]) -> list[Path]:
-    """containerd's libcni cache entries of pods in `namespaces` (named in their cniArgs), failed
-    sandboxes' included."""
+def cached_results(namespaces: Collection[str]) -> list[Path]:
+    """Cached results (containerd's libcni and the daemon's, both in the libcni cache) of pods in
+    `namespaces`, named in their cniArgs: failed sandboxes' too."""
     found = []
-    for path in LIBCNI_RESULTS.glob("*"):
+    for path in RESULTS_DIR.glob("*"):
         with contextlib.suppress(OSError, ValueError):  # removed or being written meanwhile
             args = dict(json.loads(path.read_text()).get("cniArgs") or [])
             if args.get("K8S_POD_NAMESPACE") in namespaces:
@@ -219,53 +221,26 @@ def built_shim() -> Path:
 
 @contextlib.contextmanager
 def running(root: Path, apiserver: TestEnv, shim: Path) -> Iterator[Node]:
-    """The node, started in `root`; on leaving, its pods are deleted and every part is stopped. Fails
-    (after stopping everything) when the daemon did not exit with 0 on SIGTERM."""
-    name = unique_name("node-")
-    daemon_root, bin_dir = root / "daemon", root / "bin"
-    for folder in (daemon_root, bin_dir, root / "ipam"):
-        folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shim, bin_dir / "multus-shim")
-    daemon = DaemonProcess(
-        daemon_root,
-        daemon_config(
-            daemon_root,
-            apiserver,
-            name,
-            multusConfigFile="auto",
-            cniDir=str(root / "records"),
-            resultsDir=str(root / "results"),
-            binDir=str(CNI_BIN),
-            daemonWaitSeconds=3,  # an ADD with no daemon fails after 3 s; the kubelet tries again
-        ),
-    )
-    bridge = unique_name("mpyk")
-    primary_subnet = next_subnet()
-    primary = cluster_conflist(bridge, str(primary_subnet), root / "ipam", name=PRIMARY_NETWORK)
-    primary["cniVersion"] = "1.0.0"  # containerd 1.6's libcni reads nothing newer
-    (daemon.conf_dir / PRIMARY_FILE).write_text(json.dumps(primary, indent=2))
+    """The node, started in `root` (made if missing, else empty); on leaving, its pods are deleted and
+    the kubelet stops, then the rest as `multus_node` stops it, and the NADs' bridges go."""
+    root.mkdir(parents=True, exist_ok=True)
     api = kube_config.new_client_from_config(config_file=str(apiserver.kubeconfig))
-    bridges = [bridge]
+    bridges: list[str] = []
     try:
-        daemon.start()
-        wait_for(NODE_CONFIG, (daemon.conf_dir / NODE_CONFIG).exists)
-        with containerd.running(FLAVOUR, root / "ctd", daemon.conf_dir, [bin_dir, CNI_BIN]) as runtime:
-            kubelet = Kubelet(root / "kubelet", apiserver.kubeconfig, runtime, name)
-            core = client.CoreV1Api(api)
-            node = Node(root, name, apiserver, daemon, runtime, kubelet, core, primary_subnet, bridges)
-            kubelet.start()
+        with multus_node(
+            FLAVOUR, "thick", root, apiserver=apiserver, cni_bin=CNI_BIN, native_shim=shim
+        ) as cri:
+            kubelet = Kubelet(root / "kubelet", apiserver.kubeconfig, cri.containerd, cri.name).start()
             try:
-                yield node
+                yield Node(cri, kubelet, client.CoreV1Api(api), bridges)
             finally:
                 kubelet.stop()
     finally:
         api.close()
         with IPRoute() as ipr:
-            for link in bridges:
+            for bridge in bridges:
                 with contextlib.suppress(NetlinkError):  # never made: no pod used that network
-                    ipr.link("del", ifname=link)
-        code = daemon.stop() if daemon.running else 0
-    assert code == 0, f"multus-daemon exited with {code} on SIGTERM:\n{daemon.log_tail()}"
+                    ipr.link("del", ifname=bridge)
 
 
 # make node ----------------------------------------------------------------------------------------
@@ -293,7 +268,7 @@ def write_example(node: Node, root: Path) -> None:
     nads = list(yaml.safe_load_all((EXAMPLE / "networks.yaml").read_text()))
     for nad in nads:
         config = json.loads(nad["spec"]["config"])
-        config["ipam"]["dataDir"] = str(node.ipam_dir)
+        config["ipam"]["dataDir"] = str(node.cri.ipam_dir)
         nad["spec"]["config"] = json.dumps(config, indent=2)
         node.bridges.append(config["bridge"])
     (root / "networks.yaml").write_text(yaml.safe_dump_all(nads, sort_keys=False))

@@ -20,10 +20,10 @@ import pytest
 
 from multus.netns import interfaces
 from tests.conftest import unique_name
-from tests.e2e.daemon.conftest import native_shim  # noqa: F401 - a fixture, found by name
 from tests.e2e.daemon.support import metric, wait_for
 from tests.runtimes.kubelet import NETWORK_STATUS
-from tests.runtimes.node import PRIMARY_NETWORK, Node, PodSandbox, running
+from tests.runtimes.multus_node import PRIMARY
+from tests.runtimes.node import Node, PodSandbox, running
 from tests.testenv import TestEnv
 
 pytestmark = [pytest.mark.runtime, pytest.mark.e2e, pytest.mark.netns]
@@ -32,7 +32,7 @@ RETRY_SECONDS = 120.0  # the kubelet retries a failed sandbox after 10-15 s, the
 
 
 @pytest.fixture(scope="module")
-def node(apiserver: TestEnv, native_shim: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:  # noqa: F811
+def node(apiserver: TestEnv, native_shim: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     with running(tmp_path_factory.mktemp("kubelet-node"), apiserver, native_shim) as started:
         yield started
 
@@ -110,7 +110,7 @@ def test_an_annotated_pod_runs_with_net1_and_leaves_nothing(node: Node, namespac
     addresses = attached(node, box, subnet)
     status = network_status(node, namespace, "web")
     assert [(entry["name"], entry["interface"], entry.get("default", False)) for entry in status] == [
-        (PRIMARY_NETWORK, "eth0", True),
+        (PRIMARY, "eth0", True),
         (f"{namespace}/blue", "net1", False),
     ]
     assert [entry["ips"] for entry in status] == [[addresses["eth0"]], [addresses["net1"]]]
