@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -36,7 +35,6 @@ from tests.e2e.daemon.support import (
 )
 from tests.e2e.meta.runtime import (
     MULTUS,
-    NETWORKS,
     RESULTS_DIR,
     BridgeNet,
     Runtime,
@@ -88,7 +86,7 @@ class MultusNode:
 def primary_network(ipam_dir: Path) -> BridgeNet:
     subnet, bridge = next_subnet(), unique_name("mpyc")
     config = cluster_conflist(bridge, str(subnet), ipam_dir, name=PRIMARY)
-    config["cniVersion"] = "1.0.0"  # containerd 1.6's libcni reads nothing newer (REFERENCE §6)
+    config["cniVersion"] = "1.0.0"  # libcni before v1.2.0 (containerd 1.6) refuses 1.1.0 results
     config["plugins"].append({"type": "bandwidth", "capabilities": {"bandwidth": True}})
     return BridgeNet(config, subnet, bridge)
 
@@ -123,7 +121,7 @@ def multus_node(
         multus_conf_dir.mkdir()
         (multus_conf_dir / "10-primary.conflist").write_text(json.dumps(primary.config))
         multus_conf = {
-            "cniVersion": "1.0.0",
+            "cniVersion": "1.0.0",  # the version of multus's answers: the primary's, as the daemon does
             "name": MULTUS_NETWORK,
             "type": "multus",
             "kubeconfig": str(apiserver.kubeconfig),
@@ -154,39 +152,13 @@ class CriRuntime(Runtime):
     def __init__(self, node: MultusNode, **kwargs: Any) -> None:
         super().__init__(netns_name="", **kwargs)  # no netns of ours: containerd makes each sandbox's
         self.node = node
+        self.node_name = node.name
         self.cni_dir, self.ipam_dir, self.cluster = node.cni_dir, node.ipam_dir, node.primary
         self.bridges.append(node.primary.bridge)
 
     @property
     def containerd(self) -> Containerd:
         return self.node.containerd
-
-    def create_pod_object(self, namespace: str, name: str, annotations: Mapping[str, str]) -> str:
-        created = self.core.create_namespaced_pod(
-            namespace,
-            client.V1Pod(
-                metadata=client.V1ObjectMeta(name=name, annotations=dict(annotations)),
-                spec=client.V1PodSpec(
-                    node_name=self.node.name, containers=[client.V1Container(name="c", image="pause")]
-                ),
-            ),
-        )
-        assert created.metadata is not None
-        return str(created.metadata.uid)
-
-    def new_pod(
-        self,
-        networks: str | list[dict[str, Any]] | None = None,
-        *,
-        annotations: Mapping[str, str] | None = None,
-    ) -> tuple[str, str]:
-        """A pod object in the test's namespace, as the API server has it before the kubelet runs it:
-        its name and UID."""
-        merged = dict(annotations or {})
-        if networks is not None:
-            merged[NETWORKS] = networks if isinstance(networks, str) else json.dumps(networks)
-        name = unique_name("pod-")
-        return name, self.create_pod_object(self.namespace, name, merged)
 
     def run_sandbox(
         self, name: str, uid: str, *, annotations: Mapping[str, str] | None = None, attempt: int = 0
@@ -209,13 +181,13 @@ class CriRuntime(Runtime):
         annotations: Mapping[str, str] | None = None,
         sandbox_annotations: Mapping[str, str] | None = None,
     ) -> Sandbox:
-        name, uid = self.new_pod(networks, annotations=annotations)
+        name, uid = self.pod_object(networks, annotations=annotations)
         return self.run_sandbox(name, uid, annotations=sandbox_annotations)
 
-    def remove_sandbox(self, box: Sandbox) -> None:
+    def remove_sandbox(self, sandbox_id: str) -> None:
         """StopPodSandbox then RemovePodSandbox, as the kubelet does: the runtime's two DELs."""
-        self.containerd.crictl("stopp", box.container_id)
-        self.containerd.crictl("rmp", box.container_id)
+        self.containerd.crictl("stopp", sandbox_id)
+        self.containerd.crictl("rmp", sandbox_id)
 
     def sandbox_ids(self, name: str | None = None) -> list[str]:
         """The test's sandboxes CRI lists (of the pod `name` only, if given), whatever their state."""
@@ -255,8 +227,7 @@ class CriRuntime(Runtime):
         """Removes every sandbox of the test through CRI first (the DELs run), then Runtime's cleanup."""
         for pod_id in self.sandbox_ids():
             with contextlib.suppress(CrictlError):
-                self.containerd.crictl("stopp", pod_id)
-                self.containerd.crictl("rmp", pod_id)
+                self.remove_sandbox(pod_id)
         super().cleanup()
 
 

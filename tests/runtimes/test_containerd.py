@@ -21,7 +21,7 @@ import pytest
 from kubernetes import client
 
 from tests.e2e.daemon.support import wait_for
-from tests.e2e.meta.runtime import NETWORK_STATUS, Sandbox, address_in, netns_routes, next_subnet
+from tests.e2e.meta.runtime import NETWORK_STATUS, BridgeNet, Sandbox, address_in, netns_routes, next_subnet
 from tests.e2e.meta.test_selection import host_link_exists
 from tests.runtimes.containerd import FLAVOURS, CrictlError
 from tests.runtimes.multus_node import MODES, MULTUS_NETWORK, PRIMARY, CriRuntime, MultusNode, multus_node
@@ -87,6 +87,13 @@ def rt(
         runtime.cleanup()
 
 
+def blue_nad(rt: CriRuntime) -> BridgeNet:
+    """The NAD `blue`: a bridge + host-local network of the test's own."""
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    return blue
+
+
 def default_routes(box: Sandbox) -> list[tuple[str, str | None, str]]:
     return [route for route in netns_routes(box) if route[0] == DEFAULT_V4]
 
@@ -110,8 +117,7 @@ def qdisc_kinds(device: str) -> set[str]:
 
 @on_every_node
 def test_networks_reach_the_sandbox_and_its_removal_leaves_nothing(rt: CriRuntime, veth_master: str) -> None:
-    blue = rt.bridge_net("blue", default_route=False)
-    rt.nad("blue", blue.config)
+    blue = blue_nad(rt)
     subnet = next_subnet()
     static, mac = f"{subnet.network_address + 10}/{subnet.prefixlen}", "02:00:00:00:0c:10"
     macvlan = {
@@ -168,7 +174,7 @@ def test_networks_reach_the_sandbox_and_its_removal_leaves_nothing(rt: CriRuntim
     assert [path.name for path in rt.result_cache_files(box)] == caches
     assert rt.cache_file(box).exists()
 
-    rt.remove_sandbox(box)
+    rt.remove_sandbox(box.container_id)
 
     assert rt.leftovers(box) == []
     # The pod outlives its sandbox: the interfaces the annotation lists are gone, and so is it.
@@ -177,9 +183,8 @@ def test_networks_reach_the_sandbox_and_its_removal_leaves_nothing(rt: CriRuntim
 
 @on_every_node
 def test_sandboxes_run_at_once_all_get_their_networks_and_all_go(rt: CriRuntime) -> None:
-    blue = rt.bridge_net("blue", default_route=False)
-    rt.nad("blue", blue.config)
-    pods = [rt.new_pod("blue") for _ in range(SANDBOXES_AT_ONCE)]
+    blue = blue_nad(rt)
+    pods = [rt.pod_object("blue") for _ in range(SANDBOXES_AT_ONCE)]
 
     with ThreadPoolExecutor(max_workers=SANDBOXES_AT_ONCE) as pool:
         boxes = list(pool.map(lambda pod: rt.run_sandbox(*pod), pods))
@@ -191,7 +196,7 @@ def test_sandboxes_run_at_once_all_get_their_networks_and_all_go(rt: CriRuntime)
         addresses |= {address_in(links["eth0"], rt.cluster), address_in(links["net1"], blue)}
     assert len(addresses) == 2 * SANDBOXES_AT_ONCE
     with ThreadPoolExecutor(max_workers=SANDBOXES_AT_ONCE) as pool:
-        list(pool.map(rt.remove_sandbox, boxes))
+        list(pool.map(rt.remove_sandbox, [box.container_id for box in boxes]))
     assert {box.pod_name: rt.leftovers(box) for box in boxes} == {box.pod_name: [] for box in boxes}
     assert rt.bridge_ports() == []
 
@@ -199,10 +204,9 @@ def test_sandboxes_run_at_once_all_get_their_networks_and_all_go(rt: CriRuntime)
 @on_thick_nodes
 def test_daemon_down_at_run_pod_sandbox_fails_for_a_retry_and_the_retry_works(rt: CriRuntime) -> None:
     daemon = rt.node.daemon
-    assert daemon is not None
-    blue = rt.bridge_net("blue", default_route=False)
-    rt.nad("blue", blue.config)
-    name, uid = rt.new_pod("blue")
+    assert daemon is not None  # thick mode
+    blue = blue_nad(rt)
+    name, uid = rt.pod_object("blue")
     daemon.stop()
 
     with pytest.raises(CrictlError) as failed:
@@ -216,11 +220,12 @@ def test_daemon_down_at_run_pod_sandbox_fails_for_a_retry_and_the_retry_works(rt
     assert rt.leftovers_of_pod(name) == [f"sandbox {pod_id} in CRI" for pod_id in kept]
     daemon.start()
     for pod_id in kept:  # as the kubelet does before it tries again
-        rt.containerd.crictl("stopp", pod_id)
-        rt.containerd.crictl("rmp", pod_id)
+        rt.remove_sandbox(pod_id)
     box = rt.run_sandbox(name, uid, attempt=1)
-    assert sorted(rt.links(box)) == ["eth0", "net1"]
-    rt.remove_sandbox(box)
+    links = rt.links(box)
+    assert sorted(links) == ["eth0", "net1"]
+    address_in(links["net1"], blue)
+    rt.remove_sandbox(box.container_id)
     assert rt.leftovers(box) == []
     assert rt.leftovers_of_pod(name) == []
 
@@ -228,57 +233,55 @@ def test_daemon_down_at_run_pod_sandbox_fails_for_a_retry_and_the_retry_works(rt
 @on_thick_nodes
 def test_daemon_restarted_between_run_and_stop_still_removes_everything(rt: CriRuntime) -> None:
     daemon = rt.node.daemon
-    assert daemon is not None
-    blue = rt.bridge_net("blue", default_route=False)
-    rt.nad("blue", blue.config)
+    assert daemon is not None  # thick mode
+    blue_nad(rt)
     box = rt.run_pod("blue")
     reported_status(rt, box)
 
     assert daemon.stop() == 0
     daemon.start()
-    rt.remove_sandbox(box)
+    rt.remove_sandbox(box.container_id)
 
     assert rt.leftovers(box) == []
 
 
 @on_every_node
 def test_containerd_restarted_between_run_and_stop_still_removes_everything(rt: CriRuntime) -> None:
-    blue = rt.bridge_net("blue", default_route=False)
-    rt.nad("blue", blue.config)
+    blue_nad(rt)
     box = rt.run_pod("blue")
 
     rt.containerd.restart()
     rt.node.ensure_up()
 
     assert sorted(rt.links(box)) == ["eth0", "net1"]  # the sandbox lived on through the restart
-    rt.remove_sandbox(box)
+    rt.remove_sandbox(box.container_id)
     assert rt.leftovers(box) == []
+
+
+def refused_sandbox(rt: CriRuntime, name: str, uid: str) -> str:
+    """RunPodSandbox for the pod `name` claiming `uid`, which must fail and leave nothing behind, not even
+    a network-status: what the runtime said."""
+    with pytest.raises(CrictlError) as failed:
+        rt.run_sandbox(name, uid)
+    assert rt.leftovers_of_pod(name) == []
+    assert NETWORK_STATUS not in annotations_of(rt, name)
+    return failed.value.stderr
 
 
 @on_every_node
 def test_a_missing_nad_fails_run_pod_sandbox_naming_it_and_leaves_nothing(rt: CriRuntime) -> None:
-    name, uid = rt.new_pod("no-such-nad")
+    name, uid = rt.pod_object("no-such-nad")
 
-    with pytest.raises(CrictlError) as failed:
-        rt.run_sandbox(name, uid)
-
-    assert "no-such-nad" in failed.value.stderr
-    assert rt.leftovers_of_pod(name) == []
-    assert NETWORK_STATUS not in annotations_of(rt, name)
+    assert "no-such-nad" in refused_sandbox(rt, name, uid)
 
 
 @on_every_node
 def test_a_sandbox_claiming_another_uid_fails_and_leaves_nothing(rt: CriRuntime) -> None:
-    name, uid = rt.new_pod()
+    name, uid = rt.pod_object()
     claimed = str(uuid.uuid4())
 
-    with pytest.raises(CrictlError) as failed:
-        rt.run_sandbox(name, claimed)
-
-    # The UID is checked before anything is made (REFERENCE §5): the pod of that name is another one.
-    assert f"has UID {uid}, the runtime asked for {claimed}" in failed.value.stderr
-    assert rt.leftovers_of_pod(name) == []
-    assert NETWORK_STATUS not in annotations_of(rt, name)
+    # The UID is checked before anything is made: the pod of that name is another one.
+    assert f"has UID {uid}, the runtime asked for {claimed}" in refused_sandbox(rt, name, claimed)
 
 
 def annotations_of(rt: CriRuntime, name: str) -> dict[str, str]:
@@ -300,6 +303,6 @@ def test_bandwidth_annotations_reach_the_bandwidth_plugin_of_the_primary_network
     assert "tbf" in qdisc_kinds(ifb)
     (port,) = rt.bridge_ports()
     assert "tbf" in qdisc_kinds(port.split(" on ", 1)[0])
-    rt.remove_sandbox(box)
+    rt.remove_sandbox(box.container_id)
     assert not host_link_exists(ifb)
     assert rt.leftovers(box) == []
