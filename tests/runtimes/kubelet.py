@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.runtimes.containerd import Containerd
-from tests.testenv import CACHE, KUBE_BIN, TestEnvError, _alive, _terminate, free_port
+from tests.testenv import CACHE, KUBE_BIN, TestEnv, TestEnvError, _alive, _terminate, free_port
 
 KUBELET = CACHE / "kubelet-bin" / "kubelet"
 KUBECTL = KUBE_BIN / "kubectl"
@@ -38,16 +38,6 @@ NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
 
 class KubeletError(RuntimeError):
     """The kubelet did not start or did not reach a wanted state; the message says why."""
-
-
-def kubectl(kubeconfig: Path, *args: str) -> str:
-    """kubectl as a person runs it; its stdout. Raises with stderr when it fails."""
-    done = subprocess.run(
-        [str(KUBECTL), f"--kubeconfig={kubeconfig}", *args], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise TestEnvError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
 
 
 def pod_manifest(
@@ -72,7 +62,7 @@ class Kubelet:
     """One kubelet registering node `node_name`; `root` holds its config, root dir, certs and log."""
 
     root: Path
-    kubeconfig: Path
+    apiserver: TestEnv
     runtime: Containerd
     node_name: str
     pid: int | None = None
@@ -82,7 +72,7 @@ class Kubelet:
         return self.root / "kubelet.log"
 
     def kubectl(self, *args: str) -> str:
-        return kubectl(self.kubeconfig, *args)
+        return self.apiserver.kubectl(*args)
 
     def start(self, timeout: float = 120.0) -> Kubelet:
         """Start the kubelet and wait until its node is Ready (its runtime's network included)."""
@@ -107,7 +97,7 @@ class Kubelet:
         argv = [
             str(KUBELET),
             f"--config={config}",
-            f"--kubeconfig={self.kubeconfig}",
+            f"--kubeconfig={self.apiserver.kubeconfig}",
             f"--root-dir={self.root / 'root'}",
             f"--cert-dir={self.root / 'pki'}",
             f"--hostname-override={self.node_name}",
@@ -213,8 +203,9 @@ class Kubelet:
 
 
 @contextlib.contextmanager
-def running(root: Path, kubeconfig: Path, runtime: Containerd, node_name: str) -> Iterator[Kubelet]:
-    kubelet = Kubelet(root, kubeconfig, runtime, node_name).start()
+def running(root: Path, apiserver: TestEnv, runtime: Containerd, node_name: str) -> Iterator[Kubelet]:
+    """A started kubelet, stopped (pods first, nothing left) on leaving."""
+    kubelet = Kubelet(root, apiserver, runtime, node_name).start()
     try:
         yield kubelet
     finally:

@@ -41,6 +41,7 @@ from tests.e2e.daemon.support import DaemonProcess
 from tests.e2e.meta.runtime import RESULTS_DIR, _is_ip, next_subnet
 from tests.runtimes import containerd
 from tests.runtimes.kubelet import KUBECTL, NETWORKS, Kubelet, pod_manifest
+from tests.runtimes.kubelet import running as kubelet_running
 from tests.runtimes.multus_node import MultusNode, multus_node
 from tests.testenv import CNI_BIN, REPO, TestEnv, _alive, _terminate
 from tests.testenv import running as apiserver_running
@@ -227,14 +228,13 @@ def running(root: Path, apiserver: TestEnv, shim: Path) -> Iterator[Node]:
     api = kube_config.new_client_from_config(config_file=str(apiserver.kubeconfig))
     bridges: list[str] = []
     try:
-        with multus_node(
-            FLAVOUR, "thick", root, apiserver=apiserver, cni_bin=CNI_BIN, native_shim=shim
-        ) as cri:
-            kubelet = Kubelet(root / "kubelet", apiserver.kubeconfig, cri.containerd, cri.name).start()
-            try:
-                yield Node(cri, kubelet, client.CoreV1Api(api), bridges)
-            finally:
-                kubelet.stop()
+        with (
+            multus_node(
+                FLAVOUR, "thick", root, apiserver=apiserver, cni_bin=CNI_BIN, native_shim=shim
+            ) as cri,
+            kubelet_running(root / "kubelet", apiserver, cri.containerd, cri.name) as kubelet,
+        ):
+            yield Node(cri, kubelet, client.CoreV1Api(api), bridges)
     finally:
         api.close()
         with IPRoute() as ipr:

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from multus.netns import interfaces
-from tests.conftest import unique_name
 from tests.e2e.daemon.support import metric, wait_for
 from tests.runtimes.kubelet import NETWORK_STATUS
 from tests.runtimes.multus_node import PRIMARY
@@ -38,13 +37,11 @@ def node(apiserver: TestEnv, native_shim: Path, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture
-def namespace(node: Node) -> Iterator[str]:
-    """A namespace of the test's own; its pods are deleted afterwards, even when the test failed."""
-    name = unique_name("kl-")
-    node.kubelet.kubectl("create", "namespace", name)
-    yield name
-    node.kubelet.kubectl("delete", "pods", "--all", "-n", name, "--timeout=180s")
-    node.kubelet.kubectl("delete", "namespace", name, "--wait=false")  # never finishes: no controllers
+def namespace(namespace: str, node: Node) -> Iterator[str]:
+    """The e2e tests' namespace of the test's own, whose pods are deleted afterwards (by the kubelet,
+    while the node runs) even when the test failed."""
+    yield namespace
+    node.kubelet.kubectl("delete", "pods", "--all", "-n", namespace, "--timeout=180s")
 
 
 def delete_pods(node: Node, namespace: str, *names: str) -> None:
