@@ -45,7 +45,7 @@ on_thick_nodes = pytest.mark.parametrize(
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # gone before the next module's tests
 def node(
     request: pytest.FixtureRequest,
     apiserver: TestEnv,
