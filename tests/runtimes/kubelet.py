@@ -32,8 +32,6 @@ KUBECTL = KUBE_BIN / "kubectl"
 # What the kubelet's start-up check wants; seen only inside its mount namespace.
 KERNEL_SETTINGS = {"vm/overcommit_memory": "1", "kernel/panic": "10", "kernel/panic_on_oops": "1"}
 PRIVATE_DIRS = ("/var/lib", "/var/log")
-NETWORKS = "k8s.v1.cni.cncf.io/networks"
-NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
 
 
 class KubeletError(RuntimeError):

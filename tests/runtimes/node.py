@@ -38,9 +38,9 @@ from pyroute2.netlink.exceptions import NetlinkError
 from multus.attachment_cache import SpareFiles
 from tests.conftest import unique_name
 from tests.e2e.daemon.support import DaemonProcess
-from tests.e2e.meta.runtime import RESULTS_DIR, _is_ip, next_subnet
+from tests.e2e.meta.runtime import NETWORKS, RESULTS_DIR, _is_ip, next_subnet
 from tests.runtimes import containerd
-from tests.runtimes.kubelet import KUBECTL, NETWORKS, Kubelet, pod_manifest
+from tests.runtimes.kubelet import KUBECTL, Kubelet, pod_manifest
 from tests.runtimes.kubelet import running as kubelet_running
 from tests.runtimes.multus_node import MultusNode, multus_node
 from tests.testenv import CNI_BIN, REPO, TestEnv, _alive, _terminate

@@ -1,4 +1,4 @@
-""" "Annotate a pod, get net1", end to end: a real kubelet (v1.34.4) on Debian's containerd 1.6, the
+"""End to end, "annotate a pod, get net1": a real kubelet (v1.34.4) on Debian's containerd 1.6, the
 daemon writing `00-multus.conf` in front of a bridge + host-local primary at cniVersion 1.0.0, and the
 native shim (`tests/runtimes/node.py`). NADs and pods go in and out through kubectl as a person's would;
 what a pod got is read in its sandbox's netns, found through CRI, and on the pod. After each test the
@@ -20,7 +20,7 @@ import pytest
 
 from multus.netns import interfaces
 from tests.e2e.daemon.support import metric, wait_for
-from tests.runtimes.kubelet import NETWORK_STATUS
+from tests.e2e.meta.runtime import NETWORK_STATUS
 from tests.runtimes.multus_node import PRIMARY
 from tests.runtimes.node import Node, PodSandbox, running
 from tests.testenv import TestEnv
