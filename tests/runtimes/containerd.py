@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyroute2 import netns
+
 from tests.testenv import CACHE
 
 FLAVOURS = ("containerd-1.6", "containerd-2.2")
@@ -109,6 +111,7 @@ class Containerd:
         assert _VERSIONS[self.flavour] in version, f"{self.flavour}: {version}"
         for folder in ("lib", "run", "tmp", "opt"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
+        _share_netns_folder()
         config = self.root / "config.toml"
         config.write_text(_toml(self._config(ttrpc)))
         (self.root / "crictl.yaml").write_text(f"runtime-endpoint: {self.endpoint}\n")
@@ -343,6 +346,18 @@ class Containerd:
                 subprocess.run(["umount", "--lazy", path], capture_output=True, check=False)
                 with contextlib.suppress(OSError):
                     os.unlink(path)
+
+
+def _share_netns_folder() -> None:
+    """Make /var/run/netns the shared mount iproute2 and pyroute2 make of it on their first namespace.
+
+    containerd mounts its sandboxes' namespaces there without that step; a later first `ip netns add`
+    would then bind the folder over itself, hiding those mounts, and StopPodSandbox would fail for ever
+    (EBUSY). A throwaway namespace has pyroute2 do the step first.
+    """
+    name = f"mpy-share-{os.getpid()}"
+    netns.create(name)
+    netns.remove(name)
 
 
 @contextmanager
