@@ -37,18 +37,16 @@ from multus.cni.args import IGNORE_UNKNOWN
 from multus.cni.cache import DEFAULT_CACHE_DIR, ResultCache
 from multus.cni.config import NetworkConfigList, parse_network_config
 from multus.cni.conflist import (
-    LEGACY_ATTACHMENTS_KEY,
-    VALID_ATTACHMENTS_KEY,
     Attachment,
     ConfigListRunner,
     Later,
     at_once,
+    parse_valid_attachments,
 )
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import (
     CNIError,
     InterfaceConflict,
-    InvalidConfig,
     InvalidEnvironment,
     TryAgainLater,
     UnknownContainer,
@@ -518,7 +516,7 @@ class Orchestrator:
         context = fields(container=self.env.container_id, pod=f"{namespace}/{name}")
         try:
             left = sorted(interface_names(self.env.netns) - {"lo"}) if self.env.netns else []
-        except NamespaceGone:
+        except (NamespaceGone, InvalidEnvironment):  # no namespace there: no interface of it either
             left = []
         if not left:
             log.info("nothing to delete", extra=context)
@@ -613,11 +611,7 @@ class Orchestrator:
 
     async def gc(self, stdin_config: Mapping[str, Any]) -> None:
         """Remove every attachment of containers outside the runtime's valid list."""
-        valid_list = stdin_config.get(VALID_ATTACHMENTS_KEY, stdin_config.get(LEGACY_ATTACHMENTS_KEY))
-        if not isinstance(valid_list, list):
-            # Without the list everything would look stale: refuse rather than delete every pod's networks.
-            raise InvalidConfig(f"GC: {VALID_ATTACHMENTS_KEY} must be a list of attachments")
-        valid = {str(item.get("containerID")) for item in valid_list if isinstance(item, dict)}
+        valid = {container_id for container_id, _ in parse_valid_attachments(stdin_config)}
         failures: list[str] = []
         for container_id in self.cache.container_ids():
             if container_id in valid:

@@ -5,6 +5,7 @@ runtime's DEL after a failed ADD succeeds too."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,21 @@ def test_netns_that_does_not_exist_fails_cleanly(rt: Runtime) -> None:
     error = rt.run("ADD", env={"CNI_NETNS": "/var/run/netns/mpy-no-such-netns"}).error(5)
 
     assert "/var/run/netns/mpy-no-such-netns" in error["msg"]
+    assert rt.leftovers() == []
+
+
+@pytest.mark.timeout(60)  # an open() blocked on the FIFO never returns: the timeout is the failure
+def test_netns_that_is_a_fifo_is_refused_without_blocking_and_its_del_succeeds(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    rt.pod()
+    fifo = tmp_path / "netns-fifo"
+    os.mkfifo(fifo)
+
+    error = rt.run("ADD", env={"CNI_NETNS": str(fifo)}).error(4)
+
+    assert f"CNI_NETNS: {fifo} is not a network namespace" in error["msg"]
+    rt.delete(env={"CNI_NETNS": str(fifo)})  # the runtime's DEL after a failed ADD: nothing to undo
     assert rt.leftovers() == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -126,7 +127,7 @@ def test_gc_recovers_a_stale_container_whose_record_is_damaged(rt: Runtime) -> N
 def test_gc_without_a_valid_list_fails_and_removes_nothing(rt: Runtime) -> None:
     box = add_pod_with_blue(rt)
 
-    error = rt.run("GC", env=NO_CONTAINER).error(7)
+    error = rt.run("GC", env=NO_CONTAINER).error(4)
 
     assert "cni.dev/valid-attachments" in error["msg"]
     assert sorted(rt.links(box)) == ["eth0", "net1"]
@@ -135,6 +136,29 @@ def test_gc_without_a_valid_list_fails_and_removes_nothing(rt: Runtime) -> None:
     assert len(rt.ipam_allocations(box)) == 2
     rt.delete()
     assert rt.leftovers() == []
+
+
+@pytest.mark.parametrize(
+    "element",
+    [lambda box: box.container_id, lambda box: 1, lambda box: {"containerID": 5, "ifname": "eth0"}],
+    ids=["bare-id", "number", "numeric-id"],
+)
+def test_gc_with_a_malformed_valid_list_fails_and_removes_nothing(
+    rt: Runtime, element: Callable[[Sandbox], object]
+) -> None:
+    box = add_pod_with_blue(rt)
+    stale = rt.pod("blue")
+    rt.add(stale)
+    valid = [{"containerID": box.container_id, "ifname": "eth0"}, element(stale)]
+
+    error = rt.run("GC", config=rt.multus_config(**{"cni.dev/valid-attachments": valid}), env=NO_CONTAINER)
+
+    assert "cni.dev/valid-attachments[1]" in error.error(4)["msg"]
+    for sandbox in (box, stale):
+        assert sorted(rt.links(sandbox)) == ["eth0", "net1"]
+        assert rt.cache_file(sandbox).exists()
+        rt.delete(sandbox)
+        assert rt.leftovers(sandbox) == []
 
 
 def test_status_asks_the_cluster_network_delegates(rt: Runtime) -> None:
