@@ -25,7 +25,6 @@ import pytest
 
 from tests.e2e.daemon.conftest import StartDaemon
 from tests.e2e.daemon.support import DaemonProcess, ShimRuntime
-from tests.e2e.daemon.test_node_config import wait_for_primary
 from tests.e2e.meta.runtime import MULTUS, NETWORKS, BridgeNet, Runtime, Sandbox, address_in
 from tests.testenv import CACHE
 
@@ -188,7 +187,7 @@ def thick_node(
         multusConfigFile="auto", cniConfigDir=str(rt.conf_dir), cniDir=str(rt.cni_dir), binDir=str(rt.cni_bin)
     )
     daemon.start()
-    wait_for_primary(daemon, primary)
+    daemon.wait_for_primary(primary)
     (libcni.plugins / "multus-shim").symlink_to(native_shim)
 
 

@@ -80,6 +80,24 @@ class DaemonProcess:
     def conf_dir(self) -> Path:
         return Path(self.config["cniConfigDir"])
 
+    def node_config(self) -> dict[str, Any] | None:
+        """The `00-multus.conf` the daemon wrote, or None while there is none."""
+        try:
+            loaded: dict[str, Any] = json.loads((self.conf_dir / NODE_CONFIG).read_text())
+        except FileNotFoundError:
+            return None
+        return loaded
+
+    def wait_for_primary(self, primary: Path) -> dict[str, Any]:
+        """The node config, once it points at `primary`."""
+
+        def pointing() -> dict[str, Any] | None:
+            config = self.node_config()
+            return config if config is not None and config.get("clusterNetwork") == str(primary) else None
+
+        found: dict[str, Any] = wait_for(f"{NODE_CONFIG} pointing at {primary.name}", pointing)
+        return found
+
     @property
     def node_name(self) -> str:
         return str(self.config["nodeName"])

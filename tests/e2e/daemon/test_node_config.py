@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,24 +18,6 @@ from tests.e2e.meta.runtime import CLUSTER_NETWORK, address_in, next_subnet
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
 RuntimeFor = Callable[[DaemonProcess], ShimRuntime]
-
-
-def node_config(daemon: DaemonProcess) -> dict[str, Any] | None:
-    path = daemon.conf_dir / NODE_CONFIG
-    try:
-        loaded: dict[str, Any] = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    return loaded
-
-
-def wait_for_primary(daemon: DaemonProcess, primary: Path) -> dict[str, Any]:
-    def pointing() -> dict[str, Any] | None:
-        config = node_config(daemon)
-        return config if config is not None and config.get("clusterNetwork") == str(primary) else None
-
-    found: dict[str, Any] = wait_for(f"{NODE_CONFIG} pointing at {primary.name}", pointing)
-    return found
 
 
 def test_node_config_follows_the_primary_and_the_readiness_indicator(
@@ -51,7 +32,7 @@ def test_node_config_follows_the_primary_and_the_readiness_indicator(
     (daemon.conf_dir / "01-broken.conf").write_text("{ not a CNI config")  # skipped: not valid
     daemon.start()
 
-    written = wait_for_primary(daemon, primary)
+    written = daemon.wait_for_primary(primary)
 
     assert written == {
         "cniVersion": "1.1.0",
@@ -69,25 +50,25 @@ def test_node_config_follows_the_primary_and_the_readiness_indicator(
     cluster["plugins"].append({"type": "portmap", "capabilities": {"portMappings": True}})
     primary.write_text(json.dumps(cluster))
     wait_for(
-        "the capability", lambda: (node_config(daemon) or {}).get("capabilities") == {"portMappings": True}
+        "the capability", lambda: (daemon.node_config() or {}).get("capabilities") == {"portMappings": True}
     )
 
     # The runtime runs the primary at its version: it reads answers in that version, so we answer in it.
     primary.write_text(json.dumps({**cluster, "cniVersion": "0.4.0"}))
-    wait_for("the primary's version", lambda: (node_config(daemon) or {}).get("cniVersion") == "0.4.0")
+    wait_for("the primary's version", lambda: (daemon.node_config() or {}).get("cniVersion") == "0.4.0")
     primary.write_text(json.dumps(cluster))
 
     # A config that sorts first becomes the primary; removed, the old one is the primary again.
     newer = daemon.conf_dir / "05-newer.conflist"
     newer.write_text(json.dumps({**cluster, "name": "newer"}))
-    wait_for_primary(daemon, newer)
+    daemon.wait_for_primary(newer)
     newer.unlink()
-    wait_for_primary(daemon, primary)
+    daemon.wait_for_primary(primary)
 
     indicator.unlink()
-    wait_for(f"{NODE_CONFIG} removed", lambda: node_config(daemon) is None)
+    wait_for(f"{NODE_CONFIG} removed", lambda: daemon.node_config() is None)
     indicator.touch()
-    assert wait_for_primary(daemon, primary)["readinessindicatorfile"] == str(indicator)
+    assert daemon.wait_for_primary(primary)["readinessindicatorfile"] == str(indicator)
 
 
 def test_the_generated_node_config_serves_a_pod_as_it_is(
@@ -105,7 +86,7 @@ def test_the_generated_node_config_serves_a_pod_as_it_is(
         binDir=str(rt.cni_bin),
     )
     daemon.start()
-    written = wait_for_primary(daemon, rt.conf_dir / "10-cluster.conflist")
+    written = daemon.wait_for_primary(rt.conf_dir / "10-cluster.conflist")
     assert (written["cniVersion"], written["confDir"], written["cniDir"], written["binDir"]) == (
         "1.0.0",
         str(rt.conf_dir),
