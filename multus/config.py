@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,7 +22,7 @@ from multus.cni.jsontext import MalformedJSON, decode_json, load_json
 from multus.cni.versions import LATEST_VERSION, require_supported
 from multus.devices import DEFAULT_CHECKPOINT
 from multus.k8s.namespaces import DEFAULT_GLOBAL_NAMESPACES, NamespacePolicy, parse_global_namespaces
-from multus.logs import LEVELS
+from multus.logs import LEVELS, Rotation
 
 
 class ApiTimeouts(BaseModel):
@@ -38,11 +38,26 @@ class ApiTimeouts(BaseModel):
     backoff: StrictFloat = Field(0.2, gt=0, alias="backoffSeconds")
 
 
+class LogOptions(BaseModel):
+    """Rotation of `logFile`, upstream's `logOptions`; a key left out takes upstream's default."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    max_size: StrictInt = Field(Rotation.max_megabytes, ge=0, alias="maxSize")  # MB; 0: the default
+    max_backups: StrictInt = Field(Rotation.max_backups, ge=0, alias="maxBackups")  # 0: keep all
+    max_age: StrictInt = Field(Rotation.max_age_days, ge=0, alias="maxAge")  # days; 0: keep any age
+    compress: StrictBool = Rotation.compress
+
+    def rotation(self) -> Rotation:
+        return Rotation(self.max_size, self.max_backups, self.max_age, self.compress)
+
+
 class MultusConfig(BaseModel):
     """Keys named as upstream names them, so an existing `00-multus.conf` works unchanged.
 
     Unknown keys are kept (`extra="allow"`) because runtimes add their own (`runtimeConfig`, `prevResult`)
-    and because an upstream config may carry options we do not act on (`logOptions`).
+    and because an upstream config may carry options the meta-plugin leaves to others
+    (`daemonSocketDir`, read by upstream's shim).
     """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
@@ -66,6 +81,8 @@ class MultusConfig(BaseModel):
     log_level: str = Field("error", alias="logLevel")
     log_file: Path | None = Field(None, alias="logFile")
     log_to_stderr: StrictBool = Field(True, alias="logToStderr")
+    log_options: LogOptions = Field(default_factory=LogOptions, alias="logOptions")
+    log_format: Literal["json", "text"] = Field("json", alias="logFormat")
     retry_delete_on_error: StrictBool = Field(False, alias="retryDeleteOnError")
     delegate_timeout: StrictFloat = Field(60.0, gt=0, alias="delegateTimeoutSeconds")
     api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")

@@ -76,7 +76,13 @@ def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | N
         if env.command == Command.VERSION:
             return version_reply(version).to_dict(), 0
         config = parse_config(stdin)
-        configure(config.log_level, config.log_file, config.log_to_stderr)
+        configure(
+            config.log_level,
+            config.log_file,
+            config.log_to_stderr,
+            log_format=config.log_format,
+            rotation=config.log_options.rotation(),
+        )
         reply = asyncio.run(_run(env, stdin, config, _view_for(env.command, config, environ)))
         return reply, 0
     except CNIError as error:

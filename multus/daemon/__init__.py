@@ -4,5 +4,6 @@
 - `watchcache`, `cacheview`: pods of this node and NADs, so a steady-state ADD reads nothing.
 - `nodeconfig`: `00-multus.conf` in front of the primary CNI config.
 - `metrics`: Prometheus metrics.
-- `main`: settings, wiring, signals.
+- `settings`: the daemon config (upstream's keys: each implemented or refused) and environment.
+- `main`: wiring, signals.
 """

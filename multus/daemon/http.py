@@ -8,7 +8,9 @@ cannot parse with a 400 whose body is a CNI error naming what was wrong, then cl
 
 Handlers are found by path, then by method (404, then 405 with `Allow`). A handler answers with
 `Request.respond` and may go on working afterwards: the runtime has its answer while the daemon writes
-its log line and files. A handler that fails or ends without answering gets a 500 CNI error.
+its log line and files. A handler that fails or ends without answering gets a 500 CNI error. The
+server's `answered` hears of every answer given to a parsed request (metrics); a request refused as
+unparseable gets none, as with Go's server.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ log = get_logger("http")
 
 Handler = Callable[["Request"], Awaitable[None]]
 Routes = Mapping[str, Mapping[str, Handler]]  # path -> method -> handler
+Answered = Callable[[str, str, int], None]  # told (method, path, status) of each request a route got
 _Answer = Callable[[int, bytes, Mapping[str, str]], None]
 
 # A request line and headers far beyond any client's: the shims send about 150 bytes.
@@ -69,10 +72,18 @@ class Request:
 class HTTPServer:
     """Serves `routes` on a unix socket; bodies above `max_body` bytes are refused."""
 
-    def __init__(self, routes: Routes, *, max_body: int, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
+    def __init__(
+        self,
+        routes: Routes,
+        *,
+        max_body: int,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        answered: Answered | None = None,
+    ) -> None:
         self.routes = routes
         self.max_body = max_body
         self.idle_seconds = idle_seconds
+        self.answered = answered or (lambda method, path, status: None)
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[_Connection] = set()
         self._handling: set[asyncio.Task[None]] = set()
@@ -111,11 +122,13 @@ class HTTPServer:
     async def _dispatch(self, request: Request) -> None:
         methods = self.routes.get(request.path)
         if methods is None:
+            log.error("no such path", extra=fields(path=request.path, method=request.method))
             request.respond(HTTPStatus.NOT_FOUND, _wire(_request_error(f"no such path: {request.path}")))
             return
         handler = methods.get(request.method)
         if handler is None:
             allowed = ", ".join(methods)
+            log.error("method not allowed", extra=fields(path=request.path, method=request.method))
             request.respond(
                 HTTPStatus.METHOD_NOT_ALLOWED,
                 _wire(_request_error(f"{request.path} takes {allowed}, not {request.method}")),
@@ -301,7 +314,7 @@ class _Connection(asyncio.Protocol):
         if body is None:
             return None
         head, self._head = self._head, None
-        return Request(head.method, head.path, head.headers, body, self._answerer(head.keep_alive))
+        return Request(head.method, head.path, head.headers, body, self._answerer(head))
 
     def _read_length(self, length: int) -> bytes | None:
         if len(self._buffer) < length:
@@ -342,12 +355,13 @@ class _Connection(asyncio.Protocol):
             self._body += self._buffer[line_end + 2 : chunk_end]
             del self._buffer[: chunk_end + 2]
 
-    def _answerer(self, keep_alive: bool) -> _Answer:
+    def _answerer(self, head: _Head) -> _Answer:
         def answer(status: int, body: bytes, headers: Mapping[str, str]) -> None:
-            last = not keep_alive or self._server.closing
+            last = not head.keep_alive or self._server.closing
             self._write(_response(status, body, headers, close=last))
             if last:
                 self.close()
+            self._server.answered(head.method, head.path, status)
 
         return answer
 
@@ -363,7 +377,7 @@ class _Connection(asyncio.Protocol):
             self._advance()
 
     def _refuse(self, refused: _Refused) -> None:
-        log.warning("bad request", extra=fields(error=refused.error.msg))
+        log.error("bad request", extra=fields(error=refused.error.msg))
         body = json.dumps(_wire(refused.error)).encode()
         self._write(_response(HTTPStatus.BAD_REQUEST, body, {}, close=True))
         self._buffer.clear()

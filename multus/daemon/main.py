@@ -1,8 +1,9 @@
 """`multus-daemon`: one per node; serves the shim, keeps the caches and the node's CNI config.
 
-Settings come from a JSON file (`--config`, like upstream's `daemon-config.json`) and the environment
-(`NODE_NAME`). SIGTERM drains: readiness fails at once, requests in flight finish, then the process
-exits; SIGINT does the same.
+Settings come from a JSON file (`--config`, upstream's `daemon-config.json`; `settings` reads it) and
+the environment (`MULTUS_NODE_NAME` or `NODE_NAME`). A config the daemon cannot honour, or missing
+credentials, stop it at start with one line naming the key, and exit status 1. SIGTERM drains:
+readiness fails at once, requests in flight finish, then the process exits; SIGINT does the same.
 """
 
 from __future__ import annotations
@@ -11,96 +12,30 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import json
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from multus.cni.cache import DEFAULT_CACHE_DIR
-from multus.cni.versions import SUPPORTED_VERSIONS, is_supported
-from multus.config import ApiTimeouts
+from multus.cni.errors import CNIError
 from multus.daemon.cacheview import CacheView
 from multus.daemon.metrics import DaemonMetrics
 from multus.daemon.nodeconfig import NodeConfigSettings, NodeConfigWriter
 from multus.daemon.server import CNIServer, ServerSettings
+from multus.daemon.settings import ConfigRefused, DaemonConfig, load_config
 from multus.k8s.apiview import ApiSettings, ApiView
 from multus.logs import configure, fields, get_logger
 
 log = get_logger("daemon")
 
-# Multus config keys the daemon copies into the node config it writes, so every request carries them.
-NODE_CONFIG_KEYS = (
-    "confDir",
-    "cniDir",
-    "binDir",
-    "defaultNetworks",
-    "multusNamespace",
-    "systemNamespaces",
-    "namespaceIsolation",
-    "globalNamespaces",
-    "logLevel",
-    "logToStderr",
-    "logFile",
-    "delegateTimeoutSeconds",
-    "readinessTimeoutSeconds",
-    "deviceCheckpointFile",
-    "daemonWaitSeconds",  # read by the shim: how long an ADD waits for this daemon's /readyz
-)
 CREDENTIALS_CHECK_SECONDS = 10.0
 # Young objects are collected after this many allocations (Python's default is 700): a pod's ADD makes
 # thousands, and each collection on its path costs it time. Garbage in cycles waits a little longer.
 YOUNG_COLLECTION_THRESHOLD = 20_000
-
-
-class DaemonConfig(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    node_name: str = Field("", alias="nodeName")
-    kubeconfig: Path | None = None
-    socket_dir: Path = Field(Path("/run/multus"), alias="socketDir")
-    max_concurrent: int = Field(32, ge=1, alias="maxConcurrentRequests")
-    metrics_port: int = Field(0, ge=0, le=65535, alias="metricsPort")  # 0: no metrics endpoint
-    metrics_address: str = Field("127.0.0.1", alias="metricsAddress")
-    cni_config_dir: Path = Field(Path("/host/etc/cni/net.d"), alias="cniConfigDir")
-    multus_config_file: str = Field("auto", alias="multusConfigFile")  # "auto": write 00-multus.conf
-    readiness_indicator_file: Path | None = Field(None, alias="readinessindicatorfile")
-    results_dir: Path = Field(DEFAULT_CACHE_DIR, alias="resultsDir")
-    drain_seconds: float = Field(30.0, ge=0, alias="drainSeconds")
-    cni_version: str | None = Field(None, alias="cniVersion")  # of 00-multus.conf; None: the primary's
-    log_level: str = Field("verbose", alias="logLevel")
-    log_file: Path | None = Field(None, alias="logFile")
-    log_to_stderr: bool = Field(True, alias="logToStderr")
-    api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
-
-    @field_validator("cni_version")
-    @classmethod
-    def _spoken(cls, value: str | None) -> str | None:
-        if value is not None and not is_supported(value):
-            raise ValueError(f"must be one of {', '.join(SUPPORTED_VERSIONS)}")
-        return value
-
-    def node_config_options(self) -> dict[str, Any]:
-        raw = self.model_dump(by_alias=True, exclude_unset=True)
-        options = {key: raw[key] for key in NODE_CONFIG_KEYS if key in raw} | {
-            key: value for key, value in (self.model_extra or {}).items() if key in NODE_CONFIG_KEYS
-        }
-        options["socketDir"] = str(self.socket_dir)
-        return {key: str(value) if isinstance(value, Path) else value for key, value in options.items()}
-
-
-def load_config(path: Path | None, environ: dict[str, str]) -> DaemonConfig:
-    raw: dict[str, Any] = json.loads(path.read_text()) if path else {}
-    raw.setdefault("nodeName", environ.get("NODE_NAME", ""))
-    config = DaemonConfig.model_validate(raw)
-    if not config.node_name:
-        raise ValueError("nodeName: set it in the config or in NODE_NAME: the daemon serves one node")
-    return config
 
 
 class Daemon:
@@ -116,29 +51,33 @@ class Daemon:
             )
         )
         self.view = CacheView(self.api, config.node_name, on_miss=self.metrics.cache_misses.inc)
+        self.node_config = NodeConfigWriter(
+            NodeConfigSettings(
+                conf_dir=config.cni_config_dir,
+                readiness_indicator_file=config.readiness_indicator_file,
+                options=config.node_config_options(),
+                cni_version=config.cni_version,
+                autoconfig_dir=config.primary_folder,
+                master_cni=config.multus_master_cni,
+                cluster_network=config.cluster_network,
+                capabilities=config.capabilities,
+                force_cni_version=config.force_cni_version,
+                override_network_name=config.override_network_name,
+                user_file=None if config.auto else Path(config.multus_config_file),
+            )
+        )
         self.server = CNIServer(
             ServerSettings(
                 socket_dir=config.socket_dir,
-                max_concurrent=config.max_concurrent,
+                max_concurrent=config.request_bound,
                 results_dir=config.results_dir,
                 drain_seconds=config.drain_seconds,
                 node_options=config.node_config_options(),
+                request_overrides=config.request_overrides(),
             ),
             self.view,
             self.metrics,
-            ready=lambda: self.view.synced,
-        )
-        self.node_config = (
-            NodeConfigWriter(
-                NodeConfigSettings(
-                    conf_dir=config.cni_config_dir,
-                    readiness_indicator_file=config.readiness_indicator_file,
-                    options=config.node_config_options(),
-                    cni_version=config.cni_version,
-                )
-            )
-            if config.multus_config_file == "auto"
-            else None
+            ready=self.ready,
         )
         self._metrics_runner: web.AppRunner | None = None
 
@@ -149,9 +88,8 @@ class Daemon:
         tasks = [
             asyncio.create_task(self._watch_credentials()),
             asyncio.create_task(self._freeze_when_synced()),
+            asyncio.create_task(self.node_config.keep_in_sync()),
         ]
-        if self.node_config is not None:
-            tasks.append(asyncio.create_task(self.node_config.keep_in_sync()))
         await stop.wait()
         log.info("draining")
         for task in tasks:
@@ -160,6 +98,10 @@ class Daemon:
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
         await self.view.close()
+
+    def ready(self) -> bool:
+        """Caches synced and the node config in place: before that, the runtime has no way to us."""
+        return self.view.synced and self.node_config.in_place()
 
     async def _start_metrics(self) -> None:
         if not self.config.metrics_port:
@@ -193,24 +135,40 @@ class Daemon:
                     log.info("credentials reloaded")
 
 
+def _refuse(problem: str) -> NoReturn:
+    print(f"multus-daemon: {problem}", file=sys.stderr)
+    sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="multus-daemon", description=__doc__)
     parser.add_argument("--config", type=Path, help="daemon config file (JSON)")
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config, dict(os.environ))
-    except (OSError, ValueError, ValidationError) as error:
-        print(f"multus-daemon: bad config: {error}", file=sys.stderr)
-        sys.exit(2)
-    configure(config.log_level, config.log_file, config.log_to_stderr)
+        config = load_config(args.config, os.environ)
+    except ConfigRefused as error:
+        _refuse(f"bad config: {error}")
+    configure(
+        config.log_level,
+        config.log_file,
+        config.log_to_stderr,
+        log_format=config.log_format,
+        rotation=config.log_options.rotation(),
+    )
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+    try:
+        daemon = Daemon(config)
+    except CNIError as error:  # the credentials: a kubeconfig that cannot be read, or not in a pod
+        _refuse(f"bad config: {error.msg}")
+    except OSError as error:  # the pod's service account files
+        _refuse(f"bad config: kubeconfig: not set, and the pod's service account: {error}")
 
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await Daemon(config).run(stop)
+        await daemon.run(stop)
 
     log.info("starting", extra=fields(node=config.node_name, socket=str(config.socket_dir)))
     asyncio.run(serve())

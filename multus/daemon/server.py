@@ -2,9 +2,10 @@
 
 `POST /cni` takes `{"env": {CNI_* variables}, "config": "<base64 of the CNI stdin>",
 "interfaceAttributes": {...}}` and answers `200 {"Result": <CNI result or null>}` or `400 <CNI error>`
-(`503 <CNI error>` for an ADD before the caches synced: the shim then waits for readiness);
-`GET /healthz` says the process serves, `GET /readyz` that its caches are synced and it is not draining.
-Requests are bounded in number, serialised per container, and logged one line each.
+(`503 <CNI error>` for an ADD before the daemon is ready: the shim then waits for readiness);
+`GET /healthz` (or POST, as upstream) says the process serves, `GET /readyz` that it is ready (the
+caches synced, the node config in place) and not draining. Requests are bounded in number, serialised
+per container, logged one line each and counted in upstream's metric too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from multus.attachment_cache import SpareFiles
 from multus.cni.cache import DEFAULT_CACHE_DIR
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import CNIError, DecodeFailure, InternalError, TryAgainLater
+from multus.cni.jsontext import MalformedJSON, decode_json
 from multus.cni.versions import version_reply
 from multus.config import parse_config, reply_version
 from multus.daemon.http import HTTPServer, Request, Routes
@@ -40,6 +42,10 @@ from multus.orchestrator import Hooks, pod_of, run_bookkeeping, run_command, run
 log = get_logger("daemon")
 
 SOCKET_NAME = "multus.sock"
+# The methods promhttp names in its `method` label; any other is "unknown".
+_STANDARD_METHODS = frozenset(
+    {"GET", "PUT", "HEAD", "POST", "DELETE", "CONNECT", "OPTIONS", "NOTIFY", "TRACE", "PATCH"}
+)
 RequestRunner = Callable[[CNIEnvironment, bytes, dict[str, Any], Hooks], Awaitable[dict[str, Any] | None]]
 # Room for a CNI config of several MB (a big prevResult, many delegates), base64-encoded in the body.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
@@ -66,6 +72,8 @@ class ServerSettings:
     results_dir: Path = DEFAULT_CACHE_DIR
     drain_seconds: float = 30.0
     node_options: dict[str, Any] = field(default_factory=dict)  # multus keys for /delegate requests
+    # Laid over each /cni request's config, as upstream's daemon lays its own config (empty: nothing).
+    request_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 class CNIServer:
@@ -120,7 +128,7 @@ class CNIServer:
         return {
             "/cni": {"POST": self.handle_cni},
             "/delegate": {"POST": self.handle_delegate},
-            "/healthz": {"GET": self.handle_healthz},
+            "/healthz": {"GET": self.handle_healthz, "POST": self.handle_healthz},  # upstream takes both
             "/readyz": {"GET": self.handle_readyz},
         }
 
@@ -130,7 +138,8 @@ class CNIServer:
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
         self.socket_path.unlink(missing_ok=True)
-        self._http = HTTPServer(self.routes(), max_body=MAX_REQUEST_BYTES)
+        routes = self.routes()
+        self._http = HTTPServer(routes, max_body=MAX_REQUEST_BYTES, answered=self._counter(routes))
         old_umask = os.umask(0o177)
         try:
             await self._http.start(str(self.socket_path))
@@ -138,6 +147,18 @@ class CNIServer:
             os.umask(old_umask)
         self.socket_path.chmod(0o600)
         log.info("serving", extra=fields(socket=str(self.socket_path)))
+
+    def _counter(self, routes: Routes) -> Callable[[str, str, int], None]:
+        """Counts each answer in upstream's `multus_server_request_total`: handler is the route's path,
+        "NotFound" for any other path; code the status; method lower-case, "unknown" if not a standard
+        one (promhttp's labels)."""
+
+        def count(method: str, path: str, status: int) -> None:
+            handler = path if path in routes else "NotFound"
+            label = method.lower() if method in _STANDARD_METHODS else "unknown"
+            self.metrics.server_requests.labels(handler, str(status), label).inc()
+
+        return count
 
     async def drain(self) -> None:
         """Fail readiness first, then finish what is in flight and stop."""
@@ -224,6 +245,8 @@ class CNIServer:
     ) -> dict[str, Any] | None:
         if env.command == Command.VERSION:
             return version_reply(reply_version(stdin)).to_dict()
+        if self.settings.request_overrides:
+            stdin = _overridden(stdin, self.settings.request_overrides)
         config = parse_config(stdin)
         return await run_command(
             env, stdin, config, self.view, results_dir=self.settings.results_dir, hooks=hooks
@@ -272,6 +295,18 @@ async def _after(earlier: asyncio.Task[None] | None, report: Coroutine[Any, Any,
     if earlier is not None:
         await asyncio.wait({earlier})
     await report
+
+
+def _overridden(stdin: bytes, overrides: dict[str, Any]) -> bytes:
+    """The request's config with `overrides` laid over its keys; a config that is not a JSON object is
+    left for parse_config to refuse."""
+    try:
+        config = decode_json(stdin)
+    except MalformedJSON:
+        return stdin
+    if not isinstance(config, dict):
+        return stdin
+    return json.dumps(config | overrides).encode()
 
 
 def _decode(body: bytes) -> WireRequest:

@@ -12,8 +12,29 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from multus.cni.cache import DEFAULT_CACHE_DIR
+from multus.cni.jsontext import MalformedJSON, decode_json
+from multus.cni.versions import SUPPORTED_VERSIONS, is_supported
+from multus.config import ApiTimeouts, LogOptions, MultusConfig
+from multus.daemon.nodeconfig import OWN_CONFIG
+from multus.logs import LEVELS
 
 
 class Support(StrEnum):
@@ -129,3 +150,226 @@ UPSTREAM_ENVIRONMENT: Mapping[str, KeySupport] = MappingProxyType(
         ),
     }
 )
+
+# Multus config keys the daemon copies into the node config it writes, so every request carries them.
+NODE_CONFIG_KEYS = (
+    "confDir",
+    "cniDir",
+    "binDir",
+    "defaultNetworks",
+    "multusNamespace",
+    "systemNamespaces",
+    "namespaceIsolation",
+    "globalNamespaces",
+    "logLevel",
+    "logToStderr",
+    "logFile",
+    "logOptions",
+    "logFormat",
+    "delegateTimeoutSeconds",
+    "readinessTimeoutSeconds",
+    "deviceCheckpointFile",
+    "daemonWaitSeconds",  # read by the shim: how long an ADD waits for this daemon's /readyz
+)
+# Where upstream's daemon keeps its node config (upstream's default cniConfigDir).
+DEFAULT_CNI_CONFIG_DIR = Path("/etc/cni/net.d")
+
+
+class ConfigRefused(ValueError):
+    """A daemon config the daemon does not run with; the message is one line that names the key."""
+
+
+class DaemonConfig(BaseModel):
+    """The daemon config file's keys (upstream's names where upstream has the setting); the multus keys
+    of NODE_CONFIG_KEYS that are not settings of the daemon itself are kept as extras."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    node_name: StrictStr = Field("", alias="nodeName")
+    kubeconfig: Path | None = None
+    socket_dir: Path = Field(Path("/run/multus"), alias="socketDir")
+    daemon_socket_dir: Path | None = Field(None, alias="daemonSocketDir")  # None: socketDir
+    max_concurrent: StrictInt = Field(32, ge=1, alias="maxConcurrentRequests")
+    connection_limit: StrictInt | None = Field(None, ge=1, alias="connectionLimit")
+    metrics_port: StrictInt = Field(0, ge=0, le=65535, alias="metricsPort")  # 0: no metrics endpoint
+    metrics_address: str | None = Field(None, alias="metricsAddress")  # None: every address, as upstream
+    cni_config_dir: Path = Field(DEFAULT_CNI_CONFIG_DIR, alias="cniConfigDir")
+    multus_config_file: StrictStr = Field("auto", alias="multusConfigFile")  # "auto" or a file to copy
+    multus_autoconfig_dir: Path | None = Field(None, alias="multusAutoconfigDir")  # None: cniConfigDir
+    multus_master_cni: StrictStr | None = Field(None, alias="multusMasterCNI")  # None: the first config
+    cluster_network: StrictStr | None = Field(None, alias="clusterNetwork")  # None: the primary's path
+    capabilities: dict[str, StrictBool] = Field(default_factory=dict)
+    force_cni_version: StrictBool = Field(False, alias="forceCNIVersion")
+    override_network_name: StrictBool = Field(False, alias="overrideNetworkName")
+    readiness_indicator_file: Path | None = Field(None, alias="readinessindicatorfile")
+    results_dir: Path = Field(DEFAULT_CACHE_DIR, alias="resultsDir")
+    drain_seconds: StrictFloat = Field(30.0, ge=0, alias="drainSeconds")
+    cni_version: StrictStr | None = Field(None, alias="cniVersion")  # of 00-multus.conf; None: the primary's
+    log_level: StrictStr = Field("verbose", alias="logLevel")
+    log_file: Path | None = Field(None, alias="logFile")
+    log_to_stderr: StrictBool = Field(True, alias="logToStderr")
+    log_options: LogOptions = Field(default_factory=LogOptions, alias="logOptions")
+    log_format: Literal["json", "text"] = Field("json", alias="logFormat")
+    api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
+
+    @field_validator(
+        "kubeconfig",
+        "daemon_socket_dir",
+        "multus_autoconfig_dir",
+        "multus_master_cni",
+        "cluster_network",
+        "readiness_indicator_file",
+        "log_file",
+        "cni_version",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value  # as Go reads an omitted string
+
+    @field_validator("cni_version")
+    @classmethod
+    def _spoken(cls, value: str | None) -> str | None:
+        if value is not None and not is_supported(value):
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_VERSIONS)}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in LEVELS:
+            raise ValueError(f"must be one of {', '.join(LEVELS)}")
+        return value.lower()
+
+    @field_validator("multus_config_file")
+    @classmethod
+    def _auto_or_file(cls, value: str) -> str:
+        if not value:
+            raise ValueError('must be "auto" or the path of a CNI config file')
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DaemonConfig:
+        if self.force_cni_version and self.cni_version is None:
+            raise ValueError(
+                "forceCNIVersion: needs cniVersion, the version to write into the primary config"
+            )
+        own = self.cni_config_dir / OWN_CONFIG
+        if self.multus_master_cni and self.primary_folder / self.multus_master_cni == own:
+            raise ValueError(f"multusMasterCNI: names the {OWN_CONFIG} the daemon writes")
+        given = self.model_fields_set
+        if {"connection_limit", "max_concurrent"} <= given and self.connection_limit != self.max_concurrent:
+            raise ValueError("connectionLimit: differs from maxConcurrentRequests, which it sets: give one")
+        return self
+
+    @property
+    def auto(self) -> bool:
+        """Whether the daemon writes 00-multus.conf (else it copies multusConfigFile)."""
+        return self.multus_config_file == "auto"
+
+    @property
+    def primary_folder(self) -> Path:
+        return self.multus_autoconfig_dir or self.cni_config_dir
+
+    @property
+    def request_bound(self) -> int:
+        return self.connection_limit or self.max_concurrent
+
+    @property
+    def shim_socket_dir(self) -> Path:
+        return self.daemon_socket_dir or self.socket_dir
+
+    def node_config_options(self) -> dict[str, Any]:
+        """The multus keys written into 00-multus.conf: NODE_CONFIG_KEYS as given, and the socket folder
+        (under our shims' key and, when given, upstream's)."""
+        raw = self.model_dump(by_alias=True, exclude_unset=True)
+        options = {key: raw[key] for key in NODE_CONFIG_KEYS if key in raw} | {
+            key: value for key, value in (self.model_extra or {}).items() if key in NODE_CONFIG_KEYS
+        }
+        options["socketDir"] = str(self.shim_socket_dir)
+        if self.daemon_socket_dir is not None:
+            options["daemonSocketDir"] = str(self.daemon_socket_dir)
+        return {key: str(value) if isinstance(value, Path) else value for key, value in options.items()}
+
+    def request_overrides(self) -> dict[str, Any]:
+        """With multusConfigFile a file: the keys upstream's daemon lays over every request's config,
+        since the file it copies does not carry them (in "auto" mode 00-multus.conf does)."""
+        if self.auto:
+            return {}
+        overrides = self.node_config_options()
+        for key, value in (
+            ("cniVersion", self.cni_version),
+            ("clusterNetwork", self.cluster_network),
+            ("readinessindicatorfile", self.readiness_indicator_file),
+        ):
+            if value is not None:
+                overrides[key] = str(value)
+        return overrides
+
+
+REFUSED_KEYS = frozenset(
+    key for key, support in UPSTREAM_DAEMON_KEYS.items() if support.support is Support.REFUSED
+)
+# Every key the daemon config may hold.
+KNOWN_KEYS = frozenset(
+    {field.alias or name for name, field in DaemonConfig.model_fields.items()}
+    | set(NODE_CONFIG_KEYS)
+    | set(UPSTREAM_DAEMON_KEYS)
+)
+
+
+def read_config(path: Path | None) -> dict[str, Any]:
+    """The config file's JSON object, read as strictly as Go reads it; {} without a file."""
+    if path is None:
+        return {}
+    try:
+        raw = decode_json(path.read_bytes())
+    except OSError as error:
+        raise ConfigRefused(f"{path}: {error.strerror or error}") from None
+    except MalformedJSON as error:
+        raise ConfigRefused(f"{path}: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigRefused(f"{path}: must be a JSON object")
+    return raw
+
+
+def refusals(raw: Mapping[str, Any]) -> list[str]:
+    """What the daemon will not run with, one "key: why" each: unknown keys and refused upstream keys
+    that ask for something."""
+    problems = []
+    for key, value in raw.items():
+        support = UPSTREAM_DAEMON_KEYS.get(key)
+        if support is not None and support.refuses(value):
+            problems.append(f"{key}: not supported: {support.note}")
+        elif key not in KNOWN_KEYS:
+            problems.append(f"{key}: not a daemon config key (docs/daemon-config.md lists them)")
+    return problems
+
+
+def load_config(path: Path | None, environ: Mapping[str, str]) -> DaemonConfig:
+    """The daemon's settings from its config file and environment; ConfigRefused names what is wrong."""
+    raw = read_config(path)
+    problems = refusals(raw)
+    if problems:
+        raise ConfigRefused(problems[0])
+    # Refused keys left here ask for nothing (enablePprof: false, chrootDir: ""): nothing to do.
+    raw = {key: value for key, value in raw.items() if key not in REFUSED_KEYS}
+    raw.setdefault("nodeName", environ.get("MULTUS_NODE_NAME") or environ.get("NODE_NAME", ""))
+    try:
+        config = DaemonConfig.model_validate(raw)
+        # The multus keys go into every request: a bad one is refused now, not by each pod's ADD.
+        MultusConfig.model_validate(config.node_config_options())
+    except ValidationError as error:
+        raise ConfigRefused(_first_problem(error)) from None
+    if not config.node_name:
+        raise ConfigRefused(
+            "nodeName: set it in the config, or MULTUS_NODE_NAME or NODE_NAME: the daemon serves one node"
+        )
+    return config
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

@@ -212,10 +212,17 @@ def metric(
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+# In every test daemon's CNI conf dir: a primary config, so that the daemon can write 00-multus.conf
+# (it is not ready before). It sorts after the "10-..." primaries tests bring, and no test runs it.
+PLACEHOLDER_PRIMARY = "99-placeholder.conf"
+
+
 def daemon_config(root: Path, apiserver: TestEnv, node_name: str, **overrides: Any) -> dict[str, Any]:
     """A daemon config with everything under `root`; `overrides` are daemon config keys."""
     socket_dir, conf_dir = root / "run", root / "net.d"
     conf_dir.mkdir(parents=True, exist_ok=True)
+    placeholder = {"cniVersion": "1.0.0", "name": "placeholder", "type": "loopback"}
+    (conf_dir / PLACEHOLDER_PRIMARY).write_text(json.dumps(placeholder))
     config: dict[str, Any] = {
         "nodeName": node_name,
         "kubeconfig": str(apiserver.kubeconfig),

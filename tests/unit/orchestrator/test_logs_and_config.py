@@ -62,7 +62,8 @@ def test_upstream_config_keys_and_defaults() -> None:
     assert config.bin_dir == Path("/opt/cni/bin")
     assert config.multus_namespace == "kube-system"
     assert config.system_namespaces == ["kube-system"]
-    assert config.model_extra == {"logOptions": {"maxAge": 5}}
+    assert (config.log_options.max_age, config.log_options.max_size) == (5, 100)  # upstream's default size
+    assert config.model_extra == {}
 
 
 def test_namespace_policy() -> None:
