@@ -67,6 +67,7 @@ class DaemonProcess:
     config: dict[str, Any]
     process: subprocess.Popen[bytes] | None = None
     exit_codes: list[int] = field(default_factory=list)
+    environ: dict[str, str] = field(default_factory=dict)  # variables the process gets besides ours
 
     @property
     def socket_dir(self) -> Path:
@@ -100,7 +101,7 @@ class DaemonProcess:
 
     @property
     def node_name(self) -> str:
-        return str(self.config["nodeName"])
+        return str(self.config.get("nodeName") or self.environ["MULTUS_NODE_NAME"])
 
     @property
     def log_path(self) -> Path:
@@ -120,6 +121,7 @@ class DaemonProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.environ},
             )
         if wait:
             self.wait_ready()
