@@ -4,12 +4,14 @@ The same code runs in the `multus` plugin process and inside the node daemon; on
 differs. Guarantees, beyond what upstream gives:
 
 - ADD writes the attachment cache before the first delegate runs and after each one, and a failed
-  ADD undoes every attachment it started, in reverse order.
+  ADD undoes every attachment it started, in reverse order. An attachment that did not get the `ips` or
+  `mac` its selection asks for fails the ADD.
 - DEL works from that cache when the pod, the NAD or the API server is gone; with the cache lost or
-  damaged it recovers the attachments from libcni's result cache; with nothing recoverable it still
-  succeeds (the runtime must be able to move on) and says on the pod what may have leaked. Delegate
-  failures are reported, never hidden. A pod that outlives its sandbox (failed or re-created) loses the
-  network-status that listed the sandbox's interfaces.
+  damaged it recovers the attachments from libcni's result cache; with neither, while the namespace
+  still holds interfaces, it rebuilds the attachments from the pod as ADD makes them; with nothing to
+  rebuild from it still succeeds (the runtime must be able to move on) and says on the pod what may
+  have leaked. Delegate failures are reported, never hidden. A pod that outlives its sandbox (failed or
+  re-created) loses the network-status that listed the sandbox's interfaces.
 - CHECK checks every attachment, NAD ones included, against the delegates and the real namespace.
 - GC removes attachments of containers that are not in the runtime's valid list, and only those.
 """
@@ -56,8 +58,15 @@ from multus.cni.results import Result, Route, parse_result
 from multus.cni.versions import CHECK_SINCE, LATEST_VERSION, at_least
 from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
-from multus.k8s.delegate_inputs import capability_args, check_capabilities, extra_cni_args, with_cni_args
+from multus.k8s.delegate_inputs import (
+    capability_args,
+    check_capabilities,
+    check_requests_met,
+    extra_cni_args,
+    with_cni_args,
+)
 from multus.k8s.device_info import parse_device_info
+from multus.k8s.selection import NetworkSelection
 from multus.k8s.selection_json import selection_from_json
 from multus.k8s.status import NETWORK_STATUS_ANNOTATION, format_network_status, statuses_from_result
 from multus.k8s.view import MIRROR_ANNOTATION, ClusterView, Pod
@@ -133,11 +142,8 @@ class Orchestrator:
         await self._wait_until_ready()
         pod = await self._pod()
         taken = interface_names(self.env.netns)
-        devices = DeviceAllocations.from_checkpoint(self.config.device_checkpoint)
         try:
-            attachments = await resolve_attachments(
-                self.config, self.view, pod, self.env.ifname, taken, devices=devices
-            )
+            attachments = await self._resolve(pod, taken)
         except CNIError as error:
             if pod is not None:
                 await self._event(pod, "Warning", "NoNetworkFound", str(error))
@@ -148,15 +154,17 @@ class Orchestrator:
             if pod is not None:
                 await self._event(pod, "Warning", "FailedAddingInterfaces", str(error))
             raise
-        for attachment in attachments:
-            if attachment.is_default:
-                attachment.capability_args = {
-                    key: value for key, value in self.runtime_config.items() if key in CLUSTER_RUNTIME_KEYS
-                } | attachment.capability_args
         record = self._new_record(pod, attachments)
         self.cache.save(record, durable=False)
         try:
             results = await self._add_all(attachments, conflists, record)
+            await self._check_requests_met(
+                [
+                    (attachment.selection, attachment.ifname, result)
+                    for attachment, result in zip(attachments, results, strict=True)
+                    if attachment.selection is not None
+                ]
+            )
             if any(attachment.default_route for attachment in attachments):
                 self._settle(replied=False)  # the route rewrites the cached results: they must be there
                 await asyncio.to_thread(self._apply_default_route, attachments, results, record)
@@ -177,6 +185,20 @@ class Orchestrator:
             report = functools.partial(self._report, pod, attachments, results, record)
             self.hooks.defer(self._until_written(report, record))
         return results[0].convert_to(self.config.cni_version)
+
+    async def _resolve(self, pod: Pod | None, taken: set[str]) -> list[PodAttachment]:
+        """The pod's attachments, as ADD makes them: the cluster network also takes the runtime's own
+        runtimeConfig (port mappings, bandwidth...), as upstream does."""
+        devices = DeviceAllocations.from_checkpoint(self.config.device_checkpoint)
+        attachments = await resolve_attachments(
+            self.config, self.view, pod, self.env.ifname, taken, devices=devices
+        )
+        for attachment in attachments:
+            if attachment.is_default:
+                attachment.capability_args = {
+                    key: value for key, value in self.runtime_config.items() if key in CLUSTER_RUNTIME_KEYS
+                } | attachment.capability_args
+        return attachments
 
     def _later(self, work: Callable[[], None]) -> None:
         """`work` after the reply when the host runs such work, now otherwise."""
@@ -236,6 +258,22 @@ class Orchestrator:
             ]
             raise failure
         return [result for _, _, result in added]
+
+    async def _check_requests_met(self, added: list[tuple[NetworkSelection, str, Result]]) -> None:
+        """Each attachment got the `ips` and `mac` its selection asks for (through CNI_ARGS a plugin may
+        ignore them). A MAC is read from the namespace, else from the result's interface."""
+        asked = [
+            (selection, ifname, result)
+            for selection, ifname, result in added
+            if selection.ips or selection.mac
+        ]
+        present = {}
+        if any(selection.mac for selection, _, _ in asked):
+            present = await asyncio.to_thread(interfaces, self.env.netns)
+        for selection, ifname, result in asked:
+            link = present.get(ifname)
+            mac = link.mac if link is not None else _result_mac(result, ifname)
+            check_requests_met(selection, ifname, result, mac)
 
     def _note_added(
         self, added: list[tuple[PodAttachment, AttachmentRecord, Result]], record: ContainerRecord
@@ -379,7 +417,8 @@ class Orchestrator:
         if record is None:
             record = self._recover_record(self.env.container_id)
             if record is None:
-                await self._warn_nothing_to_delete()
+                record = await self._rebuild_record()
+            if record is None:
                 return
         # The runtime's DEL: what is removed from the caches, and logged, can wait for the reply.
         await self._delete_record(record, later=self.hooks.after_reply or at_once)
@@ -509,9 +548,12 @@ class Orchestrator:
             ],
         )
 
-    async def _warn_nothing_to_delete(self) -> None:
-        """Nothing to delete: normal for the runtime's second DEL. But if the namespace still holds
-        interfaces, an ADD did attach something and its record is lost: say so on the pod."""
+    async def _rebuild_record(self) -> ContainerRecord | None:
+        """DEL with neither record nor cached result. Normal for the runtime's second DEL: the namespace
+        is gone or holds only `lo`, and there is nothing to do (None). Interfaces left there mean an ADD's
+        record was lost: its attachments are rebuilt as ADD makes them, to be deleted, and the pod is told
+        which, and which interfaces nothing could be rebuilt for (their allocations may leak; the DEL
+        still succeeds, so that the runtime can move on)."""
         namespace, name = pod_of(self.env)
         context = fields(container=self.env.container_id, pod=f"{namespace}/{name}")
         try:
@@ -520,15 +562,46 @@ class Orchestrator:
             left = []
         if not left:
             log.info("nothing to delete", extra=context)
-            return
+            return None
+        attachments, problems = await self._rebuild_attachments()
         message = (
             f"DEL of container {self.env.container_id}: no attachment record and no cached result, but the "
-            f"pod's namespace still holds {', '.join(left)}; their IP allocations may have leaked"
+            f"pod's namespace still holds {', '.join(left)}"
         )
-        log.error(message, extra=context)
-        if self.view is not None and name:
-            pod = Pod(namespace, name, self.env.args_dict.get(POD_UID_ARG, ""))
-            await self._event(pod, "Warning", "AttachmentsMayHaveLeaked", message)
+        if attachments:
+            networks = ", ".join(f"{a.network} ({a.ifname})" for a in attachments)
+            message += f"; rebuilt {networks} from the pod to delete them"
+        unknown = [ifname for ifname in left if ifname not in {a.ifname for a in attachments}]
+        if unknown:
+            why = f" ({'; '.join(problems)})" if problems else ""
+            message += f"; nothing to rebuild {', '.join(unknown)} from{why}: IP allocations may have leaked"
+        (log.error if unknown else log.warning)(message, extra=context)
+        target = Pod(namespace, name, self.env.args_dict.get(POD_UID_ARG, "")) if name else None
+        if target is not None:
+            reason = "AttachmentsMayHaveLeaked" if unknown else "AttachmentsRebuilt"
+            await self._event(target, "Warning", reason, message)
+        return self._new_record(target, attachments) if attachments else None
+
+    async def _rebuild_attachments(self) -> tuple[list[PodAttachment], list[str]]:
+        """The attachments ADD made, as far as they can be told now, and what hid the others: the pod
+        (gone, re-created, or the API cannot say) or what its networks need (a NAD deleted...). As
+        upstream, the networks of every pod (the cluster network, defaultNetworks) are rebuilt even
+        when the pod's own cannot be."""
+        problems: list[str] = []
+        try:
+            pod = await self._pod()
+        except CNIError as error:
+            pod = None
+            problems.append(str(error))
+        if pod is not None:
+            try:
+                return await self._resolve(pod, set()), problems
+            except CNIError as error:
+                problems.append(str(error))
+        try:
+            return await self._resolve(None, set()), problems
+        except CNIError as error:
+            return [], [*problems, str(error)]
 
     # Hot-plug: the daemon's /delegate ----------------------------------------------------------------
 
@@ -565,7 +638,9 @@ class Orchestrator:
         self.cache.save(record)
         try:
             result = await self.runner.add(conflist, self._cni_attachment(entry, record), later=self._later)
+            await self._check_requests_met([(selection, entry.ifname, result)])
         except Exception:
+            self._settle(replied=False)  # the undo's DEL wants the cached result
             try:
                 await self._delete_record(record.model_copy(update={"attachments": [entry]}), save=False)
             except CNIError:  # logged; the entry stays on the pod's record, for the pod's final DEL
@@ -715,6 +790,11 @@ def _check_interface(entry: AttachmentRecord, present: Mapping[str, Any]) -> Non
         raise UnknownContainer(
             f"CHECK: interface {entry.ifname} of network {entry.network} lacks {', '.join(missing)}"
         )
+
+
+def _result_mac(result: Result, ifname: str) -> str | None:
+    """The MAC the result gives the sandbox interface `ifname`, if any."""
+    return next((link.mac for link in result.interfaces if link.name == ifname and link.sandbox), None)
 
 
 def _interface_index(entry: AttachmentRecord) -> int | None:

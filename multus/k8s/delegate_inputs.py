@@ -3,7 +3,10 @@ and edits to its config (`cni-args`, the allocated device).
 
 The capability rule follows libcni and the CNI conventions: a runtimeConfig key reaches only plugins that
 declare it in `capabilities`, and a request that no plugin of the attachment declares fails the ADD
-instead of being dropped silently.
+instead of being dropped silently. `ips` and `mac` are the exception: like upstream Multus, they also go
+to every plugin as `IP=`/`MAC=` in CNI_ARGS, where static IPAM, host-local, bridge, macvlan and tuning
+read them, so they need no declared capability; whether the delegates honoured them is checked on what
+the ADD gave instead (`check_requests_met`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from multus.cni.errors import InvalidConfig, UnsupportedField
+from multus.cni.results import Result
+from multus.k8s.addresses import bare_address, normalize_mac
 from multus.k8s.nad import config_plugins
 from multus.k8s.selection import NetworkSelection, PortMapping
 
@@ -25,6 +30,8 @@ _REQUESTED_BY = {
     "bandwidth": "bandwidth",
     "deviceID": "deviceID",
 }
+# Requests that reach plugins through CNI_ARGS as well, declared or not (see `extra_cni_args`).
+THROUGH_CNI_ARGS = frozenset({"ips", "mac"})
 
 
 def capability_args(selection: NetworkSelection, device_id: str | None = None) -> dict[str, Any]:
@@ -96,8 +103,8 @@ def declared_capabilities(config: dict[str, Any]) -> frozenset[str]:
 
 
 def missing_capabilities(selection: NetworkSelection, config: dict[str, Any]) -> frozenset[str]:
-    """Requested capabilities that no plugin of `config` declares."""
-    return requested_capabilities(selection) - declared_capabilities(config)
+    """Requested capabilities that no plugin of `config` declares and that CNI_ARGS does not carry."""
+    return requested_capabilities(selection) - declared_capabilities(config) - THROUGH_CNI_ARGS
 
 
 def check_capabilities(selection: NetworkSelection, config: dict[str, Any]) -> None:
@@ -108,6 +115,24 @@ def check_capabilities(selection: NetworkSelection, config: dict[str, Any]) -> N
         raise UnsupportedField(
             f"network {selection.reference}: the pod requests {fields}, but no plugin of the network's "
             'config declares it in "capabilities"'
+        )
+
+
+def check_requests_met(selection: NetworkSelection, ifname: str, result: Result, mac: str | None) -> None:
+    """Raise `UnsupportedField` when the attachment's ADD did not give the `ips` (compared as addresses,
+    prefix or not) or the `mac` the selection asks for; `mac` is what the interface has (None: unknown).
+    Upstream hands the pod whatever the plugins chose instead."""
+    given = {str(ip.address.ip) for ip in result.ips}
+    unmet = []
+    if any(bare_address(requested) not in given for requested in selection.ips):
+        has = ", ".join(str(ip.address) for ip in result.ips) or "no address"
+        unmet.append(f'"ips" asks for {", ".join(selection.ips)} and the result has {has}')
+    if selection.mac and normalize_mac(mac or "") != selection.mac:
+        unmet.append(f'"mac" asks for {selection.mac} and {ifname} has {mac or "no MAC"}')
+    if unmet:
+        raise UnsupportedField(
+            f"network {selection.reference} ({ifname}): the delegates did not honour the pod's request: "
+            + "; ".join(unmet)
         )
 
 

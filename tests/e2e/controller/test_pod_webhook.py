@@ -120,8 +120,8 @@ def test_namespace_isolation_refuses_other_namespaces_but_not_default(
         ({NETWORKS: '[{"name": "storage", "ips": ["nope"]}]'}, "'nope' is not an IP address"),
         ({NETWORKS: "a/b/c"}, "more than one '/'"),
         (
-            {NETWORKS: '[{"name": "storage", "ips": ["10.1.1.5/24"]}]'},
-            'requests "ips" (capability ips), but no',
+            {NETWORKS: '[{"name": "storage", "portMappings": [{"hostPort": 8080, "containerPort": 80}]}]'},
+            'requests "portMappings" (capability portMappings), but no',
         ),
         ({DEFAULT_NETWORK: "absent-default"}, f"{DEFAULT_NETWORK} (kube-system/absent-default): no such"),
     ],

@@ -58,9 +58,11 @@ def test_hot_plug_add_and_del_and_the_pods_final_del(rt: ShimRuntime) -> None:
 
     taken, error = delegate(rt, box, "ADD", "hot0", hot.config)
     assert (taken, error["code"]) == (400, 105)
-    undeclared, error = delegate(rt, box, "ADD", "hot1", hot.config, ips=["10.0.0.9/24"])
-    assert (undeclared, error["code"]) == (400, 2), error
-    assert "ips" in error["msg"]
+    # `ips` reaches plugins through CNI_ARGS, as upstream; an L2-only bridge ignores it: refused, undone.
+    l2_only = {"cniVersion": "1.1.0", "name": "l2", "type": "bridge", "bridge": hot.bridge}
+    ignored, error = delegate(rt, box, "ADD", "hot1", l2_only, ips=["10.0.0.9/24"])
+    assert (ignored, error["code"]) == (400, 2), error
+    assert '"ips" asks for 10.0.0.9/24 and the result has no address' in error["msg"]
     assert sorted(rt.links(box)) == ["eth0", "hot0"]
 
     status, reply = delegate(rt, box, "ADD", "hot2", hot.config)

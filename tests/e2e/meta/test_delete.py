@@ -1,6 +1,7 @@
 """DEL from the attachment cache when the pod, the NAD, the API server or the netns is gone; DEL twice;
-DEL with the cache lost or damaged (recovered from libcni's result cache); DEL with nothing to recover;
-network-status cleared when the pod outlives its sandbox, and only then."""
+DEL with the cache lost or damaged (recovered from libcni's result cache); DEL with libcni's cache lost
+too (rebuilt from the pod), or with nothing to rebuild from; network-status cleared when the pod
+outlives its sandbox, and only then."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import pytest
 from pyroute2 import netns
 
+from tests.e2e.meta.both_modes import del_rebuilds_when_record_and_cache_are_lost, second_del_runs_no_delegate
 from tests.e2e.meta.runtime import NETWORK_STATUS, NETWORKS, Runtime, Sandbox, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
@@ -126,20 +128,41 @@ def test_del_recovers_from_the_result_cache_when_the_record_is_lost(rt: Runtime,
     assert rt.leftovers() == []
 
 
-def test_del_with_nothing_recoverable_succeeds_and_warns_on_the_pod(rt: Runtime) -> None:
+def test_second_del_runs_no_delegate(rt: Runtime) -> None:
+    second_del_runs_no_delegate(rt)
+
+
+def test_del_rebuilds_the_attachments_when_record_and_cache_are_lost(rt: Runtime) -> None:
+    del_rebuilds_when_record_and_cache_are_lost(rt)
+
+
+@pytest.mark.parametrize("gone", ["pod", "nad"])
+def test_del_rebuilds_what_it_can_and_warns_of_the_rest(rt: Runtime, gone: str) -> None:
+    """Record and cache lost, and the pod or its NAD gone too: like upstream, the cluster network is still
+    rebuilt and deleted; `net1` cannot be, the DEL succeeds all the same and the pod hears of it."""
     box = add_pod_with_blue(rt)
     rt.cache_file().unlink()
     for path in rt.result_cache_files():
         path.unlink()
+    if gone == "pod":
+        rt.delete_pod_object()
+    else:
+        rt.delete_nad("blue")
 
     rt.delete()
 
+    assert sorted(rt.links()) == ["net1"]
+    assert [path.parent.name for path in rt.ipam_allocations()] == ["blue"]  # eth0's address is free
     warnings = [event for event in rt.events() if event[0] == "Warning"]
     assert len(warnings) == 1
     _, reason, message = warnings[0]
     assert reason == "AttachmentsMayHaveLeaked"
     assert box.container_id in message
-    assert "eth0, net1" in message
+    assert "still holds eth0, net1; rebuilt mpy-cluster (eth0) from the pod to delete them" in message
+    why = f"pod {rt.namespace}/{box.pod_name} not found" if gone == "pod" else f"network {rt.namespace}/blue"
+    assert f"nothing to rebuild net1 from ({why}" in message
+    assert message.endswith("IP allocations may have leaked")
+    rt.delete()  # the runtime's second DEL: net1 is still there, still nothing to rebuild it from
 
 
 def test_del_without_cni_netns_uses_the_recorded_netns(rt: Runtime) -> None:

@@ -1,6 +1,7 @@
-"""What a pod's selection hands the delegate (REFERENCE §3): `ips`/`mac` to static IPAM and macvlan,
-`cni-args` into every plugin's `args.cni`, `portMappings`/`bandwidth` to the plugins that declare them.
-`fake-record` at the end of a chain shows exactly what a delegate got."""
+"""What a pod's selection hands the delegate: `ips`/`mac` to static IPAM, host-local, macvlan and tuning
+(declared or through CNI_ARGS, and checked on the result), `cni-args` into every plugin's `args.cni`,
+`portMappings`/`bandwidth` to the plugins that declare them. `fake-record` at the end of a chain shows
+exactly what a delegate got."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from typing import Any
 import pytest
 from pyroute2 import IPRoute
 
+from tests.e2e.meta.both_modes import (
+    ignored_request_fails_cleanly,
+    static_ips_and_mac_without_capabilities,
+    tuning_mac_without_capabilities,
+)
 from tests.e2e.meta.runtime import Runtime, address_in, free_host_port, nat_rules, next_subnet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
@@ -61,6 +67,21 @@ def test_ips_and_mac_reach_macvlan_and_static_ipam(rt: Runtime, veth_master: str
     assert "runtimeConfig" not in added["stdin"]
     rt.delete()
     assert rt.leftovers() == []
+
+
+def test_ips_and_mac_without_capabilities_reach_the_plugins_through_cni_args(
+    rt: Runtime, veth_master: str
+) -> None:
+    static_ips_and_mac_without_capabilities(rt, veth_master)
+
+
+def test_mac_without_capabilities_reaches_tuning(rt: Runtime) -> None:
+    tuning_mac_without_capabilities(rt)
+
+
+@pytest.mark.parametrize("asked", ["ips", "mac"])
+def test_a_request_the_plugins_ignore_fails_the_add_and_leaves_nothing(rt: Runtime, asked: str) -> None:
+    ignored_request_fails_cleanly(rt, asked)
 
 
 def test_cni_args_reach_every_plugin_of_the_list_and_the_annotation_wins(rt: Runtime) -> None:

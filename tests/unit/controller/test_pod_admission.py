@@ -101,13 +101,18 @@ def test_interface_names_must_come_out_distinct() -> None:
 
 
 def test_requests_must_fit_the_nads_config() -> None:
-    static_ips = json.dumps({"cniVersion": "1.0.0", "type": "macvlan", "ipam": {"type": "static"}})
-    declared = json.dumps({"cniVersion": "1.0.0", "type": "macvlan", "capabilities": {"ips": True}})
-    networks = {("app", "a"): nad("app", "a", static_ips), ("app", "b"): nad("app", "b", declared)}
-    asks_ips = [{"name": "a", "ips": ["10.1.1.5/24"]}, {"name": "b", "ips": ["10.1.2.5/24"]}]
+    plain = json.dumps({"cniVersion": "1.0.0", "type": "macvlan", "ipam": {"type": "static"}})
+    declared = json.dumps({"cniVersion": "1.0.0", "type": "portmap", "capabilities": {"portMappings": True}})
+    networks = {("app", "a"): nad("app", "a", plain), ("app", "b"): nad("app", "b", declared)}
+    mapping = {"hostPort": 8080, "containerPort": 80}
+    asks = [{"name": "a", "portMappings": [mapping]}, {"name": "b", "portMappings": [mapping]}]
 
-    (problem,) = judge({NETWORKS: json.dumps(asks_ips)}, networks).problems
-    assert problem.startswith(f'{NETWORKS}: element 0 (app/a): network app/a: the pod requests "ips"')
+    (problem,) = judge({NETWORKS: json.dumps(asks)}, networks).problems
+    assert problem.startswith(
+        f'{NETWORKS}: element 0 (app/a): network app/a: the pod requests "portMappings"'
+    )
+    # `ips` and `mac` reach the plugins through CNI_ARGS too, as upstream: no capability needed.
+    assert judge({NETWORKS: json.dumps([{"name": "a", "ips": ["10.1.1.5/24"]}])}, networks).allowed
 
 
 def test_requests_on_a_config_kept_on_the_nodes_are_left_to_the_node() -> None:

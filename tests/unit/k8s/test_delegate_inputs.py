@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from multus.cni.errors import InvalidConfig, UnsupportedField
+from multus.cni.results import Result, parse_result
 from multus.k8s.delegate_inputs import (
     capability_args,
     check_capabilities,
+    check_requests_met,
     declared_capabilities,
     extra_cni_args,
     missing_capabilities,
@@ -84,17 +86,64 @@ def test_declared_capabilities_of_a_single_config_and_a_list() -> None:
 
 
 def test_missing_capabilities_and_the_error_naming_them() -> None:
-    config = {"type": "macvlan", "capabilities": {"ips": True, "mac": True}}
+    config = {"type": "macvlan", "capabilities": {"ips": True}}
     assert missing_capabilities(FULL, config) == {"infinibandGUID", "portMappings", "bandwidth", "deviceID"}
     with pytest.raises(UnsupportedField) as caught:
         check_capabilities(
-            NetworkSelection("a", "ns", mac="ca:fe:00:00:00:01", bandwidth=Bandwidth()), {"type": "x"}
+            NetworkSelection("a", "ns", infiniband_guid="c2:11:22:33:44:55:66:77", bandwidth=Bandwidth()),
+            {"type": "x"},
         )
     assert str(caught.value) == (
-        'network ns/a: the pod requests "bandwidth" (capability bandwidth), "mac" (capability mac), '
-        'but no plugin of the network\'s config declares it in "capabilities"'
+        'network ns/a: the pod requests "bandwidth" (capability bandwidth), "infiniband-guid" (capability '
+        'infinibandGUID), but no plugin of the network\'s config declares it in "capabilities"'
     )
     assert caught.value.code == 2
+
+
+def test_ips_and_mac_need_no_declared_capability_they_go_through_cni_args() -> None:
+    """As upstream: static IPAM, host-local, bridge, macvlan and tuning read IP=/MAC= from CNI_ARGS."""
+    selection = NetworkSelection("a", "ns", ips=("10.1.1.5/24",), mac="ca:fe:00:00:00:01")
+    assert missing_capabilities(selection, {"type": "macvlan", "ipam": {"type": "static"}}) == frozenset()
+    check_capabilities(selection, {"type": "macvlan"})
+    assert capability_args(selection) == {"ips": ["10.1.1.5/24"], "mac": "ca:fe:00:00:00:01"}
+    assert extra_cni_args(selection) == [("IP", "10.1.1.5/24"), ("MAC", "ca:fe:00:00:00:01")]
+
+
+def result_with(*addresses: str) -> Result:
+    return parse_result({"cniVersion": "1.1.0", "ips": [{"address": address} for address in addresses]})
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        PLAIN,
+        NetworkSelection("a", "ns", ips=("10.1.1.5/24", "fd00::5")),  # with and without a prefix
+        NetworkSelection("a", "ns", ips=("10.1.1.5/16",)),  # addresses are compared, not prefixes
+        NetworkSelection("a", "ns", mac="ca:fe:00:00:00:01"),
+    ],
+)
+def test_requests_met(selection: NetworkSelection) -> None:
+    check_requests_met(selection, "net1", result_with("10.1.1.5/24", "fd00::5/64"), "CA:FE:00:00:00:01")
+
+
+def test_requests_not_met_name_the_network_what_was_asked_and_what_was_given() -> None:
+    selection = NetworkSelection("a", "ns", ips=("10.1.1.5/24", "10.1.1.6"), mac="ca:fe:00:00:00:01")
+
+    with pytest.raises(UnsupportedField) as caught:
+        check_requests_met(selection, "net1", result_with("10.1.1.5/24", "10.9.0.2/24"), "0a:58:00:00:00:02")
+
+    assert str(caught.value) == (
+        "network ns/a (net1): the delegates did not honour the pod's request: "
+        '"ips" asks for 10.1.1.5/24, 10.1.1.6 and the result has 10.1.1.5/24, 10.9.0.2/24; '
+        '"mac" asks for ca:fe:00:00:00:01 and net1 has 0a:58:00:00:00:02'
+    )
+    assert caught.value.code == 2
+    with pytest.raises(
+        UnsupportedField, match=r'"ips" asks for 10\.1\.1\.5/24 and the result has no address$'
+    ):
+        check_requests_met(NetworkSelection("a", "ns", ips=("10.1.1.5/24",)), "net1", result_with(), None)
+    with pytest.raises(UnsupportedField, match=r"net1 has no MAC$"):
+        check_requests_met(NetworkSelection("a", "ns", mac="ca:fe:00:00:00:01"), "net1", result_with(), None)
 
 
 def test_capabilities_declared_anywhere_in_the_list_satisfy_the_request() -> None:

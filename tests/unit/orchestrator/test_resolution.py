@@ -118,8 +118,15 @@ def test_json_form_reaches_the_delegate(cluster: Path) -> None:
 
 
 def test_capability_nobody_declares_fails(cluster: Path) -> None:
-    with pytest.raises(UnsupportedField, match=r"shop/blue.*\"ips\""):
-        resolve(cluster, {"k8s.v1.cni.cncf.io/networks": '[{"name": "blue", "ips": ["10.1.1.5/24"]}]'})
+    asks = '[{"name": "blue", "portMappings": [{"hostPort": 8080, "containerPort": 80}]}]'
+    with pytest.raises(UnsupportedField, match=r"shop/blue.*\"portMappings\""):
+        resolve(cluster, {"k8s.v1.cni.cncf.io/networks": asks})
+
+
+def test_ips_and_mac_nobody_declares_go_through_cni_args(cluster: Path) -> None:
+    element = {"name": "blue", "ips": ["10.1.1.5/24"], "mac": "02:00:00:00:00:05"}
+    got = resolve(cluster, {"k8s.v1.cni.cncf.io/networks": json.dumps([element])})
+    assert got[1].cni_args == [("IP", "10.1.1.5/24"), ("MAC", "02:00:00:00:00:05")]
 
 
 def test_empty_nad_config_uses_conf_dir(cluster: Path) -> None:
