@@ -3,12 +3,14 @@
 - Every file under deploy/ (the node side's and the controller's) passes `kubectl apply --dry-run=server`
   (CRDs and namespaces they need are created for real first: a dry run of a namespaced object or of a
   custom object needs them).
-- The daemon's ClusterRole grants exactly what the code calls: the list is derived from the Kubernetes
-  client calls in multus/k8s/apiview.py and multus/daemon/*.py, and `kubectl auth can-i` as the
-  ServiceAccount says yes to each of those and no to everything else tried.
+- The daemon's ClusterRole grants what the code calls and, beyond that, only upstream Multus's own rules
+  (kept for a rollback): the list is derived from the Kubernetes client calls in multus/k8s/apiview.py
+  and multus/daemon/*.py, and the API server's authorizer, asked as the ServiceAccount, says yes to each
+  of those and to each upstream rule, and no to everything else tried.
 - The DaemonSet, its ConfigMap and its probes agree with each other, and the real daemon, run with the
-  ConfigMap's settings as that ServiceAccount, becomes ready by the DaemonSet's own probe commands and
-  serves a pod with an extra network (reads from its caches, writes network-status and Events).
+  ConfigMap's settings as that ServiceAccount (each path it names moved to where the DaemonSet's mounts
+  put it on the host), becomes ready by the DaemonSet's own probe commands and serves a pod with an
+  extra network (reads from its caches, writes network-status and Events).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +31,33 @@ import pytest
 import yaml
 from kubernetes import client
 
-from multus.daemon.main import NODE_CONFIG_KEYS, DaemonConfig, load_config
+from multus.cni.cache import CachedAttachment, ResultCache
+from multus.daemon.settings import load_config
 from multus.k8s.apiview import NAD_GROUP, NAD_PLURAL
 from multus.netns import interfaces
 from tests import testenv
 from tests.conftest import netns_path, unique_name
-from tests.testenv import KUBE_BIN, REPO, TestEnv, free_port
+from tests.e2e.daemon.support import BOOKKEEPING_SECONDS, wait_for
+from tests.e2e.node_manifests import (
+    DEPLOY,
+    NODE,
+    SERVICE_ACCOUNT,
+    UPSTREAM_RULES,
+    Permission,
+    allowed,
+    config_file,
+    documents,
+    granted,
+    host_path,
+    one,
+)
+from tests.testenv import REPO, TestEnv, free_port
 
 pytestmark = pytest.mark.e2e
 
-DEPLOY = REPO / "deploy"
-NODE = DEPLOY / "node"
-SERVICE_ACCOUNT = ("kube-system", "multus")
-AS_DAEMON = "system:serviceaccount:kube-system:multus"
 DAEMON = REPO / ".venv" / "bin" / "multus-daemon"
 PYTHON_SHIM = REPO / "multus" / "shim" / "multus_shim.py"
 NODE_NAME = "deploy-node"
-
-Permission = tuple[str, str, str]  # API group, resource (with /subresource), verb
 
 # What each API call the node side makes needs, keyed by how the code makes it: the HTTP method and the
 # path expression of `client.request(...)`, `_get(path)` (a GET), or a `WatchCache(...)` (list and
@@ -64,84 +75,45 @@ NODE_SIDE_SOURCES = [
     REPO / "multus" / "k8s" / "apiview.py",
     *sorted((REPO / "multus" / "daemon").glob("*.py")),
 ]
+UPSTREAM_GRANTS = granted({"rules": UPSTREAM_RULES})
 
-# Asked as the daemon and expected to be refused: writes to pods and NADs, other subresources, other
-# kinds (secrets above all), and verbs next to the granted ones.
-DENIED: list[tuple[str, str, str]] = [
-    ("create", "pods", ""),
-    ("update", "pods", ""),
-    ("patch", "pods", ""),
-    ("delete", "pods", ""),
-    ("deletecollection", "pods", ""),
-    ("update", "pods", "status"),
-    ("create", "pods", "exec"),
-    ("create", "pods", "eviction"),
-    ("create", f"{NAD_PLURAL}.{NAD_GROUP}", ""),
-    ("update", f"{NAD_PLURAL}.{NAD_GROUP}", ""),
-    ("patch", f"{NAD_PLURAL}.{NAD_GROUP}", ""),
-    ("delete", f"{NAD_PLURAL}.{NAD_GROUP}", ""),
-    ("patch", f"{NAD_PLURAL}.{NAD_GROUP}", "status"),
-    ("update", "events", ""),
-    ("patch", "events", ""),
-    ("delete", "events", ""),
-    ("list", "events", ""),
-    ("get", "secrets", ""),
-    ("list", "secrets", ""),
-    ("get", "configmaps", ""),
-    ("get", "nodes", ""),
-    ("list", "nodes", ""),
-    ("create", "serviceaccounts", "token"),
-    ("list", "namespaces", ""),
-    ("get", "customresourcedefinitions.apiextensions.k8s.io", ""),
+# Asked as the daemon and expected to be refused: what neither our code nor upstream's role needs.
+# Writes to pods, other subresources, other kinds (secrets above all), verbs next to the granted ones.
+DENIED: list[Permission] = [
+    ("", "pods", "create"),
+    ("", "pods", "patch"),
+    ("", "pods", "delete"),
+    ("", "pods", "deletecollection"),
+    ("", "pods/exec", "create"),
+    ("", "pods/eviction", "create"),
+    ("", "pods/ephemeralcontainers", "update"),
+    ("", "events", "delete"),
+    ("", "events", "list"),
+    ("events.k8s.io", "events", "delete"),
+    ("", "secrets", "get"),
+    ("", "secrets", "list"),
+    ("", "configmaps", "get"),
+    ("", "nodes", "get"),
+    ("", "nodes", "list"),
+    ("", "serviceaccounts/token", "create"),
+    ("", "namespaces", "list"),
+    ("apiextensions.k8s.io", "customresourcedefinitions", "get"),
+    ("apps", "daemonsets", "update"),
+    ("rbac.authorization.k8s.io", "clusterroles", "escalate"),
 ]
 
 
-def documents(folder: Path = DEPLOY) -> list[tuple[Path, dict[str, Any]]]:
-    found = []
-    for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
-        found += [(path, doc) for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return found
-
-
-def one(kind: str, folder: Path = NODE) -> dict[str, Any]:
-    matching = [doc for _, doc in documents(folder) if doc["kind"] == kind]
-    assert len(matching) == 1, f"{len(matching)} {kind} objects in {folder}"
-    return matching[0]
-
-
 def kubectl_name(doc: dict[str, Any]) -> str:
-    """How `kubectl apply` names the object in its output: `daemonset.apps/multus`."""
+    """How `kubectl apply` names the object in its output: `daemonset.apps/kube-multus-ds`."""
     api_version = doc["apiVersion"]
     group = api_version.split("/")[0] if "/" in api_version else ""
     kind = doc["kind"].lower()
     return f"{kind}.{group}/{doc['metadata']['name']}" if group else f"{kind}/{doc['metadata']['name']}"
 
 
-def can_i(
-    env: TestEnv, verb: str, resource: str, subresource: str = "", namespace: str | None = None
-) -> bool:
-    """`kubectl auth can-i` as the daemon's ServiceAccount; `namespace=None` asks across all namespaces."""
-    where = ["--all-namespaces"] if namespace is None else ["-n", namespace]
-    extra = [f"--subresource={subresource}"] if subresource else []
-    done = subprocess.run(
-        [
-            str(KUBE_BIN / "kubectl"),
-            f"--kubeconfig={env.kubeconfig}",
-            "auth",
-            "can-i",
-            verb,
-            resource,
-            *extra,
-            *where,
-            f"--as={AS_DAEMON}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    answer = done.stdout.strip()
-    assert answer in ("yes", "no"), f"kubectl auth can-i: {done.stdout} {done.stderr}"
-    return answer == "yes"
+def covered(grants: set[Permission], wanted: Permission) -> bool:
+    """Whether the grants allow `wanted`, "*" matching anything as in RBAC."""
+    return any(all(have in ("*", want) for have, want in zip(grant, wanted, strict=True)) for grant in grants)
 
 
 def client_calls(sources: list[Path]) -> dict[str, list[str]]:
@@ -176,22 +148,9 @@ def api_classes(sources: list[Path]) -> set[str]:
     }
 
 
-def granted(role: dict[str, Any]) -> set[Permission]:
-    permissions: set[Permission] = set()
-    for rule in role["rules"]:
-        assert "resourceNames" not in rule, rule
-        assert "nonResourceURLs" not in rule, rule
-        for group in rule["apiGroups"]:
-            for resource in rule["resources"]:
-                for verb in rule["verbs"]:
-                    assert "*" not in (group, resource, verb), rule
-                    permissions.add((group, resource, verb))
-    return permissions
-
-
 def daemon_container() -> dict[str, Any]:
     containers = one("DaemonSet")["spec"]["template"]["spec"]["containers"]
-    assert [c["name"] for c in containers] == ["daemon"]
+    assert [c["name"] for c in containers] == ["kube-multus"]
     return dict(containers[0])
 
 
@@ -241,37 +200,51 @@ def required_permissions() -> set[Permission]:
     return set().union(*(API_CALLS[call] for call in calls))
 
 
-def test_the_daemons_cluster_role_grants_exactly_what_the_code_calls() -> None:
+def test_the_daemons_cluster_role_grants_what_the_code_calls_and_upstreams_rules() -> None:
     needed = required_permissions()
+    grants = granted(one("ClusterRole"))
 
     # Every classified call is still made (a stale entry would keep a permission alive for nothing).
     assert set(client_calls(NODE_SIDE_SOURCES)) == set(API_CALLS)
-    assert granted(one("ClusterRole")) == needed
+    assert all(covered(grants, permission) for permission in needed), needed
+    # Upstream's rules as they are, so its DaemonSet runs with this role after a rollback...
+    assert grants >= UPSTREAM_GRANTS
+    # ... and nothing beyond them and our calls. What we need that upstream's role lacks: one patch.
+    assert grants <= UPSTREAM_GRANTS | needed, grants - UPSTREAM_GRANTS - needed
+    assert {p for p in needed if not covered(UPSTREAM_GRANTS, p)} == {("", "pods/status", "patch")}
 
 
-def test_the_service_account_can_do_what_it_needs_and_nothing_else(
-    apiserver: TestEnv, namespace: str
+def test_the_service_account_may_do_what_it_needs_and_upstreams_rules_and_nothing_else(
+    apiserver: TestEnv, api_client: client.ApiClient, namespace: str
 ) -> None:
     apiserver.kubectl("apply", "-f", str(NODE / "rbac.yaml"))
 
-    for group, resource, verb in sorted(required_permissions()):
-        name, _, subresource = resource.partition("/")
-        qualified = f"{name}.{group}" if group else name
-        assert can_i(apiserver, verb, qualified, subresource, namespace), (verb, resource)
+    for permission in sorted(required_permissions()):
+        assert allowed(api_client, permission, namespace), permission
         # The caches watch across namespaces; single reads and writes go to the pod's namespace.
-        if verb in ("list", "watch"):
-            assert can_i(apiserver, verb, qualified, subresource), (verb, resource, "all namespaces")
+        if permission[2] in ("list", "watch"):
+            assert allowed(api_client, permission), (permission, "all namespaces")
+    # Each of upstream's grants as its role states it, wildcards included, in all namespaces.
+    assert sorted(p for p in UPSTREAM_GRANTS if not allowed(api_client, p)) == []
 
-    refused = [
-        (verb, resource, subresource)
-        for verb, resource, subresource in DENIED
-        if can_i(apiserver, verb, resource, subresource, namespace)
-    ]
-    assert refused == []
-    assert not can_i(apiserver, "*", "*", "", None)
+    assert [permission for permission in DENIED if allowed(api_client, permission, namespace)] == []
+    assert not allowed(api_client, ("*", "*", "*"))
 
 
 # the DaemonSet and its config -----------------------------------------------------------------------
+
+# Where each path of the ConfigMap must land on the host, through the DaemonSet's mounts.
+HOST_PATHS = {
+    "cniConfigDir": "/etc/cni/net.d",
+    "socketDir": "/run/multus",
+    "resultsDir": "/var/lib/cni/multus-py",
+    "cniDir": "/var/lib/cni/multus",
+    "binDir": "/opt/cni/bin",
+    "confDir": "/etc/cni/multus/net.d",
+}
+# Paths the daemon hands to others as they are, so they must be the same inside and outside: binDir goes
+# into 00-multus.conf and delegates (run in the container) are looked up there, as in CNI_PATH.
+SAME_INSIDE = ("binDir", "cniDir", "confDir", "resultsDir")
 
 
 def test_the_daemonset_config_and_probes_agree(tmp_path: Path) -> None:
@@ -279,33 +252,25 @@ def test_the_daemonset_config_and_probes_agree(tmp_path: Path) -> None:
     pod = daemonset["spec"]["template"]["spec"]
     container = daemon_container()
     config = deployed_config()
-    # As multus-daemon reads the mounted file, NODE_NAME as the downward API gives it.
+    # As multus-daemon reads the mounted file (refusing any key it does not know), with the node's name
+    # as the downward API gives it.
     (tmp_path / "daemon-config.json").write_text(json.dumps(config))
-    parsed = load_config(tmp_path / "daemon-config.json", {"NODE_NAME": NODE_NAME})
-
-    # Every key is a daemon setting or a multus key copied into 00-multus.conf: no silent typo.
-    known = {field.alias or name for name, field in DaemonConfig.model_fields.items()} | set(NODE_CONFIG_KEYS)
-    assert set(config) <= known, set(config) - known
-    assert parsed.multus_config_file == "auto"
+    parsed = load_config(tmp_path / "daemon-config.json", {"MULTUS_NODE_NAME": NODE_NAME})
+    assert parsed.auto
 
     # The daemon runs as its ServiceAccount, knows its node, and reads the ConfigMap it is given.
     assert pod["serviceAccountName"] == one("ServiceAccount")["metadata"]["name"] == SERVICE_ACCOUNT[1]
-    assert {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} in container[
-        "env"
-    ]
-    config_volume = next(v for v in pod["volumes"] if "configMap" in v)
-    assert config_volume["configMap"]["name"] == one("ConfigMap")["metadata"]["name"]
-    mount = next(m for m in container["volumeMounts"] if m["name"] == config_volume["name"])
-    assert container["command"][-1] == f"{mount['mountPath']}/daemon-config.json"
+    node_name = {"name": "MULTUS_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    assert node_name in container["env"]
+    assert container["command"][-1] == config_file(pod, container, one("ConfigMap")["metadata"]["name"])
 
-    # Each host path the config names is mounted from the host at the same place.
-    host_paths = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
-    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    for key in ("cniConfigDir", "socketDir", "resultsDir", "cniDir", "binDir", "confDir"):
-        path = str(config[key]).rstrip("/")
-        mounted = [where for where in mounts if path == where or path.startswith(f"{where}/")]
-        assert mounted, f"{key} {path} is not mounted"
-        assert host_paths[mounts[mounted[0]]] == mounted[0], f"{key}: mounted from another host path"
+    # Each path the config names reaches the host folder it stands for; the shims on the host are told
+    # the socket folder as the host names it.
+    for key, host in HOST_PATHS.items():
+        assert host_path(pod, container, config[key]) == host, key
+    for key in SAME_INSIDE:
+        assert config[key].rstrip("/") == HOST_PATHS[key], key
+    assert config["daemonSocketDir"] == HOST_PATHS["socketDir"]
 
     # Probes talk to the socket the config names; draining fits in the grace period; metrics port.
     socket_path = f"{config['socketDir'].rstrip('/')}/multus.sock"
@@ -321,8 +286,9 @@ def test_the_daemonset_config_and_probes_agree(tmp_path: Path) -> None:
 
     # The init container puts the shim where the runtime looks for `type: multus-shim`.
     init = pod["initContainers"][0]
-    cni_bin_mount = next(m for m in init["volumeMounts"] if host_paths[m["name"]] == config["binDir"])
-    assert f"{cni_bin_mount['mountPath']}/multus-shim" in init["command"][-1]
+    installed = init["command"][-1].split()[-1]
+    assert installed.endswith("/multus-shim")
+    assert host_path(pod, init, installed) == f"{config['binDir']}/multus-shim"
 
 
 # the daemon as deployed -----------------------------------------------------------------------------
@@ -360,43 +326,6 @@ def probe(command: list[str], socket_path: Path) -> int:
     return subprocess.run(argv, capture_output=True, check=False, timeout=10).returncode
 
 
-@contextlib.contextmanager
-def deployed_daemon(
-    root: Path, kubeconfig: Path, cni_bin: Path
-) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
-    """multus-daemon with the ConfigMap's settings, every host path moved under `root`."""
-    config = deployed_config()
-    for key, value in config.items():
-        if isinstance(value, str) and value.startswith("/"):
-            config[key] = str(root / value.lstrip("/"))
-            Path(config[key]).mkdir(parents=True, exist_ok=True)
-    config["binDir"] = str(cni_bin)
-    config |= {"kubeconfig": str(kubeconfig), "metricsPort": free_port(), "metricsAddress": "127.0.0.1"}
-    config_file = root / "daemon-config.json"
-    config_file.write_text(json.dumps(config))
-    log = (root / "daemon.log").open("wb")
-    process = subprocess.Popen(
-        [str(DAEMON), "--config", str(config_file)],
-        env={**os.environ, "NODE_NAME": NODE_NAME},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield process, config
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def wait_until(check: Any, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def shim_command(tmp_path: Path) -> list[str]:
     """The native shim the DaemonSet installs when it is built, else the Python one as a CNI bin file."""
     native = Path(os.environ.get("MULTUS_NATIVE_SHIM") or REPO / "build" / "multus-shim")
@@ -408,7 +337,78 @@ def shim_command(tmp_path: Path) -> list[str]:
     return [str(copy)]
 
 
-def test_the_daemon_as_deployed_becomes_ready_and_serves_a_pod(
+def on_node(root: Path, host: str) -> Path:
+    """A host path of the node the test makes under `root`."""
+    return root / host.lstrip("/")
+
+
+@dataclass
+class DeployedNode:
+    """multus-daemon with the ConfigMap's settings on a node made under `root`: each path of the config
+    is where the DaemonSet's mounts put it on the host (daemonSocketDir is the host's name already), so
+    paths the daemon sees in its container and paths the host sees meet as they do on a node. The pod
+    `web` asks for the NAD `extra`; the cluster network is a bridge."""
+
+    process: subprocess.Popen[bytes]
+    config: dict[str, Any]
+    root: Path
+    shim: list[str]
+    environ: dict[str, str]
+    ipam_dir: Path
+
+    @property
+    def node_config(self) -> Path:
+        return Path(self.config["cniConfigDir"]) / "00-multus.conf"
+
+    @property
+    def socket_path(self) -> Path:
+        return Path(self.config["socketDir"]) / "multus.sock"
+
+    @property
+    def container_id(self) -> str:
+        return self.environ["CNI_CONTAINERID"]
+
+    @property
+    def record(self) -> Path:
+        return Path(self.config["cniDir"]) / self.container_id
+
+    def result_cache(self) -> list[Path]:
+        return sorted((Path(self.config["resultsDir"]) / "results").glob(f"*-{self.container_id}-*"))
+
+    def log(self) -> str:
+        return (self.root / "daemon.log").read_text()[-3000:]
+
+    def cni(self, command: str) -> subprocess.CompletedProcess[bytes]:
+        """Run the shim as the runtime does, with 00-multus.conf on stdin."""
+        return subprocess.run(
+            self.shim,
+            input=self.node_config.read_bytes(),
+            env={**self.environ, "CNI_COMMAND": command},
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+
+    def leftovers(self) -> list[str]:
+        """What of the pod's attachments is still there: links in its namespace, its record, our result
+        cache entries, host-local leases."""
+        found = [f"link {name}" for name in interfaces(self.environ["CNI_NETNS"]) if name != "lo"]
+        found += [f"record {self.record}"] if self.record.exists() else []
+        found += [f"result cache {path}" for path in self.result_cache()]
+        leases = [
+            p for p in self.ipam_dir.rglob("*") if p.is_file() and p.read_text().startswith(self.container_id)
+        ]
+        return found + [f"lease {path}" for path in leases]
+
+
+def pod_event_reasons(api: client.ApiClient, namespace: str) -> set[str]:
+    """The reasons of the Events about the pod `web`."""
+    events = client.CoreV1Api(api).list_namespaced_event(namespace, field_selector="involvedObject.name=web")
+    return {str(event.reason) for event in events.items}
+
+
+@pytest.fixture
+def deployed(
     *,
     apiserver: TestEnv,
     api_client: client.ApiClient,
@@ -416,12 +416,24 @@ def test_the_daemon_as_deployed_becomes_ready_and_serves_a_pod(
     netns_name: str,
     cni_bin: Path,
     tmp_path: Path,
-) -> None:
+) -> Iterator[DeployedNode]:
+    """The node, its daemon ready by the DaemonSet's own readiness probe."""
+    pod_spec = one("DaemonSet")["spec"]["template"]["spec"]
     container = daemon_container()
-    kubeconfig = service_account_kubeconfig(apiserver, api_client, tmp_path / "kubeconfig")
     root = tmp_path / "host"
+    config = deployed_config()
+    for key, value in config.items():
+        if isinstance(value, str) and value.startswith("/"):
+            on_host = value if key == "daemonSocketDir" else host_path(pod_spec, container, value)
+            assert on_host is not None, f"{key} {value} is not mounted from the host"
+            config[key] = str(on_node(root, on_host))
+            Path(config[key]).mkdir(parents=True, exist_ok=True)
+    kubeconfig = service_account_kubeconfig(apiserver, api_client, tmp_path / "kubeconfig")
+    config["binDir"] = str(cni_bin)
+    config |= {"kubeconfig": str(kubeconfig), "metricsPort": free_port(), "metricsAddress": "127.0.0.1"}
+    (root / "daemon-config.json").write_text(json.dumps(config))
+
     bridge, extra_bridge = unique_name("dpl"), unique_name("dpx")
-    # The cluster network the daemon finds in the CNI conf dir, and one NAD.
     ipam = {"type": "host-local", "dataDir": str(tmp_path / "ipam")}
     cluster = {
         "type": "bridge",
@@ -430,8 +442,7 @@ def test_the_daemon_as_deployed_becomes_ready_and_serves_a_pod(
         "ipam": {**ipam, "subnet": "10.199.1.0/24"},
     }
     extra = {"type": "bridge", "bridge": extra_bridge, "ipam": {**ipam, "subnet": "10.199.2.0/24"}}
-    custom = client.CustomObjectsApi(api_client)
-    custom.create_namespaced_custom_object(
+    client.CustomObjectsApi(api_client).create_namespaced_custom_object(
         NAD_GROUP,
         "v1",
         namespace,
@@ -443,8 +454,7 @@ def test_the_daemon_as_deployed_becomes_ready_and_serves_a_pod(
             "spec": {"config": json.dumps({"cniVersion": "1.1.0", **extra})},
         },
     )
-    core = client.CoreV1Api(api_client)
-    pod = core.create_namespaced_pod(
+    pod = client.CoreV1Api(api_client).create_namespaced_pod(
         namespace,
         client.V1Pod(
             metadata=client.V1ObjectMeta(name="web", annotations={"k8s.v1.cni.cncf.io/networks": "extra"}),
@@ -454,74 +464,111 @@ def test_the_daemon_as_deployed_becomes_ready_and_serves_a_pod(
         ),
     )
     assert pod.metadata is not None
-    uid = pod.metadata.uid
+    (Path(config["cniConfigDir"]) / "10-cluster.conf").write_text(
+        json.dumps({"cniVersion": "1.1.0", "name": "cluster", **cluster})
+    )
+    environ = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "CNI_CONTAINERID": f"dpl{os.urandom(8).hex()}",
+        "CNI_NETNS": netns_path(netns_name),
+        "CNI_IFNAME": "eth0",
+        "CNI_ARGS": f"K8S_POD_NAMESPACE={namespace};K8S_POD_NAME=web;K8S_POD_UID={pod.metadata.uid}",
+        "CNI_PATH": str(cni_bin),
+    }
+    with (root / "daemon.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(DAEMON), "--config", str(root / "daemon-config.json")],
+            env={**os.environ, "MULTUS_NODE_NAME": NODE_NAME},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    node = DeployedNode(process, config, root, shim_command(tmp_path), environ, tmp_path / "ipam")
     try:
-        with deployed_daemon(root, kubeconfig, cni_bin) as (process, config):
-            conf_dir = Path(config["cniConfigDir"])
-            (conf_dir / "10-cluster.conf").write_text(
-                json.dumps({"cniVersion": "1.1.0", "name": "cluster", **cluster})
-            )
-            socket_path = Path(config["socketDir"]) / "multus.sock"
-            readiness = container["readinessProbe"]["exec"]["command"]
-            liveness = container["livenessProbe"]["exec"]["command"]
-
-            wait_until(lambda: process.poll() is not None or probe(readiness, socket_path) == 0, "readiness")
-            assert process.poll() is None, (root / "daemon.log").read_text()
-            assert probe(liveness, socket_path) == 0
-            node_config = conf_dir / "00-multus.conf"
-            wait_until(node_config.exists, "00-multus.conf")
-            written = json.loads(node_config.read_text())
-            assert written["type"] == "multus-shim"
-            assert written["socketDir"] == config["socketDir"]
-
-            environ = {
-                "PATH": "/usr/local/bin:/usr/bin:/bin",
-                "CNI_CONTAINERID": f"dpl{os.urandom(8).hex()}",
-                "CNI_NETNS": netns_path(netns_name),
-                "CNI_IFNAME": "eth0",
-                "CNI_ARGS": f"K8S_POD_NAMESPACE={namespace};K8S_POD_NAME=web;K8S_POD_UID={uid}",
-                "CNI_PATH": str(cni_bin),
-            }
-            added = subprocess.run(
-                shim_command(tmp_path),
-                input=node_config.read_bytes(),
-                env={**environ, "CNI_COMMAND": "ADD"},
-                capture_output=True,
-                check=False,
-                timeout=60,
-            )
-            assert added.returncode == 0, (added.stdout, (root / "daemon.log").read_text()[-3000:])
-            assert set(interfaces(netns_path(netns_name))) == {"lo", "eth0", "net1"}
-
-            def status_written() -> bool:
-                metadata = core.read_namespaced_pod("web", namespace).metadata
-                annotations = (metadata.annotations if metadata else None) or {}
-                return "k8s.v1.cni.cncf.io/network-status" in annotations
-
-            def reasons() -> set[str]:
-                events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=web").items
-                return {str(event.reason) for event in events}
-
-            # The daemon writes both after its reply: the status first, then the Events.
-            wait_until(status_written, "network-status")
-            wait_until(lambda: reasons() == {"AddedInterface"}, "AddedInterface events")
-
-            deleted = subprocess.run(
-                shim_command(tmp_path),
-                input=node_config.read_bytes(),
-                env={**environ, "CNI_COMMAND": "DEL"},
-                capture_output=True,
-                check=False,
-                timeout=60,
-            )
-            assert deleted.returncode == 0, deleted.stdout
-            assert set(interfaces(netns_path(netns_name))) == {"lo"}
-
-            # SIGTERM: the daemon drains and exits within the DaemonSet's grace period.
-            process.send_signal(signal.SIGTERM)
-            grace = one("DaemonSet")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-            assert process.wait(timeout=grace) == 0
-            assert probe(readiness, socket_path) != 0
+        readiness = container["readinessProbe"]["exec"]["command"]
+        wait_for(
+            "readiness",
+            lambda: process.poll() is not None or probe(readiness, node.socket_path) == 0,
+            timeout=30,
+        )
+        assert process.poll() is None, node.log()
+        yield node
     finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
         for name in (bridge, extra_bridge):
             subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+
+
+def test_the_daemon_as_deployed_becomes_ready_and_serves_a_pod(
+    deployed: DeployedNode, api_client: client.ApiClient, namespace: str
+) -> None:
+    container = daemon_container()
+    assert probe(container["livenessProbe"]["exec"]["command"], deployed.socket_path) == 0
+    written = json.loads(deployed.node_config.read_text())
+    assert written["type"] == "multus-shim"
+    # The shims on the host are sent to the socket the daemon serves in its container.
+    assert Path(written["socketDir"]) / "multus.sock" == deployed.socket_path
+
+    added = deployed.cni("ADD")
+    assert added.returncode == 0, (added.stdout, deployed.log())
+    assert set(interfaces(deployed.environ["CNI_NETNS"])) == {"lo", "eth0", "net1"}
+
+    core = client.CoreV1Api(api_client)
+
+    def status_written() -> bool:
+        metadata = core.read_namespaced_pod("web", namespace).metadata
+        annotations = (metadata.annotations if metadata else None) or {}
+        return "k8s.v1.cni.cncf.io/network-status" in annotations
+
+    # The daemon writes both after its reply: the status first, then the Events.
+    wait_for("network-status", status_written)
+    wait_for("AddedInterface events", lambda: pod_event_reasons(api_client, namespace) == {"AddedInterface"})
+
+    deleted = deployed.cni("DEL")
+    assert deleted.returncode == 0, deleted.stdout
+    wait_for("nothing left", lambda: deployed.leftovers() == [], timeout=BOOKKEEPING_SECONDS)
+
+    # SIGTERM: the daemon drains and exits within the DaemonSet's grace period...
+    deployed.process.send_signal(signal.SIGTERM)
+    grace = one("DaemonSet")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert deployed.process.wait(timeout=grace) == 0
+    assert probe(container["readinessProbe"]["exec"]["command"], deployed.socket_path) != 0
+    # ... and leaves 00-multus.conf: until the next daemon serves, shims wait for it or answer "try
+    # again later", and the runtime never sends a pod to the cluster network alone.
+    assert deployed.node_config.exists()
+
+
+def test_the_daemon_as_deployed_deletes_a_pod_that_upstream_attached(
+    deployed: DeployedNode, api_client: client.ApiClient, namespace: str
+) -> None:
+    """After the handover, pods that upstream's daemon attached are deleted by ours. Such a pod left on
+    the node: upstream's record (a list of delegate configs) where ours would be, no result cache of ours
+    (upstream's libcni kept its own inside its container), and the runtime's own libcni entry for the
+    multus network in the host's /var/lib/cni/results, whose plugin is the shim: not an attachment."""
+    added = deployed.cni("ADD")
+    assert added.returncode == 0, (added.stdout, deployed.log())
+    wait_for("the ADD's result cache", deployed.result_cache, timeout=BOOKKEEPING_SECONDS)
+    delegates = [
+        attachment["config"] for attachment in json.loads(deployed.record.read_text())["attachments"]
+    ]
+    deployed.record.write_text(json.dumps(delegates))
+    for path in deployed.result_cache():
+        path.unlink()
+    runtime_cache = ResultCache(on_node(deployed.root, "/var/lib/cni"))
+    runtime_entry = CachedAttachment(
+        network_name=json.loads(deployed.node_config.read_text())["name"],
+        container_id=deployed.container_id,
+        ifname="eth0",
+        config=deployed.node_config.read_bytes(),
+        netns=deployed.environ["CNI_NETNS"],
+    )
+    runtime_cache.write(runtime_entry)
+
+    deleted = deployed.cni("DEL")
+
+    assert deleted.returncode == 0, (deleted.stdout, deployed.log())
+    wait_for("nothing left", lambda: deployed.leftovers() == [], timeout=BOOKKEEPING_SECONDS)
+    # The runtime's entry is the runtime's to remove, after this DEL.
+    assert runtime_cache.entries(container_id=deployed.container_id) == [runtime_entry]
+    wait_for("the pod told", lambda: "AttachmentsRebuilt" in pod_event_reasons(api_client, namespace))
