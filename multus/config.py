@@ -22,7 +22,7 @@ from multus.cni.jsontext import MalformedJSON, decode_json, load_json
 from multus.cni.versions import LATEST_VERSION, require_supported
 from multus.devices import DEFAULT_CHECKPOINT
 from multus.k8s.namespaces import DEFAULT_GLOBAL_NAMESPACES, NamespacePolicy, parse_global_namespaces
-from multus.logs import LEVELS, Rotation
+from multus.logs import LEVELS, Rotation, configure
 
 
 class ApiTimeouts(BaseModel):
@@ -52,7 +52,39 @@ class LogOptions(BaseModel):
         return Rotation(self.max_size, self.max_backups, self.max_age, self.compress)
 
 
-class MultusConfig(BaseModel):
+class LogSettings(BaseModel):
+    """Upstream's log keys, and our `logFormat`: the in-process plugin's config and the daemon's read them
+    alike."""
+
+    log_level: str = Field("error", alias="logLevel")
+    log_file: Path | None = Field(None, alias="logFile")
+    log_to_stderr: StrictBool = Field(True, alias="logToStderr")
+    log_options: LogOptions = Field(default_factory=LogOptions, alias="logOptions")
+    log_format: Literal["json", "text"] = Field("json", alias="logFormat")
+
+    @field_validator("log_file", mode="before")
+    @classmethod
+    def _no_log_file(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in LEVELS:
+            raise ValueError(f"must be one of {', '.join(LEVELS)}")
+        return value.lower()
+
+    def configure_logging(self) -> None:
+        configure(
+            self.log_level,
+            self.log_file,
+            self.log_to_stderr,
+            log_format=self.log_format,
+            rotation=self.log_options.rotation(),
+        )
+
+
+class MultusConfig(LogSettings):
     """Keys named as upstream names them, so an existing `00-multus.conf` works unchanged.
 
     Unknown keys are kept (`extra="allow"`) because runtimes add their own (`runtimeConfig`, `prevResult`)
@@ -78,11 +110,6 @@ class MultusConfig(BaseModel):
     global_namespaces: list[str] = Field(default_factory=list, alias="globalNamespaces")
     readiness_indicator_file: Path | None = Field(None, alias="readinessindicatorfile")
     readiness_timeout: StrictFloat = Field(30.0, ge=0, alias="readinessTimeoutSeconds")
-    log_level: str = Field("error", alias="logLevel")
-    log_file: Path | None = Field(None, alias="logFile")
-    log_to_stderr: StrictBool = Field(True, alias="logToStderr")
-    log_options: LogOptions = Field(default_factory=LogOptions, alias="logOptions")
-    log_format: Literal["json", "text"] = Field("json", alias="logFormat")
     retry_delete_on_error: StrictBool = Field(False, alias="retryDeleteOnError")
     delegate_timeout: StrictFloat = Field(60.0, gt=0, alias="delegateTimeoutSeconds")
     api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
@@ -98,17 +125,10 @@ class MultusConfig(BaseModel):
             return sorted(parse_global_namespaces(value)) if value.strip() else []
         return value
 
-    @field_validator("readiness_indicator_file", "kubeconfig", "log_file", mode="before")
+    @field_validator("readiness_indicator_file", "kubeconfig", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.lower() not in LEVELS:
-            raise ValueError(f"must be one of {', '.join(LEVELS)}")
-        return value.lower()
 
     @property
     def namespace_policy(self) -> NamespacePolicy:

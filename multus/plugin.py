@@ -18,7 +18,7 @@ from multus.cni.errors import CNIError, InternalError, IOFailure
 from multus.cni.versions import version_reply
 from multus.config import MultusConfig, parse_config, reply_version
 from multus.k8s.view import ClusterView
-from multus.logs import configure, fields, get_logger
+from multus.logs import fields, get_logger
 
 log = get_logger("plugin")
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
@@ -76,13 +76,7 @@ def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | N
         if env.command == Command.VERSION:
             return version_reply(version).to_dict(), 0
         config = parse_config(stdin)
-        configure(
-            config.log_level,
-            config.log_file,
-            config.log_to_stderr,
-            log_format=config.log_format,
-            rotation=config.log_options.rotation(),
-        )
+        config.configure_logging()
         reply = asyncio.run(_run(env, stdin, config, _view_for(env.command, config, environ)))
         return reply, 0
     except CNIError as error:

@@ -28,7 +28,7 @@ from multus.daemon.nodeconfig import NodeConfigSettings, NodeConfigWriter
 from multus.daemon.server import CNIServer, ServerSettings
 from multus.daemon.settings import ConfigRefused, DaemonConfig, load_config
 from multus.k8s.apiview import ApiSettings, ApiView
-from multus.logs import configure, fields, get_logger
+from multus.logs import fields, get_logger
 
 log = get_logger("daemon")
 
@@ -148,13 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         config = load_config(args.config, os.environ)
     except ConfigRefused as error:
         _refuse(f"bad config: {error}")
-    configure(
-        config.log_level,
-        config.log_file,
-        config.log_to_stderr,
-        log_format=config.log_format,
-        rotation=config.log_options.rotation(),
-    )
+    config.configure_logging()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
     try:
         daemon = Daemon(config)

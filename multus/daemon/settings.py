@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StrictBool,
@@ -32,9 +31,8 @@ from pydantic import (
 from multus.cni.cache import DEFAULT_CACHE_DIR
 from multus.cni.jsontext import MalformedJSON, decode_json
 from multus.cni.versions import SUPPORTED_VERSIONS, is_supported
-from multus.config import ApiTimeouts, LogOptions, MultusConfig
+from multus.config import ApiTimeouts, LogSettings, MultusConfig
 from multus.daemon.nodeconfig import OWN_CONFIG
-from multus.logs import LEVELS
 
 
 class Support(StrEnum):
@@ -179,7 +177,7 @@ class ConfigRefused(ValueError):
     """A daemon config the daemon does not run with; the message is one line that names the key."""
 
 
-class DaemonConfig(BaseModel):
+class DaemonConfig(LogSettings):
     """The daemon config file's keys (upstream's names where upstream has the setting); the multus keys
     of NODE_CONFIG_KEYS that are not settings of the daemon itself are kept as extras."""
 
@@ -206,10 +204,6 @@ class DaemonConfig(BaseModel):
     drain_seconds: StrictFloat = Field(30.0, ge=0, alias="drainSeconds")
     cni_version: StrictStr | None = Field(None, alias="cniVersion")  # of 00-multus.conf; None: the primary's
     log_level: StrictStr = Field("verbose", alias="logLevel")
-    log_file: Path | None = Field(None, alias="logFile")
-    log_to_stderr: StrictBool = Field(True, alias="logToStderr")
-    log_options: LogOptions = Field(default_factory=LogOptions, alias="logOptions")
-    log_format: Literal["json", "text"] = Field("json", alias="logFormat")
     api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
 
     @field_validator(
@@ -219,7 +213,6 @@ class DaemonConfig(BaseModel):
         "multus_master_cni",
         "cluster_network",
         "readiness_indicator_file",
-        "log_file",
         "cni_version",
         mode="before",
     )
@@ -233,13 +226,6 @@ class DaemonConfig(BaseModel):
         if value is not None and not is_supported(value):
             raise ValueError(f"must be one of {', '.join(SUPPORTED_VERSIONS)}")
         return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.lower() not in LEVELS:
-            raise ValueError(f"must be one of {', '.join(LEVELS)}")
-        return value.lower()
 
     @field_validator("multus_config_file")
     @classmethod

@@ -30,7 +30,7 @@ from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 
 from multus.shim.multus_shim import request as unix_request
-from tests.e2e.meta.runtime import FAKE_PLUGINS, REPO, Reply, Runtime, Sandbox
+from tests.e2e.meta.runtime import CLUSTER_NETWORK, FAKE_PLUGINS, REPO, Reply, Runtime, Sandbox, address_in
 from tests.testenv import TestEnv, free_port
 
 VENV_BIN = Path(sys.executable).parent
@@ -238,6 +238,25 @@ def daemon_config(root: Path, apiserver: TestEnv, node_name: str, **overrides: A
     }
     config.update(overrides)
     return config
+
+
+def attach_blue(rt: ShimRuntime, stdin: bytes) -> dict[str, Any]:
+    """ADDs a pod with the NAD "blue" through `stdin` (a node config, as the runtime hands it to the shim):
+    it gets eth0 on the cluster network and net1 on blue, both in its network-status. The ADD's result."""
+    blue = rt.bridge_net("blue", default_route=False)
+    rt.nad("blue", blue.config)
+    rt.pod("blue")
+    result = rt.add(stdin=stdin)
+    links = rt.links()
+    address_in(links["eth0"], rt.cluster)
+    address_in(links["net1"], blue)
+    status = rt.network_status()
+    assert status is not None
+    assert [(entry["name"], entry["interface"]) for entry in status] == [
+        (CLUSTER_NETWORK, "eth0"),
+        (f"{rt.namespace}/blue", "net1"),
+    ]
+    return result
 
 
 def cluster_conflist(

@@ -25,12 +25,13 @@ from tests.e2e.daemon.support import (
     PLACEHOLDER_PRIMARY,
     DaemonProcess,
     ShimRuntime,
+    attach_blue,
     http_status,
     metric,
     raw_exchange,
     wait_for,
 )
-from tests.e2e.meta.runtime import CLUSTER_NETWORK, address_in
+from tests.e2e.meta.runtime import address_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -103,23 +104,10 @@ def test_upstreams_shipped_config_is_refused_by_name_and_serves_a_pod_without_ch
     assert (written["cniVersion"], written["socketDir"]) == ("0.3.1", f"{host}/run/multus")
     starting = next(line for line in daemon.log_lines() if line.get("msg") == "starting")
     assert starting["node"] == node  # upstream's variable names the node
-    blue = rt.bridge_net("blue", default_route=False)
-    rt.nad("blue", blue.config)
-    rt.pod("blue")
     stdin = (rt.conf_dir / NODE_CONFIG).read_bytes()  # what the runtime hands the shim
 
-    result = rt.add(stdin=stdin)
+    assert attach_blue(rt, stdin)["cniVersion"] == "0.3.1"
 
-    assert result["cniVersion"] == "0.3.1"
-    links = rt.links()
-    address_in(links["eth0"], rt.cluster)
-    address_in(links["net1"], blue)
-    status = rt.network_status()
-    assert status is not None
-    assert [(entry["name"], entry["interface"]) for entry in status] == [
-        (CLUSTER_NETWORK, "eth0"),
-        (f"{rt.namespace}/blue", "net1"),
-    ]
     rt.delete(stdin=stdin)
     assert rt.leftovers() == []
 

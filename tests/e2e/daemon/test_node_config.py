@@ -12,8 +12,15 @@ import pytest
 
 from tests.conftest import unique_name
 from tests.e2e.daemon.conftest import StartDaemon
-from tests.e2e.daemon.support import NODE_CONFIG, DaemonProcess, ShimRuntime, cluster_conflist, wait_for
-from tests.e2e.meta.runtime import CLUSTER_NETWORK, address_in, next_subnet
+from tests.e2e.daemon.support import (
+    NODE_CONFIG,
+    DaemonProcess,
+    ShimRuntime,
+    attach_blue,
+    cluster_conflist,
+    wait_for,
+)
+from tests.e2e.meta.runtime import next_subnet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -93,23 +100,10 @@ def test_the_generated_node_config_serves_a_pod_as_it_is(
         str(rt.cni_dir),
         str(rt.cni_bin),
     )
-    blue = rt.bridge_net("blue", default_route=False)
-    rt.nad("blue", blue.config)
-    rt.pod("blue")
     stdin = (rt.conf_dir / NODE_CONFIG).read_bytes()  # what containerd hands the shim
 
-    result = rt.add(stdin=stdin)
+    assert attach_blue(rt, stdin)["cniVersion"] == "1.0.0"
 
-    assert result["cniVersion"] == "1.0.0"
-    links = rt.links()
-    address_in(links["eth0"], rt.cluster)
-    address_in(links["net1"], blue)
-    status = rt.network_status()
-    assert status is not None
-    assert [(entry["name"], entry["interface"]) for entry in status] == [
-        (CLUSTER_NETWORK, "eth0"),
-        (f"{rt.namespace}/blue", "net1"),
-    ]
     rt.check(stdin=stdin)
     rt.delete(stdin=stdin)
     assert rt.leftovers() == []

@@ -30,17 +30,6 @@ UPSTREAM_KEYS = {
     "auxiliaryCNIChainName", "forceCNIVersion", "overrideNetworkName", "readinessindicatorfile",
     "namespaceIsolation", "globalNamespaces", "capabilities", "binDir", "cniDir",
 }  # fmt: skip
-# What upstream's thick DaemonSet ships in its ConfigMap multus-daemon-config.
-UPSTREAM_SHIPPED = {
-    "chrootDir": "/hostroot",
-    "cniVersion": "0.3.1",
-    "logLevel": "verbose",
-    "logToStderr": True,
-    "cniConfigDir": "/host/etc/cni/net.d",
-    "multusAutoconfigDir": "/host/etc/cni/net.d",
-    "multusConfigFile": "auto",
-    "socketDir": "/host/run/multus/",
-}
 # Values of the refused keys that ask for something, each refused by name.
 ASKING = {
     "chrootDir": "/hostroot",
@@ -87,13 +76,6 @@ def test_a_refused_key_is_refused_by_name_unless_it_asks_for_nothing(tmp_path: P
     message = refusal(tmp_path, {key: ASKING[key]})
     assert message == f"{key}: not supported: {UPSTREAM_DAEMON_KEYS[key].note}"
     assert load(tmp_path, {key: INERT[key]}).node_name == "node-a"
-
-
-def test_upstreams_shipped_config_is_refused_for_chroot_dir_alone(tmp_path: Path) -> None:
-    assert refusal(tmp_path, UPSTREAM_SHIPPED).startswith("chrootDir: not supported: delegates run in")
-    config = load(tmp_path, {key: value for key, value in UPSTREAM_SHIPPED.items() if key != "chrootDir"})
-    assert (config.cni_config_dir, config.primary_folder) == (Path("/host/etc/cni/net.d"),) * 2
-    assert (config.socket_dir, config.cni_version, config.auto) == (Path("/host/run/multus"), "0.3.1", True)
 
 
 @pytest.mark.parametrize(
