@@ -37,6 +37,7 @@ import multus.daemon.server
 import multus.orchestrator
 from benchmarks.support import Daemon, node, shims, timed_run
 from multus.daemon import main as daemon_main
+from multus.daemon.settings import load_config
 from multus.logs import configure
 from tests.testenv import running
 
@@ -128,7 +129,7 @@ def run(rounds: int, root: Path) -> None:
     shim = measured[0]
     with running(root / "testenv") as env, node(env, root / "node") as world:
         settings = Daemon(world)  # writes the same config file bench_daemon uses
-        config = daemon_main.load_config(settings.config_file, {})
+        config = load_config(settings.config_file, {})
         configure("verbose", root / "daemon.log", to_stderr=False)
         box = world.sandbox()
         samples: dict[str, list[float]] = {}
