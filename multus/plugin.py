@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from multus.cni.environment import CNIEnvironment, Command
+from multus.cni.environment import CNIEnvironment, Command, NothingToDelete
 from multus.cni.errors import CNIError, InternalError, IOFailure
 from multus.cni.versions import version_reply
 from multus.config import MultusConfig, parse_config, reply_version
@@ -79,6 +79,9 @@ def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | N
         config.configure_logging()
         reply = asyncio.run(_run(env, stdin, config, _view_for(env.command, config, environ)))
         return reply, 0
+    except NothingToDelete as error:
+        log.info("nothing to delete", extra=fields(command=Command.DEL, reason=error.msg))
+        return None, 0
     except CNIError as error:
         failure = error
     except OSError as error:
@@ -96,6 +99,7 @@ def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | N
 
 
 def main() -> None:
+    configure()  # until the config says otherwise: what fails before it is read is logged all the same
     reply, status = handle(os.environ, sys.stdin.buffer.read())
     if reply is not None:
         sys.stdout.write(json.dumps(reply) + "\n")

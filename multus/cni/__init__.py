@@ -35,7 +35,7 @@ from multus.cni.conflist import (
     parse_valid_attachments,
     plugin_stdin,
 )
-from multus.cni.environment import CNIEnvironment, Command, split_search_path
+from multus.cni.environment import CNIEnvironment, Command, NothingToDelete, split_search_path
 from multus.cni.errors import (
     ClusterUnavailable,
     CNIError,
@@ -109,6 +109,7 @@ __all__ = [
     "NetworkConfigList",
     "NetworkForbidden",
     "NetworkNotFound",
+    "NothingToDelete",
     "PluginConfig",
     "PluginNotAvailable",
     "PluginRun",

@@ -1,7 +1,10 @@
 """CNI_ARGS: `KEY=VALUE` pairs joined by `;`, as runtimes pass them to plugins.
 
-Values may contain `=` (only the first one splits), order carries no meaning, and a later duplicate
-key wins, as in libcni. `IgnoreUnknown=1` tells a plugin to accept keys it does not know.
+Read as the Go plugins read them (`types.LoadArgs`), since the pairs reach them: every `;`-separated
+part must split on `=` into exactly a key and a value, so a value holding `=` and an empty part (`a;;b`,
+a trailing `;`) are refused; a plugin refuses them on DEL as on ADD, and a DEL that can never succeed
+is retried by the runtime for ever. Order carries no meaning and a later duplicate key wins, as in
+libcni. `IgnoreUnknown=1` tells a plugin to accept keys it does not know.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 
 from multus.cni.errors import InvalidEnvironment
+from multus.cni.validation import short
 
 IGNORE_UNKNOWN = "IgnoreUnknown"
 _TRUE, _FALSE = ("1", "true"), ("0", "false")
@@ -17,15 +21,17 @@ CNIArgs = dict[str, str]
 
 
 def parse_cni_args(text: str) -> CNIArgs:
-    """The pairs of a CNI_ARGS string; empty segments (a trailing `;`) are skipped."""
+    """The pairs of a CNI_ARGS string; the empty string has none."""
     parsed: CNIArgs = {}
-    for pair in text.split(";"):
-        if not pair:
-            continue
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InvalidEnvironment(f"CNI_ARGS: {pair!r} is not a KEY=VALUE pair")
-        parsed[key] = value
+    if not text:
+        return parsed
+    for index, pair in enumerate(text.split(";")):
+        parts = pair.split("=")
+        if len(parts) != 2 or not parts[0] or "\0" in pair:
+            raise InvalidEnvironment(
+                f"CNI_ARGS: pair {index} {short(pair)} is not KEY=VALUE (one '=', a non-empty key, no NUL)"
+            )
+        parsed[parts[0]] = parts[1]
     return parsed
 
 
@@ -34,9 +40,9 @@ def format_cni_args(args: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
     formatted = []
     for key, value in pairs:
         if not key or "=" in key or ";" in key or "\0" in key:
-            raise InvalidEnvironment(f"CNI_ARGS: key {key!r} must be non-empty without '=', ';' or NUL")
-        if ";" in value or "\0" in value:
-            raise InvalidEnvironment(f"CNI_ARGS: value of {key} must not contain ';' or NUL")
+            raise InvalidEnvironment(f"CNI_ARGS: key {short(key)} must be non-empty without '=', ';' or NUL")
+        if ";" in value or "=" in value or "\0" in value:
+            raise InvalidEnvironment(f"CNI_ARGS: value of {key} must not contain ';', '=' or NUL")
         formatted.append(f"{key}={value}")
     return ";".join(formatted)
 
@@ -48,7 +54,9 @@ def ignores_unknown(args: Mapping[str, str]) -> bool:
         return False
     if value.lower() in _TRUE:
         return True
-    raise InvalidEnvironment(f"CNI_ARGS: {IGNORE_UNKNOWN}={value!r} is not a boolean (1, true, 0, false)")
+    raise InvalidEnvironment(
+        f"CNI_ARGS: {IGNORE_UNKNOWN}={short(value)} is not a boolean (1, true, 0, false)"
+    )
 
 
 def reject_unknown_args(args: Mapping[str, str], known: Collection[str]) -> None:

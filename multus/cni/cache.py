@@ -28,11 +28,14 @@ from multus.cni.errors import CNIError, DecodeFailure, InvalidConfig, InvalidEnv
 from multus.cni.jsontext import load_json
 from multus.cni.names import container_id_error, ifname_error, network_name_error
 from multus.cni.results import Result, parse_result
+from multus.cni.validation import short
 
 log = logging.getLogger(__name__)
 
 CACHE_KIND = "cniCacheV1"
 DEFAULT_CACHE_DIR = Path("/var/lib/cni")
+# A file name has at most 255 bytes (NAME_MAX); `write` goes through a temporary `.<name>.` + 8 characters.
+MAX_FILE_NAME_BYTES = 255 - len("..") - 8
 
 
 @dataclass(frozen=True)
@@ -69,14 +72,10 @@ class ResultCache:
         self.results_dir = Path(directory, "results")
 
     def path(self, network_name: str, container_id: str, ifname: str) -> Path:
-        # The three parts become a file name: their naming rules keep it inside the results folder.
-        for error, value, field_name in (
-            (InvalidConfig, network_name_error(network_name), "network name"),
-            (InvalidEnvironment, container_id_error(container_id), "CNI_CONTAINERID"),
-            (InvalidEnvironment, ifname_error(ifname), "CNI_IFNAME"),
-        ):
-            if value:
-                raise error(f"{field_name} {value}")
+        """The attachment's file; the error naming the part at fault when there can be none."""
+        problem = _name_problem(network_name, container_id, ifname)
+        if problem is not None:
+            raise problem
         return self.results_dir / f"{network_name}-{container_id}-{ifname}"
 
     def write(self, entry: CachedAttachment) -> None:
@@ -97,7 +96,10 @@ class ResultCache:
             raise IOFailure(f"cannot write cached result {target}", exc.strerror or str(exc)) from None
 
     def read(self, network_name: str, container_id: str, ifname: str) -> CachedAttachment | None:
-        """The cached attachment, None when there is none, DecodeFailure when the file is damaged."""
+        """The cached attachment, None when there is none (or can be none, see `path`), DecodeFailure
+        when the file is damaged."""
+        if _name_problem(network_name, container_id, ifname) is not None:
+            return None
         target = self.path(network_name, container_id, ifname)
         try:
             data = target.read_bytes()
@@ -108,6 +110,9 @@ class ResultCache:
         return _from_wire(data, target)
 
     def delete(self, network_name: str, container_id: str, ifname: str) -> None:
+        """Remove the attachment's file; nothing to do when there is none, or can be none (see `path`)."""
+        if _name_problem(network_name, container_id, ifname) is not None:
+            return
         target = self.path(network_name, container_id, ifname)
         try:
             target.unlink(missing_ok=True)
@@ -139,6 +144,26 @@ class ResultCache:
             if network_name in (None, entry.network_name) and container_id in (None, entry.container_id):
                 found.append(entry)
         return found
+
+
+def _name_problem(network_name: str, container_id: str, ifname: str) -> CNIError | None:
+    """Why the three parts cannot name a cache file: a part breaks its naming rule (which keeps the file
+    inside the results folder), or together they are longer than a file name may be."""
+    for error, value, field_name in (
+        (InvalidConfig, network_name_error(network_name), "network name"),
+        (InvalidEnvironment, container_id_error(container_id), "CNI_CONTAINERID"),
+        (InvalidEnvironment, ifname_error(ifname), "CNI_IFNAME"),
+    ):
+        if value:
+            return error(f"{field_name} {value}")
+    size = len(f"{network_name}-{container_id}-{ifname}".encode())
+    if size > MAX_FILE_NAME_BYTES:
+        return InvalidConfig(
+            f"network name {short(network_name)} ({len(network_name)} characters), CNI_CONTAINERID "
+            f"({len(container_id)} characters) and CNI_IFNAME {ifname} make a result cache file name of "
+            f"{size} bytes, longer than {MAX_FILE_NAME_BYTES}"
+        )
+    return None
 
 
 def _to_wire(entry: CachedAttachment) -> dict[str, Any]:

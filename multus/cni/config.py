@@ -30,6 +30,7 @@ from pydantic import (
 
 from multus.cni import validation
 from multus.cni.errors import DecodeFailure, InvalidConfig, IOFailure
+from multus.cni.ipam import plugin_config_problem
 from multus.cni.jsontext import check_depth, load_json
 from multus.cni.names import network_name_error, plugin_type_error
 from multus.cni.versions import pick_version
@@ -91,6 +92,11 @@ class PluginConfig(_Lossless):
     def declared_capabilities(self) -> frozenset[str]:
         return frozenset(name for name, enabled in (self.capabilities or {}).items() if enabled)
 
+    def stdin_base(self, network: str, version: str) -> dict[str, Any]:
+        """The config as the plugin reads it in a list named `network` run at `version` (libcni's
+        buildOneConfig), before prevResult and runtimeConfig are added."""
+        return {**self.to_dict(), "name": network, "cniVersion": version}
+
 
 class NetworkConfigList(_Lossless):
     name: StrictStr
@@ -131,7 +137,7 @@ class NetworkConfigList(_Lossless):
             lifted["cniVersion"] = plugin.cni_version
         if plugin.cni_versions is not None:
             lifted["cniVersions"] = plugin.cni_versions
-        return _validated_list(lifted)
+        return _validated_list(lifted, single=True)
 
 
 def parse_network_config(data: bytes | str | Mapping[str, Any]) -> NetworkConfigList:
@@ -209,10 +215,17 @@ def _parse_plugin(raw: object, where: str) -> PluginConfig:
         raise InvalidConfig(f"invalid {where}: {validation.describe(exc)}") from None
 
 
-def _validated_list(raw: Mapping[str, Any]) -> NetworkConfigList:
+def _validated_list(raw: Mapping[str, Any], *, single: bool = False) -> NetworkConfigList:
+    """The list, with every plugin's input checked as the Go plugins read it (`multus.cni.ipam`);
+    `single` names fields as in the single config the list was lifted from."""
     try:
         conflist = NetworkConfigList.model_validate(raw)
     except ValidationError as exc:
         raise InvalidConfig(f"invalid network config: {validation.describe(exc)}") from None
-    _ = conflist.version  # choose the version now, so a bad one fails the parse
+    version = conflist.version  # chosen now, so a bad one fails the parse
+    for index, plugin in enumerate(conflist.plugins):
+        refused = plugin_config_problem(plugin.stdin_base(conflist.name, version), version)
+        if refused is not None:
+            where = refused.where if single else f"plugins[{index}].{refused.where}"
+            raise InvalidConfig(f"invalid network config: {where}: {refused.problem}")
     return conflist

@@ -41,6 +41,7 @@ from multus.cni.errors import (
     UnknownContainer,
 )
 from multus.cni.exec import DelegateExecutor, plugin_result
+from multus.cni.ipam import ARGS_READ_BY_IPAM, cni_args_problem, ipam_type
 from multus.cni.names import container_id_error, ifname_error
 from multus.cni.results import Result
 from multus.cni.versions import CHECK_SINCE, GC_SINCE, PREV_RESULT_ON_DEL_SINCE, STATUS_SINCE, at_least
@@ -123,9 +124,7 @@ def plugin_stdin(
 ) -> bytes:
     """The config one plugin of the list reads on stdin (libcni's buildOneConfig). A `prev_result` given
     as a mapping is taken to be in the list's version already."""
-    config = plugin.to_dict()
-    config["name"] = conflist.name
-    config["cniVersion"] = conflist.version
+    config = plugin.stdin_base(conflist.name, conflist.version)
     if isinstance(prev_result, Result):
         config["prevResult"] = prev_result.convert_to(conflist.version).to_dict()
     elif prev_result is not None:
@@ -162,6 +161,7 @@ class ConfigListRunner:
     async def add(
         self, conflist: NetworkConfigList, attachment: Attachment, *, later: Later = at_once
     ) -> Result:
+        self._preflight(conflist, attachment)
         result = await self._add(conflist, attachment, later, _Turn(given=True))
         assert result is not None  # only a refused turn gives none
         return result
@@ -178,7 +178,14 @@ class ConfigListRunner:
 
         Gives, per list, its result, its error, or None if it did not start: the caller undoes every list
         that did not give None. An exception other than a `CNIError` is raised once every list has ended.
+        A list refused before it runs (see `_preflight`) fails them all before any plugin runs: only its
+        error is given.
         """
+        for index, (conflist, attachment) in enumerate(lists):
+            try:
+                self._preflight(conflist, attachment)
+            except CNIError as exc:
+                return [exc if position == index else None for position in range(len(lists))]
         turns = [_Turn(given=index == 0) for index in range(len(lists))]
 
         async def in_turn(index: int, conflist: NetworkConfigList, attachment: Attachment) -> Result | None:
@@ -230,6 +237,15 @@ class ConfigListRunner:
         assert result is not None  # the list has plugins
         later(functools.partial(self._remember, conflist, attachment, result))
         return result
+
+    def _preflight(self, conflist: NetworkConfigList, attachment: Attachment) -> None:
+        """Refuse, before anything runs, an attachment whose result could not be cached (found after its
+        plugins ran, the failure would stay behind with them; thick mode would only log it) or whose
+        CNI_ARGS its plugins would refuse (on DEL too, for ever)."""
+        self.cache.path(conflist.name, attachment.container_id, attachment.ifname)
+        refused = _refused_args(conflist, attachment)
+        if refused is not None:
+            raise refused
 
     def _remember(self, conflist: NetworkConfigList, attachment: Attachment, result: Result) -> None:
         """Cache an ADD's result for its DEL, CHECK and GC: a small file, not synced, as libcni's."""
@@ -328,6 +344,11 @@ class ConfigListRunner:
         """The list's DEL once `turn` is given; gives `following` as soon as the last plugin has exited
         with success (the caller gives it after a failure)."""
         env = attachment.environment(Command.DEL)
+        refused = _refused_args(conflist, attachment)
+        if refused is not None:  # its ADD was refused before anything ran: nothing to undo
+            log.warning("DEL of %s skips plugins that refuse its input: %s", conflist.name, refused.msg)
+            await turn.taken()  # the caller gives `following` as this returns
+            return
         prev_result: Result | Mapping[str, Any] | None = kept_result
         capability_args = attachment.capability_args
         if kept_result is None and (cached := self._cached_for_delete(conflist, attachment)) is not None:
@@ -443,6 +464,22 @@ class _Turn:
 
     async def taken(self) -> bool:
         return await self._decided
+
+
+def _refused_args(conflist: NetworkConfigList, attachment: Attachment) -> CNIError | None:
+    """Why an IPAM plugin of the list would refuse the attachment's CNI_ARGS (host-local and static
+    read `IP`, static `GATEWAY`), or None."""
+    if not any(key in ARGS_READ_BY_IPAM for key, _ in attachment.cni_args):
+        return None
+    for position, plugin in enumerate(conflist.plugins):
+        kind = ipam_type(plugin.stdin_base(conflist.name, conflist.version))
+        refused = cni_args_problem(kind, attachment.cni_args)
+        if refused is not None:
+            return InvalidEnvironment(
+                f"network {conflist.name!r}: plugin {position + 1}/{len(conflist.plugins)} has {kind} IPAM, "
+                f"which refuses {refused.where}: {refused.problem}"
+            )
+    return None
 
 
 def _naming(exc: CNIError, conflist: NetworkConfigList, position: int, command: Command) -> CNIError:

@@ -1,10 +1,21 @@
-"""Turning pydantic's validation errors into one line that names each bad field."""
+"""Error messages about input: one line that names each bad field, with bounded renderings of values."""
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 
 from pydantic import ValidationError
+
+_short = reprlib.Repr()
+_short.maxstring = 60
+_short.maxother = 60
+_short.maxlevel = 3
+
+
+def short(value: object) -> str:
+    """A bounded rendering of a user-supplied value for an error message."""
+    return _short.repr(value)
 
 
 def field_path(loc: Sequence[int | str]) -> str:

@@ -9,32 +9,19 @@ from __future__ import annotations
 import ipaddress
 import re
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+from multus.cni.addresses import parse_ip, parse_ip_or_cidr
+
+__all__ = [
+    "bare_address",
+    "is_default_destination",
+    "normalize_guid",
+    "normalize_mac",
+    "parse_ip",
+    "parse_ip_or_cidr",
+]
 
 _MAC48 = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}")
 _GUID64 = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){6}")
-
-
-def parse_ip(text: str) -> IPAddress | None:
-    """A bare IPv4 or IPv6 address; None for anything else (prefixes, zones like `%eth0`, non-ASCII)."""
-    if not text.isascii() or "%" in text:
-        return None
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-def parse_ip_or_cidr(text: str) -> IPAddress | IPInterface | None:
-    """An address with an optional decimal prefix length (`10.1.1.5`, `10.1.1.5/24`); no netmask form."""
-    address, slash, prefix = text.partition("/")
-    ip = parse_ip(address)
-    if ip is None or not slash:
-        return ip
-    if not (prefix.isascii() and prefix.isdigit()) or len(prefix) > 3 or int(prefix) > ip.max_prefixlen:
-        return None
-    return ipaddress.ip_interface(f"{ip}/{int(prefix)}")
 
 
 def bare_address(text: str) -> str | None:

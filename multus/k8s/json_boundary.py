@@ -6,31 +6,19 @@ a user never sees a Python traceback or pydantic's own error dump.
 
 from __future__ import annotations
 
-import reprlib
-
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from multus.cni.jsontext import MalformedJSON, decode_json
-from multus.cni.validation import field_path
+from multus.cni.validation import field_path, short
 
 # The decoder lives in multus.cni.jsontext; the controller still imports it from here.
 __all__ = ["MalformedJSON", "decode_json", "describe_validation_error", "invalid", "short"]
-
-_short = reprlib.Repr()
-_short.maxstring = 60
-_short.maxother = 60
-_short.maxlevel = 3
 
 
 def invalid(reason: str) -> PydanticCustomError:
     """A validation failure whose message is exactly `reason` (braces in user input stay literal)."""
     return PydanticCustomError("invalid", "{reason}", {"reason": reason})
-
-
-def short(value: object) -> str:
-    """A bounded rendering of a user-supplied value for an error message."""
-    return _short.repr(value)
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +12,7 @@ from multus.cni import (
     CNIEnvironment,
     Command,
     InvalidEnvironment,
+    NothingToDelete,
     format_cni_args,
     ifname_error,
     ignores_unknown,
@@ -22,7 +25,7 @@ CONTAINERD_ARGS = (
     "K8S_POD_INFRA_CONTAINER_ID=0123abcd;K8S_POD_UID=3f1c2a6e-8a7b-4c1d-9e2f-0a1b2c3d4e5f"
 )
 keys = st.text(min_size=1).filter(lambda key: not set(key) & set("=;\0"))
-values = st.text().filter(lambda value: not set(value) & set(";\0"))
+values = st.text().filter(lambda value: not set(value) & set("=;\0"))
 
 
 def test_parse_containerd_args() -> None:
@@ -35,21 +38,35 @@ def test_parse_containerd_args() -> None:
     }
 
 
-def test_values_may_contain_equals_and_order_does_not_matter() -> None:
-    assert parse_cni_args("A=b=c;D=") == {"A": "b=c", "D": ""}
+def test_values_may_be_empty_and_order_does_not_matter() -> None:
+    assert parse_cni_args("A=;D=1") == {"A": "", "D": "1"}
     assert parse_cni_args("X=1;Y=2") == parse_cni_args("Y=2;X=1")
     assert parse_cni_args("") == {}
-    assert parse_cni_args("A=1;") == {"A": "1"}
 
 
-@pytest.mark.parametrize("text", ["A", "A=1;B", "=1"])
-def test_pairs_without_a_key_and_value_are_refused(text: str) -> None:
-    with pytest.raises(InvalidEnvironment, match=r"^CNI_ARGS: .* is not a KEY=VALUE pair"):
+@pytest.mark.parametrize(
+    ("text", "pair"),
+    [
+        ("A", "0 'A'"),
+        ("A=1;B", "1 'B'"),
+        ("=1", "0 '=1'"),
+        # As Go's types.LoadArgs, which every plugin reading CNI_ARGS uses, on DEL as on ADD: a value
+        # with '=' and an empty pair (a trailing ';', ';;') are refused.
+        ("A=b=c", "0 'A=b=c'"),
+        ("A=1;", "1 ''"),
+        ("A=1;;B=2", "1 ''"),
+        (";", "0 ''"),
+        ("A=\0", "0 'A=\\x00'"),
+    ],
+)
+def test_pairs_that_are_not_key_equals_value_are_refused(text: str, pair: str) -> None:
+    with pytest.raises(InvalidEnvironment, match=rf"^CNI_ARGS: pair {re.escape(pair)} is not KEY=VALUE"):
         parse_cni_args(text)
 
 
 @pytest.mark.parametrize(
-    ("pairs", "problem"), [([("A;B", "1")], "key 'A;B'"), ([("A", "1;2")], "value of A")]
+    ("pairs", "problem"),
+    [([("A;B", "1")], "key 'A;B'"), ([("A", "1;2")], "value of A"), ([("A", "b=c")], "value of A")],
 )
 def test_format_refuses_what_cni_args_cannot_carry(pairs: list[tuple[str, str]], problem: str) -> None:
     with pytest.raises(InvalidEnvironment, match=problem):
@@ -106,7 +123,7 @@ def test_environment_of_an_add() -> None:
     [
         ("ADD", (), ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME")),
         ("CHECK", (), ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME")),
-        ("DEL", ("CNI_NETNS", "CNI_PATH", "CNI_ARGS"), ("CNI_CONTAINERID", "CNI_IFNAME")),
+        ("DEL", ("CNI_NETNS", "CNI_PATH", "CNI_ARGS", "CNI_IFNAME"), ("CNI_CONTAINERID",)),
         ("VERSION", ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"), ()),
         ("STATUS", ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"), ()),
         ("GC", ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"), ("CNI_PATH",)),
@@ -175,3 +192,47 @@ def test_to_environ_leaves_out_empty_variables() -> None:
         "CNI_COMMAND": "STATUS",
         "CNI_PATH": "/opt/cni/bin",
     }
+
+
+@pytest.mark.parametrize("variable", ["CNI_NETNS", "CNI_PATH"])
+def test_a_path_with_nul_is_refused(variable: str) -> None:
+    # Only a socket request can carry one; opening it (or handing it to a plugin) would raise.
+    with pytest.raises(InvalidEnvironment, match=f"{variable} must not contain NUL"):
+        CNIEnvironment.from_environ(_env(**{variable: "/opt/cni/bin\0x"}))
+
+
+def test_a_del_goes_on_without_the_variables_an_add_refuses() -> None:
+    # The runtime retries a failed DEL for ever; the DEL undoes what the container's record holds.
+    env = CNIEnvironment.from_environ(
+        _env(
+            CNI_COMMAND="DEL",
+            CNI_IFNAME="a/b",
+            CNI_NETNS="/x\0",
+            CNI_ARGS="IgnoreUnknown=1;a=b=c;;",
+            CNI_PATH="/opt/cni/bin\0",
+        )
+    )
+    assert (env.command, env.container_id, env.ifname, env.netns, env.args, env.path) == (
+        Command.DEL,
+        "ctr-1",
+        "",
+        "",
+        (),
+        (),
+    )
+
+
+@pytest.mark.parametrize("container_id", [None, "", "-a", "../../etc", "c" * 129])
+def test_a_del_of_a_container_id_no_add_accepts_has_nothing_to_delete(container_id: str | None) -> None:
+    with pytest.raises(NothingToDelete, match="CNI_CONTAINERID") as caught:
+        CNIEnvironment.from_environ(_env(CNI_COMMAND="DEL", CNI_CONTAINERID=container_id))
+    assert caught.value.code == 4  # an InvalidEnvironment to anyone who does not know the difference
+    with pytest.raises(InvalidEnvironment) as refused:
+        CNIEnvironment.from_environ(_env(CNI_CONTAINERID=container_id or "-"))
+    assert not isinstance(refused.value, NothingToDelete)
+
+
+def test_container_ids_longer_than_128_characters_are_refused() -> None:
+    assert CNIEnvironment.from_environ(_env(CNI_CONTAINERID="c" * 128)).container_id == "c" * 128
+    with pytest.raises(InvalidEnvironment, match="CNI_CONTAINERID is 243 characters long, longer than 128"):
+        CNIEnvironment.from_environ(_env(CNI_CONTAINERID="c" * 243))

@@ -144,3 +144,26 @@ def test_write_failure_is_an_io_failure(tmp_path: Path) -> None:
     (tmp_path / "results").write_text("a file where the folder should be")
     with pytest.raises(IOFailure, match="cannot write cached result"):
         ResultCache(tmp_path).write(_entry())
+
+
+def test_names_too_long_together_for_a_file_name_are_refused_naming_the_parts() -> None:
+    cache = ResultCache("/nonexistent")
+    # 245 bytes: the longest name whose temporary file (`.<name>.` and 8 characters) fits in 255.
+    assert cache.path("n" * (245 - len("-ctr1-net1")), "ctr1", "net1").name.startswith("nnn")
+    with pytest.raises(InvalidConfig) as refused:
+        cache.path("n" * 250, "c" * 64, "net1")
+    for part in ("network name", "250 characters", "CNI_CONTAINERID", "64 characters", "CNI_IFNAME net1"):
+        assert part in refused.value.msg
+    assert len(refused.value.msg) < 300
+
+
+@pytest.mark.parametrize(
+    "names", [("n" * 250, "ctr1", "net1"), ("dbnet", "../../etc", "net1"), ("dbnet", "c" * 129, "net1")]
+)
+def test_no_file_is_read_or_deleted_for_names_that_cannot_have_one(
+    tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    cache = ResultCache(tmp_path)
+    assert cache.read(*names) is None
+    cache.delete(*names)
+    assert not (tmp_path / "results").exists()

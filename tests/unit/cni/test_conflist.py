@@ -208,6 +208,38 @@ def test_add_in_turn_finds_an_invalid_result_once_the_next_list_started(
     assert [seen["env"]["CNI_IFNAME"] for seen in records(record)] == ["net2"]
 
 
+def test_add_in_turn_refuses_a_list_whose_result_cannot_be_cached_before_any_list_runs(
+    runner: ConfigListRunner, record: Path
+) -> None:
+    # Found once the plugins ran, the cache failure would stay behind with them; here nothing ran.
+    networks = _networks(record, *[{"type": "fake-record"}] * 3)
+    long_name = _conflist(record, {"type": "fake-record", "result": RESULT}, name="n" * 250)
+    networks[2] = (long_name, networks[2][1])
+
+    outcomes = asyncio.run(runner.add_in_turn(networks))
+
+    assert outcomes[:2] == [None, None]
+    assert isinstance(outcomes[2], InvalidConfig)
+    assert "network name 'nnn" in outcomes[2].msg
+    assert records(record) == []
+    with pytest.raises(InvalidConfig, match="result cache file name"):
+        asyncio.run(runner.add(long_name, _attachment()))
+    assert records(record) == []
+
+
+def test_delete_of_an_attachment_that_cannot_have_a_cached_result_runs_its_plugins(
+    runner: ConfigListRunner, record: Path
+) -> None:
+    # Such an attachment was refused before anything ran (or made before the bound): a DEL of it, the
+    # undo's or the runtime's, must succeed, and builds no cache path.
+    long_name = _conflist(record, {"type": "fake-record", "result": RESULT}, name="n" * 250)
+
+    asyncio.run(runner.delete(long_name, _attachment()))
+
+    assert [seen["command"] for seen in records(record)] == ["DEL"]
+    assert not runner.cache.results_dir.exists()
+
+
 def test_delete_in_turn_goes_on_past_a_failure_in_the_order_given(
     runner: ConfigListRunner, record: Path
 ) -> None:
