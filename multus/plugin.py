@@ -18,7 +18,7 @@ from multus.cni.errors import CNIError, InternalError, IOFailure
 from multus.cni.versions import version_reply
 from multus.config import MultusConfig, parse_config, reply_version
 from multus.k8s.view import ClusterView
-from multus.logs import fields, get_logger
+from multus.logs import configure, fields, get_logger
 
 log = get_logger("plugin")
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
