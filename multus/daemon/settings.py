@@ -340,7 +340,8 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> DaemonConfig:
         raise ConfigRefused(problems[0])
     # Refused keys left here ask for nothing (enablePprof: false, chrootDir: ""): nothing to do.
     raw = {key: value for key, value in raw.items() if key not in REFUSED_KEYS}
-    raw.setdefault("nodeName", environ.get("MULTUS_NODE_NAME") or environ.get("NODE_NAME", ""))
+    if not raw.get("nodeName"):
+        raw["nodeName"] = environ.get("MULTUS_NODE_NAME") or environ.get("NODE_NAME", "")
     try:
         config = DaemonConfig.model_validate(raw)
         # The multus keys go into every request: a bad one is refused now, not by each pod's ADD.

@@ -129,6 +129,7 @@ def test_the_node_name_comes_from_the_config_then_multus_node_name_then_node_nam
     assert load(tmp_path, {}, both).node_name == "upstream-name"
     assert load(tmp_path, {}, {"NODE_NAME": "our-name"}).node_name == "our-name"
     assert load(tmp_path, {"nodeName": "configured"}, both).node_name == "configured"
+    assert load(tmp_path, {"nodeName": ""}, both).node_name == "upstream-name"  # Go's omitted string
     assert refusal(tmp_path, {}, {}).startswith("nodeName: set it in the config, or MULTUS_NODE_NAME")
 
 
