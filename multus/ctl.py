@@ -1,4 +1,5 @@
-"""`multusctl`: the meta-plugin for people. `explain` shows what a pod would get, `demo` shows it work."""
+"""`multusctl`: the meta-plugin for people. `explain` shows what a pod would get, `demo` shows it work,
+`preflight` lists what changes when a cluster moves from upstream Multus to multus-py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,18 @@ from typing import Any
 
 from multus.cni.errors import CNIError
 from multus.config import parse_config
+from multus.daemon.settings import DEFAULT_CNI_CONFIG_DIR
 from multus.plugin import make_view
+from multus.preflight import (
+    DEFAULT_CONFIG_KEY,
+    DEFAULT_CONFIG_MAP,
+    PreflightError,
+    Sources,
+    changes,
+    findings,
+    gather,
+    report,
+)
 from multus.resolution import Attachment, resolve_attachments
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -101,6 +113,38 @@ def demo(args: argparse.Namespace) -> int:
         return 0 if not left else 1
 
 
+def preflight(args: argparse.Namespace) -> int:
+    """Exit 0 when nothing would change, 1 when something would, 2 when the cluster cannot be read."""
+    conf_dir = args.cni_conf_dir
+    if conf_dir is not None and not conf_dir.is_dir():
+        return _preflight_failed(f"--cni-conf-dir {conf_dir}: not a folder")
+    if conf_dir is None and DEFAULT_CNI_CONFIG_DIR.is_dir():
+        conf_dir = DEFAULT_CNI_CONFIG_DIR
+    kubeconfig = args.kubeconfig or next(
+        (Path(path) for path in os.environ.get("KUBECONFIG", "").split(os.pathsep) if path), None
+    )
+    sources = Sources(kubeconfig, args.daemon_config_map, args.daemon_config_key, tuple(args.namespace))
+    try:
+        snapshot = asyncio.run(gather(sources))
+    except PreflightError as error:
+        return _preflight_failed(str(error))
+    found = findings(snapshot, conf_dir)
+    print(report(found, args.output))
+    return 1 if changes(found) else 0
+
+
+def _preflight_failed(problem: str) -> int:
+    print(f"multusctl preflight: {' '.join(problem.split())}", file=sys.stderr)  # one line, always
+    return 2
+
+
+def _namespaced_name(value: str) -> str:
+    namespace, slash, name = value.partition("/")
+    if not (namespace and slash and name) or "/" in name:
+        raise argparse.ArgumentTypeError(f"{value!r} is not NAMESPACE/NAME")
+    return value
+
+
 def _annotation(folder: Path) -> str:
     import yaml  # noqa: PLC0415
 
@@ -129,6 +173,37 @@ def parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--examples", type=Path, default=EXAMPLES, help="the examples folder")
     demo_cmd.add_argument("--cni-bin", type=Path, default=None, help="folder of CNI plugin binaries")
     demo_cmd.set_defaults(run=demo)
+
+    preflight_cmd = commands.add_parser(
+        "preflight",
+        help="list what behaves differently when this cluster moves from upstream Multus v4.3 to multus-py",
+        description="Exit status: 0 when nothing that runs now would change, 1 when something would "
+        "(an error or a warning), 2 when the cluster or the node cannot be read.",
+    )
+    preflight_cmd.add_argument("--kubeconfig", type=Path, help="the cluster (default: $KUBECONFIG)")
+    preflight_cmd.add_argument(
+        "--daemon-config-map",
+        type=_namespaced_name,
+        default=DEFAULT_CONFIG_MAP,
+        help="NAMESPACE/NAME of upstream's daemon ConfigMap",
+    )
+    preflight_cmd.add_argument(
+        "--daemon-config-key", default=DEFAULT_CONFIG_KEY, help="its key holding the daemon config"
+    )
+    preflight_cmd.add_argument(
+        "--cni-conf-dir",
+        type=Path,
+        help="the node's CNI conf dir, with the primary config and upstream's 00-multus.conf "
+        f"(default: {DEFAULT_CNI_CONFIG_DIR} when it exists)",
+    )
+    preflight_cmd.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        help="check the NADs and pods of this namespace only (repeatable; default: every namespace)",
+    )
+    preflight_cmd.add_argument("--output", choices=["text", "json"], default="text")
+    preflight_cmd.set_defaults(run=preflight)
     return top
 
 
