@@ -521,7 +521,13 @@ class Orchestrator:
 
     def _recover_record(self, container_id: str) -> ContainerRecord | None:
         """Rebuild the container's record from libcni's result cache, which every delegate ADD wrote."""
-        entries = self.runner.cache.entries(container_id=container_id)
+        # The runtime's libcni caches its own call of us under our network's name (in /var/lib/cni, the
+        # default folder): that entry is the pod's whole multus network, not one of its attachments.
+        entries = [
+            entry
+            for entry in self.runner.cache.entries(container_id=container_id)
+            if entry.network_name != self.config.name
+        ]
         if not entries:
             return None
         namespace, name = pod_of(self.env)

@@ -10,8 +10,9 @@ import json
 import pytest
 from pyroute2 import netns
 
+from multus.cni.cache import CachedAttachment, ResultCache
 from tests.e2e.meta.both_modes import del_rebuilds_when_record_and_cache_are_lost, second_del_runs_no_delegate
-from tests.e2e.meta.runtime import NETWORK_STATUS, NETWORKS, Runtime, Sandbox, wait_for
+from tests.e2e.meta.runtime import NETWORK_STATUS, NETWORKS, RESULTS_DIR, Runtime, Sandbox, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -125,6 +126,29 @@ def test_del_recovers_from_the_result_cache_when_the_record_is_lost(rt: Runtime,
 
     rt.delete()
 
+    assert rt.leftovers() == []
+
+
+def test_del_recovering_from_the_result_cache_skips_the_runtimes_own_entry(rt: Runtime) -> None:
+    """The runtime's libcni caches its call of multus in the same folder, under multus's network name:
+    that entry is not one of the pod's attachments (taken for one, DEL would run multus as a delegate)."""
+    add_pod_with_blue(rt)
+    rt.cache_file().unlink()
+    config = rt.multus_config()
+    runtime_entry = CachedAttachment(
+        network_name=config["name"],
+        container_id=rt.sandbox.container_id,
+        ifname="eth0",
+        config=json.dumps(config).encode(),
+        netns=rt.sandbox.netns,
+    )
+    runtime_cache = ResultCache(RESULTS_DIR.parent)
+    runtime_cache.write(runtime_entry)
+    try:
+        rt.delete()
+        assert runtime_cache.entries(container_id=rt.sandbox.container_id) == [runtime_entry]
+    finally:
+        runtime_cache.delete(runtime_entry.network_name, runtime_entry.container_id, runtime_entry.ifname)
     assert rt.leftovers() == []
 
 
