@@ -212,15 +212,26 @@ def meaning_findings(
                 'set "logToStderr": false to keep upstream\'s',
             )
         )
+    if "logFormat" not in raw:
+        found.append(
+            Finding(
+                Severity.WARNING,
+                f"{source} key logFormat",
+                "unset: multus-daemon logs one JSON object per line (upstream logs text lines)",
+                'set "logFormat": "text" for upstream\'s lines',
+            )
+        )
     if settings.results_dir != multus.cni_dir:
         found.append(
             Finding(
-                Severity.ERROR,
+                Severity.WARNING,
                 f"{source} key resultsDir",
-                f"upstream's delegates cached their results in {multus.cni_dir}/results (upstream's cniDir), "
-                f"multus-daemon reads {settings.results_dir}/results: its DEL of the pods upstream added "
-                'does not find them (docs/migrating-from-multus.md, "Pods upstream added")',
-                f'set "resultsDir": "{multus.cni_dir}"',
+                f"upstream cached its delegates' results in {multus.cni_dir}/results (its cniDir); "
+                f"multus-daemon reads {settings.results_dir}/results, so it deletes the pods upstream added "
+                "by rebuilding their attachments from the pod and its NADs as they are then, and what "
+                "cannot be rebuilt (the pod already gone, a NAD deleted) leaks its addresses "
+                '(docs/migrating-from-multus.md, "Pods upstream added")',
+                f'set "resultsDir": "{multus.cni_dir}" to delete them from what upstream cached',
             )
         )
     return found

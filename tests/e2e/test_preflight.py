@@ -179,9 +179,10 @@ def test_upstream_install_lists_each_change_and_exits_1(
         [
             ("error", f"{source} key chrootDir"),
             ("error", f"{source} key socketDir"),
-            ("error", f"{source} key resultsDir"),
             ("error", f"{nad}/both"),
             ("error", f"Pod {namespace}/web"),
+            ("warning", f"{source} key logFormat"),
+            ("warning", f"{source} key resultsDir"),
             ("note", f"Pod {namespace}/static"),
             ("note", f"{nad}/macvlan-static-ips"),
             ("note", f"{nad}/macvlan-static"),
@@ -190,8 +191,8 @@ def test_upstream_install_lists_each_change_and_exits_1(
             ("note", "metrics"),
         ]
     )
-    assert len(report["findings"]) == 12  # two notes on metrics
-    assert [f["severity"] for f in report["findings"]] == ["error"] * 5 + ["note"] * 7  # errors first
+    assert len(report["findings"]) == 13  # two notes on metrics
+    assert [f["severity"] for f in report["findings"]] == ["error"] * 4 + ["warning"] * 2 + ["note"] * 7
     chroot = found[("error", f"{source} key chrootDir")]
     assert (
         "multus-daemon does not start with it: not supported: delegates run in the daemon's own root"
@@ -202,7 +203,9 @@ def test_upstream_install_lists_each_change_and_exits_1(
         found[("error", f"{source} key socketDir")]["action"]
         == 'add "daemonSocketDir": "/run/multus", the folder as the host sees it'
     )
-    assert found[("error", f"{source} key resultsDir")]["action"] == 'set "resultsDir": "/var/lib/cni/multus"'
+    assert found[("warning", f"{source} key resultsDir")]["action"] == (
+        'set "resultsDir": "/var/lib/cni/multus" to delete them from what upstream cached'
+    )
     both = found[("error", f"{nad}/both")]
     assert "has both 'type' and 'plugins'" in both["change"]
     assert both["change"].endswith(f"the pods naming it cannot start: {namespace}/both")
@@ -230,22 +233,27 @@ def test_text_output_is_one_line_per_finding(
 
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[-1] == "preflight: 4 error(s), 0 warning(s), 3 note(s): something changes"
+    assert lines[-1] == "preflight: 3 error(s), 2 warning(s), 3 note(s): something changes"
     assert lines[0].startswith(
         f"ERROR   ConfigMap {namespace}/{CONFIG_MAP} key chrootDir: multus-daemon does not start with it"
     )
     assert lines[0].endswith(' => remove "chrootDir" from the daemon config')
     assert f"ERROR   Pod {namespace}/web: its ADD fails here" in done.stdout
-    assert [line.split()[0] for line in lines[:-1]] == ["ERROR"] * 4 + ["NOTE"] * 3
+    assert [line.split()[0] for line in lines[:-1]] == ["ERROR"] * 3 + ["WARNING"] * 2 + ["NOTE"] * 3
 
 
 def test_a_compatible_cluster_exits_0(
     apiserver: TestEnv, namespace: str, conf_dir: Path, tmp_path: Path
 ) -> None:
-    """Upstream's ConfigMap without chrootDir, with the socket folder as the host sees it and the result
-    cache where upstream's delegates left theirs; networks whose pods ask only for what they declare."""
+    """Upstream's ConfigMap without chrootDir, with the socket folder as the host sees it, the result
+    cache where upstream's delegates left theirs and upstream's log lines; networks whose pods ask only
+    for what they declare."""
     daemon_config = {key: value for key, value in UPSTREAM_DAEMON_CONFIG.items() if key != "chrootDir"}
-    daemon_config |= {"daemonSocketDir": "/run/multus/", "resultsDir": "/var/lib/cni/multus"}
+    daemon_config |= {
+        "daemonSocketDir": "/run/multus/",
+        "resultsDir": "/var/lib/cni/multus",
+        "logFormat": "text",
+    }
     apply(apiserver, tmp_path, namespace, daemon_config, ["macvlan-static-ips", "bridge-conf"])
 
     done = scoped(apiserver, namespace, conf_dir, "--output=json")
@@ -268,8 +276,9 @@ def test_a_missing_config_map_checks_the_daemons_defaults(
     assert ("note", source, "not found: multus-daemon's defaults were checked instead") in found
     # Without a ConfigMap nothing sets cniVersion: 00-multus.conf takes the primary's, as upstream wrote.
     assert [(severity, subject) for severity, subject, _ in found if severity != "note"] == [
-        ("error", f"{source} key resultsDir"),
         ("warning", f"{source} key logToStderr"),
+        ("warning", f"{source} key logFormat"),
+        ("warning", f"{source} key resultsDir"),
     ]
 
 

@@ -15,7 +15,7 @@ from multus.k8s.annotations import DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATI
 from multus.preflight import Finding, Severity, Snapshot, changes, findings, report
 
 # Settings that change nothing: what remains is what each test brings.
-QUIET = {"logToStderr": True, "resultsDir": "/var/lib/cni/multus"}
+QUIET = {"logToStderr": True, "logFormat": "text", "resultsDir": "/var/lib/cni/multus"}
 SOURCE = "ConfigMap kube-system/multus-daemon-config"
 
 
@@ -85,10 +85,13 @@ def test_a_config_the_daemon_cannot_read_is_an_error_and_its_defaults_are_checke
     assert problem in errors[0][1]
 
 
-def test_log_to_stderr_left_out_logs_to_stderr_here() -> None:
+def test_log_settings_left_out_log_otherwise_here() -> None:
     found = judged(snapshot(json.dumps({"resultsDir": "/var/lib/cni/multus"})))
 
-    assert (Severity.WARNING, f"{SOURCE} key logToStderr") in [(s, subject) for s, subject, _ in found]
+    assert [(severity, subject) for severity, subject, _ in found if severity is not Severity.NOTE] == [
+        (Severity.WARNING, f"{SOURCE} key logToStderr"),
+        (Severity.WARNING, f"{SOURCE} key logFormat"),
+    ]
 
 
 def test_pods_in_a_system_namespace_lose_their_networks_here() -> None:
