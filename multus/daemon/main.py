@@ -25,7 +25,7 @@ from multus.cni.errors import CNIError
 from multus.daemon.cacheview import CacheView
 from multus.daemon.metrics import DaemonMetrics
 from multus.daemon.nodeconfig import NodeConfigSettings, NodeConfigWriter
-from multus.daemon.server import CNIServer, ServerSettings
+from multus.daemon.server import CNIServer, ServerSettings, UnsafeSocketDir, secure_socket_dir
 from multus.daemon.settings import ConfigRefused, DaemonConfig, load_config
 from multus.k8s.apiview import ApiSettings, ApiView
 from multus.logs import fields, get_logger
@@ -147,6 +147,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         config = load_config(args.config, os.environ)
     except ConfigRefused as error:
+        _refuse(f"bad config: {error}")
+    try:
+        secure_socket_dir(config.socket_dir)  # the server checks again as it binds; this refuses early
+    except UnsafeSocketDir as error:
         _refuse(f"bad config: {error}")
     config.configure_logging()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])

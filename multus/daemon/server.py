@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -53,6 +54,30 @@ MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 class NotReady(TryAgainLater):
     """An ADD before the caches synced: answered 503, after which the shim waits for /readyz."""
+
+
+class UnsafeSocketDir(Exception):
+    """socketDir cannot be trusted with the socket: the daemon stops, naming why."""
+
+
+def secure_socket_dir(folder: Path) -> None:
+    """Make `folder` (if missing) and check that it is a real folder of this user's before the daemon
+    changes its mode and removes a stale socket in it: through a symlink, both would land on whatever
+    the link names."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        pass  # not a folder: said below
+    except OSError as error:
+        raise UnsafeSocketDir(f"socketDir: cannot make {folder}: {error.strerror}") from None
+    info = folder.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeSocketDir(f"socketDir: {folder} is a symbolic link; name the folder itself")
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeSocketDir(f"socketDir: {folder} is not a folder")
+    if info.st_uid != os.geteuid():
+        raise UnsafeSocketDir(f"socketDir: {folder} belongs to user {info.st_uid}, not to the daemon's")
+    folder.chmod(0o700)
 
 
 class WireRequest(BaseModel):
@@ -134,9 +159,7 @@ class CNIServer:
 
     async def start(self) -> None:
         """Serve on the unix socket: mode 0600 in a 0700 folder, since the socket runs pod networking."""
-        folder = self.settings.socket_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o700)
+        secure_socket_dir(self.settings.socket_dir)
         self.socket_path.unlink(missing_ok=True)
         routes = self.routes()
         self._http = HTTPServer(routes, max_body=MAX_REQUEST_BYTES, answered=self._counter(routes))

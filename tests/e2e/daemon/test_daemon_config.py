@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -304,3 +305,30 @@ def test_the_text_log_format_is_upstreams_line(start_daemon: StartDaemon) -> Non
     assert ("verbose", f"serving socket={daemon.socket_path}") in events
     assert ("error", "no such path path=/nope method=GET") in events
     assert ("verbose", "draining") in events
+
+
+@pytest.mark.parametrize("kind", ["symlink", "file"])
+def test_a_socket_dir_that_is_not_a_folder_of_its_own_stops_the_daemon_and_is_left_alone(
+    start_daemon: StartDaemon, tmp_path: Path, kind: str
+) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o755)
+    bystander = target / "multus.sock"
+    bystander.write_text("not ours")
+    daemon = start_daemon(start=False)
+    socket_dir = tmp_path / "socket-dir"
+    if kind == "symlink":
+        socket_dir.symlink_to(target)
+    else:
+        socket_dir.write_text("")
+    daemon.config["socketDir"] = str(socket_dir)
+
+    daemon.start(wait=False)
+    assert daemon.process is not None
+    assert daemon.process.wait(timeout=60) == 1, daemon.log_tail()
+    last = daemon.log_path.read_text().splitlines()[-1]
+    assert last.startswith(f"multus-daemon: bad config: socketDir: {socket_dir} is ")
+    assert "Traceback" not in daemon.log_path.read_text()
+    assert bystander.read_text() == "not ours"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755
+    daemon.log_path.unlink()
