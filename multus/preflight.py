@@ -383,8 +383,7 @@ def node_config_findings(
         if version is None:
             named = settings.multus_master_cni
             primary = conf_dir / named if named else find_primary(conf_dir)
-            primary_config = _read_conf(primary, found) if primary is not None else None
-            if primary is not None and primary_config is not None:
+            if primary is not None and _read_conf(primary, found) is not None:
                 version = render(primary, NodeConfigSettings())["cniVersion"]
                 origin = f"from the primary config {primary.name}"
     if current is not None and current.get("type") == "multus":
