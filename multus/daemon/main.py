@@ -72,6 +72,7 @@ class Daemon:
                 max_concurrent=config.request_bound,
                 results_dir=config.results_dir,
                 drain_seconds=config.drain_seconds,
+                max_request_bytes=config.max_request_bytes,
                 node_options=config.node_config_options(),
                 request_overrides=config.request_overrides(),
             ),

@@ -48,8 +48,6 @@ _STANDARD_METHODS = frozenset(
     {"GET", "PUT", "HEAD", "POST", "DELETE", "CONNECT", "OPTIONS", "NOTIFY", "TRACE", "PATCH"}
 )
 RequestRunner = Callable[[CNIEnvironment, bytes, dict[str, Any], Hooks], Awaitable[dict[str, Any] | None]]
-# Room for a CNI config of several MB (a big prevResult, many delegates), base64-encoded in the body.
-MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 
 class NotReady(TryAgainLater):
@@ -96,6 +94,7 @@ class ServerSettings:
     max_concurrent: int = 32
     results_dir: Path = DEFAULT_CACHE_DIR
     drain_seconds: float = 30.0
+    max_request_bytes: int = 1024 * 1024
     node_options: dict[str, Any] = field(default_factory=dict)  # multus keys for /delegate requests
     # Laid over each /cni request's config, as upstream's daemon lays its own config (empty: nothing).
     request_overrides: dict[str, Any] = field(default_factory=dict)
@@ -162,7 +161,9 @@ class CNIServer:
         secure_socket_dir(self.settings.socket_dir)
         self.socket_path.unlink(missing_ok=True)
         routes = self.routes()
-        self._http = HTTPServer(routes, max_body=MAX_REQUEST_BYTES, answered=self._counter(routes))
+        self._http = HTTPServer(
+            routes, max_body=self.settings.max_request_bytes, answered=self._counter(routes)
+        )
         old_umask = os.umask(0o177)
         try:
             await self._http.start(str(self.socket_path))

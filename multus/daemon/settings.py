@@ -202,6 +202,9 @@ class DaemonConfig(LogSettings):
     readiness_indicator_file: Path | None = Field(None, alias="readinessindicatorfile")
     results_dir: Path = Field(DEFAULT_CACHE_DIR, alias="resultsDir")
     drain_seconds: StrictFloat = Field(30.0, ge=0, alias="drainSeconds")
+    # A request's body above this is refused before it is read (a node config with a big prevResult
+    # and many delegates is tens of KB).
+    max_request_bytes: StrictInt = Field(1024 * 1024, ge=1024, alias="maxRequestBytes")
     cni_version: StrictStr | None = Field(None, alias="cniVersion")  # of 00-multus.conf; None: the primary's
     log_level: StrictStr = Field("verbose", alias="logLevel")
     api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")

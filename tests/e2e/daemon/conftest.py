@@ -29,6 +29,7 @@ from tests.e2e.meta.runtime import REPO, next_subnet
 from tests.testenv import TestEnv
 
 StartDaemon = Callable[..., DaemonProcess]
+RuntimeFor = Callable[[DaemonProcess], ShimRuntime]
 
 
 @pytest.fixture(scope="session")

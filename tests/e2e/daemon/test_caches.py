@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.daemon.conftest import StartDaemon
+from tests.e2e.daemon.conftest import RuntimeFor, StartDaemon
 from tests.e2e.daemon.support import DaemonProcess, ShimRuntime, apiserver_requests, metric, wait_for
 from tests.e2e.meta.runtime import Reply
 from tests.testenv import TestEnv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
-RuntimeFor = Callable[[DaemonProcess], ShimRuntime]
 # What the comparison looks at: the daemon's business. Other resources change on their own (the API
 # server renews its leases every few seconds), and /metrics itself is not a resource request.
 WATCHED = ("pods", "network-attachment-definitions", "events")

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from multus.daemon.settings import UPSTREAM_DAEMON_KEYS
 from multus.k8s.rest import SERVICE_ACCOUNT_DIR
 from multus.shim.multus_shim import request as unix_request
 from tests.conftest import unique_name
-from tests.e2e.daemon.conftest import StartDaemon
+from tests.e2e.daemon.conftest import RuntimeFor, StartDaemon
 from tests.e2e.daemon.support import (
     NODE_CONFIG,
     PLACEHOLDER_PRIMARY,
@@ -36,7 +35,6 @@ from tests.e2e.meta.runtime import address_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
-RuntimeFor = Callable[[DaemonProcess], ShimRuntime]
 
 # The ConfigMap multus-daemon-config of upstream's deployments/multus-daemonset-thick.yml, v4.3.0.
 UPSTREAM_SHIPPED = {

@@ -7,7 +7,6 @@ import base64
 import json
 import socket
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,11 @@ from multus.attachment_cache import SpareFiles
 from multus.cni.versions import SUPPORTED_VERSIONS
 from multus.shim.multus_shim import request as unix_request
 from tests.conftest import unique_name
-from tests.e2e.daemon.conftest import StartDaemon
-from tests.e2e.daemon.support import OWN_FAKES, DaemonProcess, ShimRuntime, wait_for
+from tests.e2e.daemon.conftest import RuntimeFor, StartDaemon
+from tests.e2e.daemon.support import OWN_FAKES, ShimRuntime, wait_for
 from tests.testenv import TestEnv, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
-
-RuntimeFor = Callable[[DaemonProcess], ShimRuntime]
 
 
 def dead_socket_dir(tmp_path: Path, kind: str) -> Path:

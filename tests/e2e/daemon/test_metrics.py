@@ -4,16 +4,13 @@ latency histogram, requests in flight, cache sizes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.daemon.conftest import StartDaemon
-from tests.e2e.daemon.support import DaemonProcess, ShimRuntime, metric, wait_for
+from tests.e2e.daemon.conftest import RuntimeFor, StartDaemon
+from tests.e2e.daemon.support import metric, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
-
-RuntimeFor = Callable[[DaemonProcess], ShimRuntime]
 
 
 def test_metrics_count_requests_in_flight_and_cached(

@@ -5,17 +5,14 @@ file is missing and writes it back when the file returns; the file it writes ser
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import unique_name
-from tests.e2e.daemon.conftest import StartDaemon
+from tests.e2e.daemon.conftest import RuntimeFor, StartDaemon
 from tests.e2e.daemon.support import (
     NODE_CONFIG,
-    DaemonProcess,
-    ShimRuntime,
     attach_blue,
     cluster_conflist,
     wait_for,
@@ -23,8 +20,6 @@ from tests.e2e.daemon.support import (
 from tests.e2e.meta.runtime import next_subnet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
-
-RuntimeFor = Callable[[DaemonProcess], ShimRuntime]
 
 
 def test_node_config_follows_the_primary_and_the_readiness_indicator(

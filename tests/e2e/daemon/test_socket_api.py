@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from multus.shim.multus_shim import request as unix_request
+from tests.e2e.daemon.conftest import RuntimeFor, StartDaemon
 from tests.e2e.daemon.support import (
     DaemonProcess,
     ShimRuntime,
@@ -165,7 +166,10 @@ def padded(config: dict[str, Any], size: int) -> bytes:
     return json.dumps({**config, "padding": "x" * (size - base)}).encode()
 
 
-def test_a_config_of_several_megabytes_goes_through(rt: ShimRuntime) -> None:
+def test_a_config_of_several_megabytes_goes_through_where_the_limit_allows_it(
+    start_daemon: StartDaemon, runtime_for: RuntimeFor
+) -> None:
+    rt = runtime_for(start_daemon(maxRequestBytes=16 * 1024 * 1024))
     blue = rt.bridge_net("blue", default_route=False)
     rt.nad("blue", blue.config)
     rt.pod("blue")
@@ -183,10 +187,10 @@ def test_a_config_of_several_megabytes_goes_through(rt: ShimRuntime) -> None:
 
 def test_a_config_beyond_the_request_limit_is_a_cni_error(rt: ShimRuntime) -> None:
     rt.pod()
-    stdin = padded(rt.multus_config(), 30_000_000)  # 40 MB once base64-encoded: over the daemon's 32 MiB
+    stdin = padded(rt.multus_config(), 1_000_000)  # 1.3 MB once base64-encoded: over the default 1 MiB
 
     error = rt.run("ADD", stdin=stdin).error(6)
 
-    assert "larger than" in error["msg"]
+    assert "larger than 1048576 bytes" in error["msg"]
     assert rt.leftovers() == []
     assert_still_serving(rt.daemon)
