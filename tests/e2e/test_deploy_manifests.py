@@ -237,7 +237,7 @@ def test_the_service_account_may_do_what_it_needs_and_upstreams_rules_and_nothin
 HOST_PATHS = {
     "cniConfigDir": "/etc/cni/net.d",
     "socketDir": "/run/multus",
-    "resultsDir": "/var/lib/cni/multus-py",
+    "resultsDir": "/var/lib/cni/multus",
     "cniDir": "/var/lib/cni/multus",
     "binDir": "/opt/cni/bin",
     "confDir": "/etc/cni/multus/net.d",
