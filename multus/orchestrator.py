@@ -293,7 +293,7 @@ class Orchestrator:
     def _apply_default_route(
         self, attachments: list[PodAttachment], results: list[Result], record: ContainerRecord
     ) -> None:
-        """Point the pod's default route at the one attachment that asked for it (REFERENCE §4)."""
+        """Point the pod's default route at the one attachment that asked for it (docs/reference.md §4)."""
         for chosen, attachment in enumerate(attachments):
             for gateway in attachment.default_route:
                 family = ipaddress.ip_address(gateway).version
