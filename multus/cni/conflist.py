@@ -44,6 +44,7 @@ from multus.cni.exec import DelegateExecutor, plugin_result
 from multus.cni.ipam import ARGS_READ_BY_IPAM, cni_args_problem, ipam_type
 from multus.cni.names import container_id_error, ifname_error
 from multus.cni.results import Result
+from multus.cni.validation import short
 from multus.cni.versions import CHECK_SINCE, GC_SINCE, PREV_RESULT_ON_DEL_SINCE, STATUS_SINCE, at_least
 
 log = logging.getLogger(__name__)
@@ -68,16 +69,24 @@ def parse_valid_attachments(stdin_config: Mapping[str, Any]) -> frozenset[tuple[
     for index, item in enumerate(listed):
         where = f"GC: {key}[{index}]"
         if not isinstance(item, Mapping):
-            raise InvalidEnvironment(f"{where} must be an object with containerID and ifname, not {item!r}")
-        container_id, ifname = item.get("containerID"), item.get("ifname")
-        if not isinstance(container_id, str) or (problem := container_id_error(container_id)):
             raise InvalidEnvironment(
-                f"{where}.containerID {problem or f'must be a string, not {container_id!r}'}"
+                f"{where} must be an object with containerID and ifname, not {short(item)}"
             )
-        if not isinstance(ifname, str) or (problem := ifname_error(ifname)):
-            raise InvalidEnvironment(f"{where}.ifname {problem or f'must be a string, not {ifname!r}'}")
-        pairs.add((container_id, ifname))
+        pairs.add(
+            (
+                _valid_string(item.get("containerID"), container_id_error, f"{where}.containerID"),
+                _valid_string(item.get("ifname"), ifname_error, f"{where}.ifname"),
+            )
+        )
     return frozenset(pairs)
+
+
+def _valid_string(value: object, rule: Callable[[str], str | None], where: str) -> str:
+    problem = rule(value) if isinstance(value, str) else f"must be a string, not {short(value)}"
+    if problem:
+        raise InvalidEnvironment(f"{where} {problem}")
+    assert isinstance(value, str)
+    return value
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ _REQUIRED: dict[Command, tuple[str, ...]] = {
     Command.GC: ("CNI_PATH",),
     Command.STATUS: (),
 }
+# Linux's limits on a path and on each name in it, in bytes.
+_PATH_MAX, _NAME_MAX = 4096, 255
 # What a DEL leaves out, rather than refuse, when it breaks the rule ADD enforces.
 _LEFT_OUT_BY_DEL = ("CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH")
 
@@ -129,10 +131,22 @@ def _no_nul(value: str) -> str | None:
     return "must not contain NUL" if "\0" in value else None
 
 
+def _netns_error(value: str) -> str | None:
+    """What makes CNI_NETNS a path no namespace can be at (whether one is there is the caller's to find)."""
+    if why := _no_nul(value):
+        return why
+    if not value.startswith("/"):
+        return f"{short(value)} must be an absolute path"
+    encoded = value.encode(errors="surrogateescape")
+    if len(encoded) >= _PATH_MAX or any(len(part) > _NAME_MAX for part in encoded.split(b"/")):
+        return f"{short(value)} is longer than a path (or one of its names) may be"
+    return None
+
+
 _VARIABLES = ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH")
 _CHECKS: dict[str, Callable[[str], str | None]] = {
     "CNI_CONTAINERID": container_id_error,
     "CNI_IFNAME": ifname_error,
-    "CNI_NETNS": _no_nul,
+    "CNI_NETNS": _netns_error,
     "CNI_PATH": _no_nul,
 }

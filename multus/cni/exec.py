@@ -58,7 +58,8 @@ def find_plugin(plugin_type: str, search_dirs: Sequence[str]) -> Path:
         if os.path.isfile(candidate):
             return Path(candidate)
     raise PluginNotAvailable(
-        f'plugin "{plugin_type}" not found', f"searched: {os.pathsep.join(search_dirs) or '(no folders)'}"
+        f'plugin "{plugin_type}" not found in binDir or CNI_PATH',
+        f"searched: {os.pathsep.join(search_dirs) or '(no folders)'}",
     )
 
 

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictInt, StrictStr, ValidationError
 
 from multus.cni import validation
-from multus.cni.errors import DecodeFailure
+from multus.cni.errors import DecodeFailure, InvalidConfig
 from multus.cni.jsontext import load_json
 from multus.cni.versions import parse_version, require_supported
 
@@ -278,7 +278,10 @@ def parse_result(data: bytes | str | dict[str, Any], *, default_version: str | N
     version = data.get("cniVersion") or default_version
     if version is None:
         raise DecodeFailure("result has no cniVersion")
-    version = require_supported(version, "result cniVersion")
+    try:
+        version = require_supported(version, "result cniVersion")
+    except InvalidConfig as exc:  # a result is decoded, not configured
+        raise DecodeFailure(exc.msg, exc.details) from None
     wire: type[_LegacyResult | _CurrentResult] = (
         _LegacyResult if parse_version(version) < _FIRST_WITH_INTERFACES else _CurrentResult
     )

@@ -479,6 +479,9 @@ def test_a_valid_list_gives_its_pairs(stdin_config: dict[str, Any], expected: se
             "[1].containerID",
         ),
         ([{"containerID": "../x", "ifname": "eth0"}], "[0].containerID"),
+        # Found by Hypothesis: a first element without a string containerID raised UnboundLocalError.
+        ([{}], "[0].containerID must be a string, not None"),
+        ([{"containerID": 5, "ifname": "eth0"}], "[0].containerID must be a string, not 5"),
         ([{"containerID": VALID_ID}], "[0].ifname"),
         ([{"containerID": VALID_ID, "ifname": "a/b"}], "[0].ifname"),
     ],
