@@ -1,5 +1,6 @@
-"""Fixtures of the fault suite: a gate in front of the API server, and a driver per path (the in-process
-plugin; the native shim to a daemon of the test's own that reaches the API server through the gate)."""
+"""Fixtures of the fault suite: a gate in front of the API server, and a driver per path. Thin: the
+in-process plugin tests' runtime. Thick: the daemon tests' runtime on a daemon of the test's own that
+reaches the API server through the gate, execing the native shim (what the DaemonSet installs)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client
 
-from tests.e2e.daemon.conftest import StartDaemon, make_runtime, native_shim, start_daemon
+from tests.e2e.daemon.conftest import RuntimeFor, StartDaemon, native_shim, runtime_for, start_daemon
 from tests.e2e.faults.cycles import DELEGATE_TIMEOUT, Driver, ThickDriver
 from tests.e2e.faults.gate import Gate
+from tests.e2e.meta.conftest import rt
 from tests.e2e.meta.runtime import Runtime
 from tests.testenv import TestEnv
 
-__all__ = ["native_shim", "start_daemon"]  # the daemon tests' fixtures, used here too
+__all__ = ["native_shim", "rt", "runtime_for", "start_daemon"]  # other suites' fixtures, used here
+
+
+@pytest.fixture
+def shim(native_shim: Path) -> Path:
+    """Overrides the daemon tests' choice of both shims for `runtime_for`."""
+    return native_shim
 
 
 @pytest.fixture
@@ -26,58 +33,14 @@ def gate(apiserver: TestEnv) -> Iterator[Gate]:
 
 
 @pytest.fixture
-def thin(
-    *,
-    gate: Gate,
-    apiserver: TestEnv,
-    api_client: client.ApiClient,
-    namespace: str,
-    netns_name: str,
-    cni_bin: Path,
-    tmp_path: Path,
-) -> Iterator[Driver]:
-    rt = Runtime(
-        api=api_client,
-        kubeconfig=apiserver.kubeconfig,
-        cni_bin=cni_bin,
-        root=tmp_path,
-        namespace=namespace,
-        netns_name=netns_name,
-    )
-    try:
-        yield Driver(rt, gate)
-    finally:
-        rt.cleanup()
+def thin(gate: Gate, rt: Runtime) -> Driver:
+    return Driver(rt, gate)
 
 
 @pytest.fixture
 def thick(
-    *,
-    gate: Gate,
-    native_shim: Path,
-    start_daemon: StartDaemon,
-    apiserver: TestEnv,
-    api_client: client.ApiClient,
-    namespace: str,
-    netns_name: str,
-    cni_bin: Path,
-    tmp_path: Path,
-) -> Iterator[ThickDriver]:
+    gate: Gate, apiserver: TestEnv, tmp_path: Path, start_daemon: StartDaemon, runtime_for: RuntimeFor
+) -> ThickDriver:
     kubeconfig = gate.kubeconfig(apiserver.kubeconfig, tmp_path / "daemon-kubeconfig")
     daemon = start_daemon(kubeconfig=str(kubeconfig), delegateTimeoutSeconds=DELEGATE_TIMEOUT)
-    root = tmp_path / "runtime"
-    root.mkdir()
-    rt = make_runtime(
-        shim=native_shim,
-        daemon=daemon,
-        apiserver=apiserver,
-        api_client=api_client,
-        namespace=namespace,
-        netns_name=netns_name,
-        cni_bin=cni_bin,
-        root=root,
-    )
-    try:
-        yield ThickDriver(rt, gate)
-    finally:
-        rt.cleanup()
+    return ThickDriver(runtime_for(daemon), gate)

@@ -5,6 +5,7 @@ which lists every such cycle with the seed that replays it (MULTUS_FAULT_SEED)."
 from __future__ import annotations
 
 import pytest
+from pyroute2 import netns
 
 from tests.e2e.faults.cycles import SEED_VARIABLE, Driver, Faults, fault_seed
 
@@ -26,3 +27,27 @@ def test_fault_cycles_leave_nothing_behind(
 
     leaked = [cycle.describe(SEED, path) for cycle in cycles if cycle.problems]
     assert leaked == [], f"{len(leaked)} of {len(cycles)} cycles left something:\n" + "\n".join(leaked)
+
+
+def test_netns_record_and_cache_all_lost_leave_only_the_leases(thin: Driver) -> None:
+    """The one combination nothing can clean, so the cycles never draw it: the netns removed (its
+    interfaces go with it) and both the record and libcni's cache lost. Nothing names the attachments any
+    more, so DEL runs no delegate; what is correct is that it succeeds (a runtime would retry a failing
+    DEL forever) and that host-local's leases are all that is left. They stay: multus's GC knows
+    containers by their records, and passes no GC to the delegates."""
+    rt = thin.rt
+    rt.nad("blue", rt.bridge_net("blue", default_route=False).config)
+    box = rt.pod("blue", own_netns=True)
+    thin.run("ADD", box).ok()
+    leases = rt.ipam_allocations(box)
+    assert len(leases) == 2
+    for path in [rt.cache_file(box), *rt.result_cache_files(box)]:
+        path.unlink()
+    netns.remove(box.netns_name)
+    rt.own_netns.remove(box.netns_name)
+
+    thin.run("DEL", box).ok()
+
+    assert rt.leftovers(box) == [f"IPAM allocation {path}" for path in leases]
+    for path in leases:
+        path.unlink()

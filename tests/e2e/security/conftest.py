@@ -5,18 +5,19 @@ hands it over), and planted programs that leave a mark if anything ever runs the
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from kubernetes import client
 
-from tests.e2e.daemon.conftest import make_runtime, native_shim, shared_daemon
+from tests.e2e.daemon.conftest import native_shim, runtime_for, shared_daemon, start_daemon
+from tests.e2e.daemon.conftest import rt as thick_rt
+from tests.e2e.faults.conftest import gate
+from tests.e2e.meta.conftest import rt as thin_rt
 from tests.e2e.meta.runtime import FAKE_PLUGINS, Runtime
-from tests.testenv import TestEnv
 
-__all__ = ["native_shim", "shared_daemon"]  # the daemon tests' fixtures, used here too
+# Other suites' fixtures, used here; imported under another name, a fixture goes by that name.
+__all__ = ["gate", "native_shim", "runtime_for", "shared_daemon", "start_daemon", "thick_rt", "thin_rt"]
 
 PLANTED = """#!/bin/sh
 echo "$0" >> {marker}
@@ -64,41 +65,14 @@ def planted(tmp_path: Path) -> Planted:
     return made
 
 
+@pytest.fixture
+def shim(native_shim: Path) -> Path:
+    """Overrides the daemon tests' choice of both shims for `thick_rt` and `runtime_for`."""
+    return native_shim
+
+
 @pytest.fixture(params=["thin", "thick"])
-def rt(
-    request: pytest.FixtureRequest,
-    *,
-    apiserver: TestEnv,
-    api_client: client.ApiClient,
-    namespace: str,
-    netns_name: str,
-    cni_bin: Path,
-    tmp_path: Path,
-) -> Iterator[Runtime]:
-    root = tmp_path / "runtime"
-    root.mkdir()
-    made = (
-        Runtime(
-            api=api_client,
-            kubeconfig=apiserver.kubeconfig,
-            cni_bin=cni_bin,
-            root=root,
-            namespace=namespace,
-            netns_name=netns_name,
-        )
-        if request.param == "thin"
-        else make_runtime(
-            shim=request.getfixturevalue("native_shim"),
-            daemon=request.getfixturevalue("shared_daemon"),
-            apiserver=apiserver,
-            api_client=api_client,
-            namespace=namespace,
-            netns_name=netns_name,
-            cni_bin=cni_bin,
-            root=root,
-        )
-    )
-    try:
-        yield made
-    finally:
-        made.cleanup()
+def rt(request: pytest.FixtureRequest) -> Runtime:
+    """The in-process plugin tests' runtime, or the daemon tests' (native shim, shared daemon)."""
+    made: Runtime = request.getfixturevalue(f"{request.param}_rt")
+    return made

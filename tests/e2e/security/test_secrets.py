@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from tests.e2e.daemon.conftest import StartDaemon, make_runtime, start_daemon
+from tests.e2e.daemon.conftest import RuntimeFor, StartDaemon
 from tests.e2e.faults.gate import Gate
 from tests.e2e.meta.runtime import Runtime
 from tests.testenv import TestEnv
-
-__all__ = ["start_daemon"]  # the daemon tests' fixture, used here too
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
@@ -67,97 +65,56 @@ def events_text(core: client.CoreV1Api, namespace: str) -> str:
     )
 
 
+@pytest.mark.parametrize("rt", ["thin"], indirect=True)  # thick: the daemon's own credentials, below
 @pytest.mark.parametrize("api", ["unreachable", "refuses-the-token"])
 @pytest.mark.parametrize("user", ["token", "tokenFile"])
 def test_thin_plugin_keeps_its_credentials_out_of_errors_and_logs(
-    *,
-    apiserver: TestEnv,
-    api_client: client.ApiClient,
-    namespace: str,
-    netns_name: str,
-    cni_bin: Path,
-    tmp_path: Path,
-    api: str,
-    user: str,
+    rt: Runtime, apiserver: TestEnv, tmp_path: Path, api: str, user: str
 ) -> None:
-    rt = Runtime(
-        api=api_client,
-        kubeconfig=apiserver.kubeconfig,
-        cni_bin=cni_bin,
-        root=tmp_path,
-        namespace=namespace,
-        netns_name=netns_name,
-    )
-    try:
-        server = "https://127.0.0.1:1" if api == "unreachable" else apiserver.server
-        planted = Secrets(apiserver, tmp_path, server, certificate=api == "unreachable")
-        log_file = tmp_path / "multus.log"
-        kubeconfig = planted.kubeconfig if user == "token" else planted.file_kubeconfig
-        config = rt.multus_config(kubeconfig=str(kubeconfig), logFile=str(log_file), logLevel="verbose")
-        rt.pod("blue")
+    server = "https://127.0.0.1:1" if api == "unreachable" else apiserver.server
+    planted = Secrets(apiserver, tmp_path, server, certificate=api == "unreachable")
+    log_file = tmp_path / "multus.log"
+    kubeconfig = planted.kubeconfig if user == "token" else planted.file_kubeconfig
+    config = rt.multus_config(kubeconfig=str(kubeconfig), logFile=str(log_file), logLevel="verbose")
+    rt.pod("blue")
 
-        add = rt.run("ADD", config=config)
-        delete = rt.run("DEL", config=config)
+    add = rt.run("ADD", config=config)
+    delete = rt.run("DEL", config=config)
 
-        add.error(None)  # the pod cannot be read
-        delete.ok()
-        written = "\n".join([add.stdout, add.stderr, delete.stdout, delete.stderr, log_file.read_text()])
-        assert log_file.read_text()  # the failure was logged, and the log is checked
-        assert planted.found_in(written) == []
-        assert planted.found_in(events_text(rt.core, namespace)) == []
-        assert rt.leftovers() == []
-    finally:
-        rt.cleanup()
+    add.error(None)  # the pod cannot be read
+    delete.ok()
+    written = "\n".join([add.stdout, add.stderr, delete.stdout, delete.stderr, log_file.read_text()])
+    assert log_file.read_text()  # the failure was logged, and the log is checked
+    assert planted.found_in(written) == []
+    assert planted.found_in(events_text(rt.core, rt.namespace)) == []
+    assert rt.leftovers() == []
 
 
 def test_daemon_keeps_its_credentials_out_of_its_log_replies_and_events(
-    *,
-    apiserver: TestEnv,
-    api_client: client.ApiClient,
-    namespace: str,
-    netns_name: str,
-    cni_bin: Path,
-    tmp_path: Path,
-    native_shim: Path,
-    start_daemon: StartDaemon,
+    apiserver: TestEnv, gate: Gate, tmp_path: Path, start_daemon: StartDaemon, runtime_for: RuntimeFor
 ) -> None:
-    gate = Gate(apiserver.server)
+    """`gate` comes before the daemon, so it is open again when the daemon drains at teardown."""
     planted = Secrets(apiserver, tmp_path, f"https://127.0.0.1:{gate.port}")
     daemon = start_daemon(kubeconfig=str(planted.file_kubeconfig), logLevel="debug")
-    root = tmp_path / "runtime"
-    root.mkdir()
-    rt = make_runtime(
-        shim=native_shim,
-        daemon=daemon,
-        apiserver=apiserver,
-        api_client=api_client,
-        namespace=namespace,
-        netns_name=netns_name,
-        cni_bin=cni_bin,
-        root=root,
-    )
-    try:
-        rt.nad("blue", rt.bridge_net("blue", default_route=False).config)
-        added = rt.pod("blue")
-        missing = rt.pod("absent", own_netns=True)
-        rt.run("ADD", sandbox=added).ok()
-        gate.shut()  # the API server goes away: the daemon's watches, reports and reads fail
-        replies = [
-            rt.run("ADD", sandbox=missing),  # its NAD is not cached: the daemon must ask, and cannot
-            rt.run("DEL", sandbox=added),
-            rt.run("DEL", sandbox=missing),
-        ]
-        gate.open()
-        rt.run("ADD", sandbox=missing).error(None)  # with the API server back: a failure told as an Event
-        rt.run("DEL", sandbox=missing).ok()
+    rt = runtime_for(daemon)
+    rt.nad("blue", rt.bridge_net("blue", default_route=False).config)
+    added = rt.pod("blue")
+    missing = rt.pod("absent", own_netns=True)
+    rt.run("ADD", sandbox=added).ok()
+    gate.shut()  # the API server goes away: the daemon's watches, reports and reads fail
+    replies = [
+        rt.run("ADD", sandbox=missing),  # its NAD is not cached: the daemon must ask, and cannot
+        rt.run("DEL", sandbox=added),
+        rt.run("DEL", sandbox=missing),
+    ]
+    gate.open()
+    rt.run("ADD", sandbox=missing).error(None)  # with the API server back: a failure told as an Event
+    rt.run("DEL", sandbox=missing).ok()
 
-        assert replies[0].status != 0
-        written = "\n".join(part for reply in replies for part in (reply.stdout, reply.stderr))
-        assert planted.found_in(written) == []
-        assert planted.found_in(daemon.log_path.read_text()) == []
-        assert planted.found_in(events_text(rt.core, namespace)) == []
-        assert any(line.get("level") in ("error", "warning") for line in daemon.log_lines())
-        assert rt.leftovers(added) == []
-    finally:
-        rt.cleanup()
-        gate.shut()
+    assert replies[0].status != 0
+    written = "\n".join(part for reply in replies for part in (reply.stdout, reply.stderr))
+    assert planted.found_in(written) == []
+    assert planted.found_in(daemon.log_path.read_text()) == []
+    assert planted.found_in(events_text(rt.core, rt.namespace)) == []
+    assert any(line.get("level") in ("error", "warning") for line in daemon.log_lines())
+    assert rt.leftovers(added) == []

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.daemon.conftest import StartDaemon, start_daemon
-
-__all__ = ["start_daemon"]  # the daemon tests' fixture, used here too
+from tests.e2e.daemon.conftest import StartDaemon
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
