@@ -1,4 +1,4 @@
-"""The packages import, ship their type marker, and keep the layering of DESIGN.md."""
+"""The packages import, ship their type marker, and keep the layering of docs/architecture.md (layers)."""
 
 from __future__ import annotations
 

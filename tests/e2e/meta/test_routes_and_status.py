@@ -1,4 +1,4 @@
-"""The default route (REFERENCE §4), the network-status annotation (§5), the UID check and Events."""
+"""The default route (docs/reference.md §4), network-status (§5), the UID check and Events (§5)."""
 
 from __future__ import annotations
 
