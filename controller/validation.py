@@ -1,9 +1,10 @@
 """Whether a NetworkAttachmentDefinition is usable, judged with the node side's own parsers.
 
 The node reads a NAD's `spec.config` with `multus.k8s.nad.parse_nad_config` and the resulting CNI config
-with `multus.cni.config.parse_network_config` (plugin types, network name, versions, flags); this module
-runs the same two, so a NAD the admission webhook lets through is one the node accepts, and the message
-a user sees at `kubectl apply` time is the one the pod would have failed with.
+with `multus.cni.config.parse_network_config` (plugin types, network name, versions, flags, and each
+plugin's input as the Go plugins decode it: `multus.cni.ipam`); this module runs the same two, so a NAD
+the admission webhook lets through is one the node accepts, and the message a user sees at
+`kubectl apply` time is the one the pod would have failed with.
 
 Two additions of ours: the NAD name must be a DNS-1123 label (`multus.k8s.nad.nad_name_problem`; the
 API server allows dotted names) and `k8s.v1.cni.cncf.io/resourceName` must be an extended resource name

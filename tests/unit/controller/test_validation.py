@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from controller.validation import NadVerdict, admission_problems, judge_nad, resource_name_problem
+from multus.cni.config import parse_network_config
+from multus.cni.errors import InvalidConfig
 
 RESOURCE = "k8s.v1.cni.cncf.io/resourceName"
 
@@ -93,6 +95,34 @@ def test_each_config_rule_names_its_field(config: object, expected: str) -> None
     assert all(
         problem.startswith("NetworkAttachmentDefinition ns/net: spec.config") for problem in verdict.problems
     )
+
+
+@pytest.mark.parametrize(
+    ("ipam", "field"),
+    [
+        ({"type": "host-local", "ranges": [[{"subnet": "bogus"}]]}, "ipam.ranges[0][0].subnet"),
+        ({"type": "host-local", "ranges": [[{"subnet": "10.1.0.1/24"}]]}, "ipam.ranges[0][0].subnet"),
+        ({"type": "host-local"}, "ipam: has no IP ranges"),
+        ({"type": "host-local", "subnet": "10.1.0.0/24", "routes": [{"dst": "x"}]}, "ipam.routes[0].dst"),
+        ({"type": "static", "addresses": [{"address": "10.1.0.5"}]}, "ipam.addresses[0].address"),
+        ("host-local", "ipam"),
+        ({"type": 5}, "ipam.type"),
+    ],
+)
+def test_ipam_its_plugin_would_refuse_is_refused_with_the_nodes_message(ipam: object, field: str) -> None:
+    # One parser: what a node answers a pod on this NAD, the webhook answers `kubectl apply`.
+    config = {"cniVersion": "1.0.0", "name": "net", "type": "bridge", "ipam": ipam}
+    (problem,) = judge_nad(nad(config)).problems
+    with pytest.raises(InvalidConfig) as node:
+        parse_network_config(config)
+    assert problem == f"NetworkAttachmentDefinition ns/net: spec.config: {node.value.msg}"
+    assert f"invalid network config: {field}" in problem
+
+
+def test_a_network_name_longer_than_253_characters_is_refused() -> None:
+    assert judge_nad(nad({"type": "bridge", "name": "n" * 253})).valid
+    (problem,) = judge_nad(nad({"type": "bridge", "name": "n" * 254})).problems
+    assert "name: is 254 characters long, longer than 253" in problem
 
 
 def test_name_must_be_a_dns_label() -> None:
