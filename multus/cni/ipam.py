@@ -27,7 +27,7 @@ from typing import Any
 
 from multus.cni import gojson
 from multus.cni.addresses import IPAddress, IPInterface, parse_cidr, parse_ip, parse_ip_or_cidr
-from multus.cni.gojson import Refused, integer, list_of, map_of, pointer, string, struct
+from multus.cni.gojson import Decoder, Refused, integer, list_of, map_of, pointer, string, struct
 from multus.cni.validation import short
 from multus.cni.versions import at_least
 
@@ -72,55 +72,50 @@ _NET_CONF = struct(
 )
 _RANGE_FIELDS = {"rangeStart": _IP, "rangeEnd": _IP, "subnet": _IPNET, "gateway": _IP}
 _RANGE_SETS = list_of(list_of(struct(_RANGE_FIELDS)))
-_HOST_LOCAL = struct(
+
+
+def _ipam_input(ipam: Mapping[str, Decoder], ips: Decoder, **runtime: Decoder) -> Decoder:
+    """What an IPAM plugin reads: the whole plugin config into its own `Net`, with the `ipam` fields of
+    its IPAMConfig besides the common ones, and addresses asked for in `args.cni.ips` and at runtime."""
+    return struct(
+        {
+            "name": string,
+            "cniVersion": string,
+            "ipam": pointer(
+                struct({**ipam, "Name": string, "type": string, "routes": list_of(pointer(_ROUTE))})
+            ),
+            "runtimeConfig": struct({**runtime, "ips": list_of(ips)}),
+            "args": pointer(struct({"cni": pointer(struct({"ips": list_of(ips)}))})),
+        }
+    )
+
+
+_HOST_LOCAL = _ipam_input(
     {
-        "name": string,
-        "cniVersion": string,
-        "ipam": pointer(
-            struct(
-                {
-                    **_RANGE_FIELDS,  # the embedded *Range: a range written at the ipam level
-                    "Name": string,
-                    "type": string,
-                    "routes": list_of(pointer(_ROUTE)),
-                    "dataDir": string,
-                    "resolvConf": string,
-                    "ranges": _RANGE_SETS,
-                }
-            )
-        ),
-        "runtimeConfig": struct({"ipRanges": _RANGE_SETS, "ips": list_of(_IP_OR_CIDR)}),
-        "args": pointer(struct({"cni": pointer(struct({"ips": list_of(_IP_OR_CIDR)}))})),
-    }
+        **_RANGE_FIELDS,  # the embedded *Range: a range written at the ipam level
+        "dataDir": string,
+        "resolvConf": string,
+        "ranges": _RANGE_SETS,
+    },
+    _IP_OR_CIDR,
+    ipRanges=_RANGE_SETS,
 )
-_STATIC = struct(
+_STATIC = _ipam_input(
     {
-        "name": string,
-        "cniVersion": string,
-        "ipam": pointer(
+        "addresses": list_of(
             struct(
                 {
-                    "Name": string,
-                    "type": string,
-                    "routes": list_of(pointer(_ROUTE)),
-                    "addresses": list_of(
-                        struct(
-                            {
-                                "address": string,
-                                "gateway": _IP,
-                                # Untagged fields: matched by these names, exactly or folded.
-                                "Address": struct({"IP": _IP, "Mask": string}),
-                                "Version": string,
-                            }
-                        )
-                    ),
-                    "dns": _DNS,
+                    "address": string,
+                    "gateway": _IP,
+                    # Untagged fields: matched by these names, exactly or folded.
+                    "Address": struct({"IP": _IP, "Mask": string}),
+                    "Version": string,
                 }
             )
         ),
-        "runtimeConfig": struct({"ips": list_of(string)}),
-        "args": pointer(struct({"cni": pointer(struct({"ips": list_of(string)}))})),
-    }
+        "dns": _DNS,
+    },
+    string,
 )
 
 

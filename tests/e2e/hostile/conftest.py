@@ -13,12 +13,13 @@ from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from tests.conftest import unique_name
-from tests.e2e.daemon.conftest import native_shim
+from tests.e2e.daemon.conftest import make_runtime, native_shim
 from tests.e2e.daemon.support import DaemonProcess, ShimRuntime, cluster_conflist, daemon_config
+from tests.e2e.meta.conftest import rt
 from tests.e2e.meta.runtime import Runtime, next_subnet
 from tests.testenv import TestEnv
 
-__all__ = ["hostile_daemon", "native_shim", "thick", "thin"]
+__all__ = ["hostile_daemon", "native_shim", "rt", "thick", "thin"]
 
 
 @pytest.fixture(scope="session")
@@ -40,30 +41,9 @@ def hostile_daemon(apiserver: TestEnv, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture
-def thin(
-    *,
-    apiserver: TestEnv,
-    api_client: client.ApiClient,
-    namespace: str,
-    netns_name: str,
-    cni_bin: Path,
-    tmp_path: Path,
-) -> Iterator[Runtime]:
-    """The in-process plugin, as tests/e2e/meta's `rt`."""
-    root = tmp_path / "thin"
-    root.mkdir()
-    runtime = Runtime(
-        api=api_client,
-        kubeconfig=apiserver.kubeconfig,
-        cni_bin=cni_bin,
-        root=root,
-        namespace=namespace,
-        netns_name=netns_name,
-    )
-    try:
-        yield runtime
-    finally:
-        runtime.cleanup()
+def thin(rt: Runtime) -> Runtime:
+    """The in-process plugin: tests/e2e/meta's `rt`, under the name that says which path it is."""
+    return rt
 
 
 @pytest.fixture
@@ -77,21 +57,21 @@ def thick(
     native_shim: Path,
     hostile_daemon: DaemonProcess,
 ) -> Iterator[ShimRuntime]:
-    """The native shim to the package's daemon; its first pod gets a namespace of its own."""
-    root = tmp_path / "thick"
-    root.mkdir()
+    """The native shim to the package's daemon; its first pod gets a namespace of its own (`rt` has the
+    test's)."""
     first = unique_name("mt-")
-    runtime = ShimRuntime(
+    netns.create(first)
+    (tmp_path / "thick").mkdir()
+    runtime = make_runtime(
         shim=native_shim,
         daemon=hostile_daemon,
-        api=api_client,
-        kubeconfig=apiserver.kubeconfig,
-        cni_bin=cni_bin,
-        root=root,
+        apiserver=apiserver,
+        api_client=api_client,
         namespace=namespace,
         netns_name=first,
+        cni_bin=cni_bin,
+        root=tmp_path / "thick",
     )
-    netns.create(first)
     runtime.own_netns.append(first)  # removed by cleanup, as the namespaces it makes itself
     try:
         yield runtime
