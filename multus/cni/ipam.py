@@ -12,7 +12,9 @@ as the plugins read it (containernetworking/plugins v1.10, with encoding/json's 
   rangeEnd inside it, in order), one family per range set, no overlaps, at most one address per family
   before 0.3.0, `routes`, and the addresses of `args.cni.ips` and `runtimeConfig`;
 - `ipam` of type `static` (its LoadIPAMConfig): `addresses` in CIDR form, `routes`, `dns`, and the CIDRs
-  of `args.cni.ips` and `runtimeConfig.ips`.
+  of `args.cni.ips` and `runtimeConfig.ips`;
+- the `bridge` plugin (its loadNetConf, on DEL too): its keys' types, `vlan` within 0-4094, `vlanTrunk`
+  ranges. Other plugins' own keys are left to them.
 
 `cni_args_problem` checks the CNI_ARGS the two read (`IP`, static's `GATEWAY`); host-local reads them
 on DEL too.
@@ -119,6 +121,33 @@ _STATIC = _ipam_input(
 )
 
 
+_VLAN_IDS = range(1, 4095)
+_BRIDGE = struct(
+    {
+        "bridge": string,
+        "isGateway": gojson.boolean,
+        "isDefaultGateway": gojson.boolean,
+        "forceAddress": gojson.boolean,
+        "ipMasq": gojson.boolean,
+        "ipMasqBackend": pointer(string),
+        "mtu": integer,
+        "hairpinMode": gojson.boolean,
+        "promiscMode": gojson.boolean,
+        "vlan": integer,
+        "vlanTrunk": list_of(
+            pointer(struct({"minID": pointer(integer), "maxID": pointer(integer), "id": pointer(integer)}))
+        ),
+        "preserveDefaultVlan": gojson.boolean,
+        "macspoofchk": gojson.boolean,
+        "enabledad": gojson.boolean,
+        "disableContainerInterface": gojson.boolean,
+        "portIsolation": gojson.boolean,
+        "args": struct({"cni": struct({"mac": string})}),
+        "runtimeConfig": struct({"mac": string}),
+    }
+)
+
+
 def ipam_type(config: Mapping[str, Any]) -> str:
     """The IPAM plugin a plugin config delegates to, as the plugin reads it ("" for none); the config
     must have passed `plugin_config_problem`."""
@@ -131,6 +160,8 @@ def plugin_config_problem(config: Mapping[str, Any], version: str) -> Refused | 
     the list's `name` and `cniVersion`), or None. `version` is the list's version."""
     try:
         decoded = _NET_CONF(config, "")
+        if config.get("type") == "bridge":
+            _check_bridge(_BRIDGE(config, ""))
         kind = decoded.get("ipam", {}).get("type", "") if isinstance(decoded, dict) else ""
         if kind == HOST_LOCAL:
             _check_host_local(_HOST_LOCAL(config, ""), version)
@@ -282,3 +313,23 @@ def _cidr(where: str, text: str | None) -> IPAddress:
     if parsed is None:
         raise Refused(where, f"{short(text or '')} is not an address/prefix (CIDR)")
     return parsed.ip
+
+
+# bridge ----------------------------------------------------------------------------------------------
+
+
+def _check_bridge(conf: dict[str, Any]) -> None:
+    if not 0 <= conf.get("vlan", 0) < 4095:
+        raise Refused("vlan", f"{conf['vlan']} is not a VLAN ID (0 to 4094)")
+    for index, trunk in enumerate(conf.get("vlanTrunk") or []):
+        where = f"vlanTrunk[{index}]"
+        if trunk is None:  # the plugin dereferences it: it would crash on every command
+            raise Refused(where, "must be an object, not null")
+        low, high, single = trunk.get("minID"), trunk.get("maxID"), trunk.get("id")
+        if (low is None) != (high is None):
+            raise Refused(where, "sets one of minID and maxID: set both or neither")
+        for key, value in (("minID", low), ("maxID", high), ("id", single)):
+            if value is not None and value not in _VLAN_IDS:
+                raise Refused(f"{where}.{key}", f"{value} is not a VLAN ID (1 to 4094)")
+        if low is not None and high is not None and high < low:
+            raise Refused(where, f"maxID {high} is below minID {low}")

@@ -194,6 +194,33 @@ CASES: dict[str, tuple[dict[str, Any], str, str | None]] = {
         "DNS.nameservers",
     ),
     "prevResult as a list": ({**host_local(ranges=[[RANGE]]), "prevresult": []}, VERSION, "prevresult"),
+    "bridge's mtu as text": ({"type": "bridge", "mtu": "1500"}, VERSION, "mtu"),
+    "bridge's MTU folded": ({"type": "bridge", "MTU": "1500"}, VERSION, "MTU"),
+    "bridge's isGateway as text": ({"type": "bridge", "isGateway": "true"}, VERSION, "isGateway"),
+    "a VLAN of 4095": ({"type": "bridge", "vlan": 4095}, VERSION, "vlan"),
+    "a VLAN of 4094": ({"type": "bridge", "vlan": 4094}, VERSION, None),
+    "a negative VLAN": ({"type": "bridge", "vlan": -1}, VERSION, "vlan"),
+    "a null trunk": ({"type": "bridge", "vlanTrunk": [None]}, VERSION, "vlanTrunk[0]"),
+    "a trunk with minID alone": ({"type": "bridge", "vlanTrunk": [{"minID": 2}]}, VERSION, "vlanTrunk[0]"),
+    "a trunk upside down": (
+        {"type": "bridge", "vlanTrunk": [{"minID": 5, "maxID": 2}]},
+        VERSION,
+        "vlanTrunk[0]",
+    ),
+    "a trunk id of 0": ({"type": "bridge", "vlanTrunk": [{"id": 0}]}, VERSION, "vlanTrunk[0].id"),
+    "a trunk": ({"type": "bridge", "vlanTrunk": [{"minID": 1, "maxID": 4094, "id": 7}, {}]}, VERSION, None),
+    "bridge's args.cni.mac as a number": (
+        {"type": "bridge", "args": {"cni": {"mac": 5}}},
+        VERSION,
+        "args.cni.mac",
+    ),
+    "bridge's args.cni as a list": ({"type": "bridge", "args": {"cni": []}}, VERSION, "args.cni"),
+    "bridge's runtimeConfig.mac as a number": (
+        {"type": "bridge", "runtimeConfig": {"mac": 5}},
+        VERSION,
+        "runtimeConfig.mac",
+    ),
+    "bridge's ipMasqBackend as a number": ({"type": "bridge", "ipMasqBackend": 5}, VERSION, "ipMasqBackend"),
     "a static address": (
         static(addresses=[{"address": "10.1.1.5/24", "gateway": "10.1.1.1"}]),
         VERSION,
@@ -249,10 +276,15 @@ def _ipam_kind(config: dict[str, Any]) -> object:
 
 
 def go_accepts(cni_bin: Path, data_dir: Path, config: dict[str, Any], version: str) -> bool:
-    """Whether the real plugins read `config`: static's ADD (its DEL reads nothing), else bridge's DEL
-    without a netns, which reads its config and has its IPAM plugin (host-local) read it on DEL."""
+    """Whether the real plugins read `config`: bridge's DEL without a netns, which reads its config and
+    has its IPAM plugin read it (host-local reads all on DEL), and with static IPAM static's ADD too
+    (its DEL reads nothing)."""
     given = _input(config, version, data_dir)
-    plugin, command = ("static", "ADD") if _ipam_kind(given) == "static" else ("bridge", "DEL")
+    runs = [("bridge", "DEL")] + ([("static", "ADD")] if _ipam_kind(given) == "static" else [])
+    return all(_exits_zero(cni_bin, plugin, command, given) for plugin, command in runs)
+
+
+def _exits_zero(cni_bin: Path, plugin: str, command: str, given: dict[str, Any]) -> bool:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CNI_COMMAND": command,
@@ -342,6 +374,21 @@ _ROUTES = st.fixed_dictionaries(
 _KEYS = st.sampled_from(["subnet", "Subnet", "SUBNET", "\u017fubnet", "sübnet"])
 
 
+_VLAN = st.none() | st.integers(-2, 4100) | st.sampled_from([4094, 4095, "7"])
+_BRIDGE_KEYS = st.fixed_dictionaries(
+    {},
+    optional={
+        "mtu": st.integers(0, 9000) | st.text(max_size=4),
+        "vlan": _VLAN,
+        "vlanTrunk": st.lists(
+            st.none() | st.fixed_dictionaries({}, optional={"minID": _VLAN, "maxID": _VLAN, "id": _VLAN}),
+            max_size=3,
+        ),
+        "isGateway": st.booleans() | st.sampled_from(["true", 1]),
+    },
+)
+
+
 @st.composite
 def _ipam_configs(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     """A config and the version to run it at. Not static before 0.3.0: its result then needs an
@@ -367,6 +414,7 @@ def _ipam_configs(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     config: dict[str, Any] = {"type": "bridge", draw(st.sampled_from(["ipam", "IPAM", "\u0131pam"])): ipam}
     if draw(st.booleans()):
         config["args"] = {"cni": {"ips": draw(st.lists(_ADDRESSES | _SUBNETS, max_size=2))}}
+    config |= draw(_BRIDGE_KEYS)
     return config, version
 
 
