@@ -6,7 +6,7 @@ as the plugins read it (containernetworking/plugins v1.10, with encoding/json's 
 `multus.cni.gojson`), and refused with the field named:
 
 - every plugin: the spec's keys of `types.NetConf` (`name`, `type`, `cniVersion`, `capabilities`, an
-  `ipam` object with a string `type`, `dns`, `prevResult`, `cni.dev/valid-attachments`);
+  `ipam` object whose `type` is a plain file name, `dns`, `prevResult`, `cni.dev/valid-attachments`);
 - `ipam` of type `host-local` (allocator.LoadIPAMConfig): every range of `ranges` and the range written
   at the `ipam` level (a subnet with room for addresses and no host bits set; gateway, rangeStart and
   rangeEnd inside it, in order), one family per range set, no overlaps, at most one address per family
@@ -30,6 +30,7 @@ from typing import Any
 from multus.cni import gojson
 from multus.cni.addresses import IPAddress, IPInterface, parse_cidr, parse_ip, parse_ip_or_cidr
 from multus.cni.gojson import Decoder, Refused, integer, list_of, map_of, pointer, string, struct
+from multus.cni.names import plugin_type_error
 from multus.cni.validation import short
 from multus.cni.versions import at_least
 
@@ -163,6 +164,8 @@ def plugin_config_problem(config: Mapping[str, Any], version: str) -> Refused | 
         if config.get("type") == "bridge":
             _check_bridge(_BRIDGE(config, ""))
         kind = decoded.get("ipam", {}).get("type", "") if isinstance(decoded, dict) else ""
+        if kind and (why := plugin_type_error(kind)):  # the plugin looks it up in CNI_PATH, on DEL too
+            raise Refused("ipam.type", why)
         if kind == HOST_LOCAL:
             _check_host_local(_HOST_LOCAL(config, ""), version)
         elif kind == STATIC:

@@ -33,16 +33,8 @@ def network(rt: Runtime, where: str, bad: str) -> dict[str, Any]:
     return bridge.config
 
 
-# Not refused today: `ipam.type` (multus/cni/config.py, IPAMConfig.type, has no plugin_type_error check),
-# so the delegate runs and meets it: the Go plugins' own lookup refuses it, the planted program does not
-# run, but the ADD's undo and every later DEL fail on it and the sandbox's record is never removed.
-IPAM_UNCHECKED = pytest.mark.xfail(
-    strict=True, reason="ipam.type is not checked by multus/cni/config.py: every DEL of the pod fails"
-)
-
-
 @pytest.mark.parametrize("bad", sorted(BAD_TYPES))
-@pytest.mark.parametrize("where", ["nad", "chained", pytest.param("ipam", marks=IPAM_UNCHECKED), "delegates"])
+@pytest.mark.parametrize("where", ["nad", "chained", "ipam", "delegates"])
 def test_a_plugin_type_outside_the_search_path_is_refused_and_nothing_runs(
     rt: Runtime, planted: Planted, where: str, bad: str
 ) -> None:

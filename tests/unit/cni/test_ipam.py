@@ -180,6 +180,12 @@ CASES: dict[str, tuple[dict[str, Any], str, str | None]] = {
     "ipam as a string": ({"type": "bridge", "ipam": "host-local"}, VERSION, "ipam"),
     "ipam as a list": ({"type": "bridge", "ipam": []}, VERSION, "ipam"),
     "a numeric ipam type": ({"type": "bridge", "ipam": {"type": 5}}, VERSION, "ipam.type"),
+    "an ipam type leaving the search path": (
+        {"type": "bridge", "ipam": {"type": "../x"}},
+        VERSION,
+        "ipam.type",
+    ),
+    "an absolute ipam type": ({"type": "bridge", "IPAM": {"type": "/bin/sh"}}, VERSION, "ipam.type"),
     "an empty ipam": ({"type": "bridge", "ipam": {}}, VERSION, None),
     "a null ipam": ({"type": "bridge", "ipam": None}, VERSION, None),
     "a capability that is not a boolean": (
