@@ -7,6 +7,7 @@ import base64
 import json
 import stat
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,3 +195,29 @@ def test_a_config_beyond_the_request_limit_is_a_cni_error(rt: ShimRuntime) -> No
     assert "larger than 1048576 bytes" in error["msg"]
     assert rt.leftovers() == []
     assert_still_serving(rt.daemon)
+
+
+def resident_bytes(daemon: DaemonProcess) -> int:
+    assert daemon.process is not None
+    status = Path(f"/proc/{daemon.process.pid}/status").read_text()
+    kilobytes = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(kilobytes) * 1024
+
+
+def test_a_stdin_of_many_megabytes_is_refused_unread_and_costs_the_daemon_no_memory(
+    start_daemon: StartDaemon, runtime_for: RuntimeFor
+) -> None:
+    daemon = start_daemon()
+    rt = runtime_for(daemon)
+    rt.pod()
+    assert_still_serving(daemon)  # the request path warmed up before the first measure
+    before = resident_bytes(daemon)
+
+    for _ in range(3):
+        error = rt.run("ADD", stdin=padded(rt.multus_config(), 20_000_000)).error(6)
+        assert "larger than 1048576 bytes" in error["msg"]
+
+    # Read and decoded, 27 MB of base64 would leave tens of MB behind (the allocator keeps what it held).
+    assert resident_bytes(daemon) - before < 8 * 1024 * 1024
+    assert_still_serving(daemon)
+    assert rt.leftovers() == []
