@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from multus.attachment_cache import SpareFiles
 from multus.cni.cache import DEFAULT_CACHE_DIR
-from multus.cni.environment import CNIEnvironment, Command
+from multus.cni.environment import CNIEnvironment, Command, NothingToDelete
 from multus.cni.errors import CNIError, DecodeFailure, InternalError, TryAgainLater
 from multus.cni.jsontext import MalformedJSON, decode_json
 from multus.cni.versions import version_reply
@@ -233,6 +233,9 @@ class CNIServer:
                 hooks = replace(self._hooks, after_reply=after_reply.append, defer=reports.append)
                 reply = await run(env, stdin, wire.interface_attributes or {}, hooks)
                 status, payload = 200, {"Result": reply}
+            except NothingToDelete as error:  # a DEL no ADD could have made anything for: success, as thin
+                status, payload = 200, {"Result": None}
+                log.info("nothing to delete", extra=fields(command=command, reason=error.msg))
             except CNIError as error:  # answered in the request's version: read only now, for errors alone
                 status = 503 if isinstance(error, NotReady) else 400
                 payload = error.to_dict(reply_version(stdin))

@@ -43,7 +43,7 @@ def open_namespace(netns_path: str) -> int:
     try:
         fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
     except FileNotFoundError as error:
-        raise NamespaceGone(f"network namespace {netns_path} does not exist") from error
+        raise NamespaceGone(f"CNI_NETNS: network namespace {netns_path} does not exist") from error
     except OSError as error:
         raise IOFailure(f"cannot open network namespace {netns_path}", error.strerror or "") from error
     try:

@@ -92,11 +92,6 @@ def test_a_container_id_longer_than_128_characters_is_refused(thin: Runtime, thi
     assert thin.leftovers(boxes[0]) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="multus/daemon/server.py answers NothingToDelete (an InvalidEnvironment) with its 400; it must "
-    "answer 200 with a null Result, as multus/plugin.py does",
-)
 @pytest.mark.parametrize("container_id", ["c" * 243, "../../etc/passwd", "-x"])
 def test_the_daemon_answers_a_del_of_a_container_id_no_add_accepts_with_success(
     thick: ShimRuntime, container_id: str
