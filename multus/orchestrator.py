@@ -218,13 +218,16 @@ class Orchestrator:
             run_bookkeeping(pending, {"container": self.env.container_id})
 
     def _check_delegates(self, attachments: list[PodAttachment]) -> list[NetworkConfigList]:
-        """Before anything runs: every config parses and every plugin binary exists. Found later, these
-        would fail the undo's DEL of that attachment too, and keep it in the cache for ever."""
+        """Before anything runs: every config parses and every plugin binary exists, IPAM plugins too.
+        Found later, these would fail the undo's DEL of that attachment too, and keep it in the cache for
+        ever."""
         conflists = [_conflist(attachment.network, attachment.config) for attachment in attachments]
         for attachment, conflist in zip(attachments, conflists, strict=True):
             for plugin in conflist.plugins:
                 try:
                     self.runner.executor.find(plugin.type)
+                    if plugin.ipam is not None and plugin.ipam.type:
+                        self.runner.executor.find(plugin.ipam.type)
                 except CNIError as error:
                     raise type(error)(
                         f"network {attachment.network}: {error.msg}", error.details, code=error.code

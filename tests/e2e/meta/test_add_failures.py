@@ -78,6 +78,12 @@ ANNOTATION_CASES: dict[str, tuple[dict[str, Any], dict[str, Any], int, tuple[str
         50,
         ("{ns}/no-binary", '"mpy-no-such-plugin" not found'),
     ),
+    "ipam-binary-missing": (
+        {NETWORKS: "blue,no-ipam"},
+        {},
+        50,
+        ("{ns}/no-ipam", '"mpy-no-such-ipam" not found'),
+    ),
 }
 
 
@@ -91,6 +97,7 @@ def test_bad_selection_fails_cleanly(rt: Runtime, case: str) -> None:
     rt.nad("not-json", "{not json")
     rt.nad("no-type", json.dumps({"cniVersion": "1.1.0", "bridge": "x"}))
     rt.nad("no-binary", {"cniVersion": "1.1.0", "type": "mpy-no-such-plugin"})
+    rt.nad("no-ipam", {"cniVersion": "1.1.0", "type": "bridge", "ipam": {"type": "mpy-no-such-ipam"}})
     rt.nad("bad-version", {**blue.config, "cniVersion": "banana"})
     rt.nad("bad-name", {**blue.config, "name": "not a/name"})
 
