@@ -32,21 +32,11 @@ from tests.e2e.daemon.support import (
     wait_for,
 )
 from tests.e2e.meta.runtime import address_in
+from tests.e2e.node_manifests import UPSTREAM_DAEMON_CONFIG
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 
 
-# The ConfigMap multus-daemon-config of upstream's deployments/multus-daemonset-thick.yml, v4.3.0.
-UPSTREAM_SHIPPED = {
-    "chrootDir": "/hostroot",
-    "cniVersion": "0.3.1",
-    "logLevel": "verbose",
-    "logToStderr": True,
-    "cniConfigDir": "/host/etc/cni/net.d",
-    "multusAutoconfigDir": "/host/etc/cni/net.d",
-    "multusConfigFile": "auto",
-    "socketDir": "/host/run/multus/",
-}
 TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:Z|[+-]\d\d:\d\d) \[(\w+)\] (.*)")
 
 
@@ -82,7 +72,7 @@ def test_upstreams_shipped_config_is_refused_by_name_and_serves_a_pod_without_ch
     rt = runtime_for(daemon)
     host = daemon.root / "host"  # upstream's container paths, each under the test's folder
     daemon.config = {
-        **UPSTREAM_SHIPPED,
+        **UPSTREAM_DAEMON_CONFIG,
         "cniConfigDir": str(rt.conf_dir),  # /host/etc/cni/net.d
         "multusAutoconfigDir": str(rt.conf_dir),
         "socketDir": f"{host}/run/multus/",
