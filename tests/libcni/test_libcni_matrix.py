@@ -121,8 +121,7 @@ class LibcniRuntime:
 @pytest.fixture(params=LIBCNI_VERSIONS)
 def libcni(request: pytest.FixtureRequest, tmp_path: Path, cni_bin: Path) -> LibcniRuntime:
     runtime = LibcniRuntime(request.param, tmp_path / "libcni", cni_bin)
-    if not runtime.client.exists():
-        pytest.skip(f"{runtime.client} missing: run make components")
+    assert runtime.client.exists(), f"{runtime.client} missing: run make components"
     runtime.plugins.mkdir(parents=True)
     return runtime
 

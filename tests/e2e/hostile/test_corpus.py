@@ -26,7 +26,6 @@ import pytest
 from kubernetes import client
 from pyroute2 import netns
 
-from multus.cni.names import container_id_error
 from tests.conftest import unique_name
 from tests.e2e.daemon.support import DaemonProcess, ShimRuntime, http_status
 from tests.e2e.hostile.corpus import (
@@ -187,11 +186,8 @@ def run_case(world: World, path: str, case: Case, namespace_name: str) -> list[s
             deleted = invoke(runtime, "DEL", box, del_env, body)
     except subprocess.TimeoutExpired as hang:
         return [f"hung: {hang}"]
-    container_id = case.env.get("CNI_CONTAINERID", box.container_id)
-    # The daemon answers code 4 to a DEL of a container ID no ADD accepts (test_findings.py, xfail).
-    void = path == "thick" and container_id_error(container_id or "") is not None
     if deleted is not None:
-        problems += [f"DEL: {problem}" for problem in _clean_del(deleted, case.del_succeeds and not void)]
+        problems += [f"DEL: {problem}" for problem in _clean_del(deleted, case.del_succeeds)]
     problems += [f"left in the namespace: {link}" for link in runtime.links(box)]
     return problems
 
