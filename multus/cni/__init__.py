@@ -37,6 +37,7 @@ from multus.cni.conflist import (
 )
 from multus.cni.environment import CNIEnvironment, Command, NothingToDelete, split_search_path
 from multus.cni.errors import (
+    CleanupIncomplete,
     ClusterUnavailable,
     CNIError,
     DecodeFailure,
@@ -87,6 +88,7 @@ __all__ = [
     "CNIEnvironment",
     "CNIError",
     "CachedAttachment",
+    "CleanupIncomplete",
     "ClusterUnavailable",
     "Command",
     "ConfigListRunner",

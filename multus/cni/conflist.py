@@ -242,7 +242,7 @@ class ConfigListRunner:
                 stdout = await self.executor.execute(plugin.type, env, stdin, succeeded=succeeded)
                 result = plugin_result(plugin.type, stdout, conflist.version).convert_to(conflist.version)
             except CNIError as exc:
-                raise _naming(exc, conflist, position, Command.ADD) from None
+                raise _naming(exc, conflist, position, Command.ADD) from exc
         assert result is not None  # the list has plugins
         later(functools.partial(self._remember, conflist, attachment, result))
         return result
@@ -293,7 +293,7 @@ class ConfigListRunner:
             try:
                 await self.executor.execute(plugin.type, env, stdin)
             except CNIError as exc:
-                raise _naming(exc, conflist, position, Command.CHECK) from None
+                raise _naming(exc, conflist, position, Command.CHECK) from exc
 
     async def delete(
         self,
@@ -379,7 +379,7 @@ class ConfigListRunner:
             try:
                 await self.executor.execute(plugin.type, env, stdin, succeeded=succeeded)
             except CNIError as exc:
-                raise _naming(exc, conflist, position, Command.DEL) from None
+                raise _naming(exc, conflist, position, Command.DEL) from exc
         later(functools.partial(self.cache.delete, conflist.name, attachment.container_id, attachment.ifname))
 
     async def status(self, conflist: NetworkConfigList) -> None:
@@ -390,7 +390,7 @@ class ConfigListRunner:
             try:
                 await self.executor.execute(plugin.type, env, plugin_stdin(conflist, plugin))
             except CNIError as exc:
-                raise _naming(exc, conflist, position, Command.STATUS) from None
+                raise _naming(exc, conflist, position, Command.STATUS) from exc
 
     async def gc(self, conflist: NetworkConfigList, valid_attachments: Iterable[tuple[str, str]]) -> None:
         """Remove what is left of every attachment of this network outside `valid_attachments`.
@@ -494,5 +494,4 @@ def _refused_args(conflist: NetworkConfigList, attachment: Attachment) -> CNIErr
 def _naming(exc: CNIError, conflist: NetworkConfigList, position: int, command: Command) -> CNIError:
     """The same error and code, saying which plugin of which network failed."""
     plugin = f'plugin {position + 1}/{len(conflist.plugins)} type="{conflist.plugins[position].type}"'
-    message = f"{plugin} of network {conflist.name!r} failed ({command}): {exc.msg}"
-    return type(exc)(message, exc.details, code=exc.code)
+    return exc.with_context(f"{plugin} of network {conflist.name!r} failed ({command})")
