@@ -425,11 +425,8 @@ class ConfigListRunner:
         if failures:
             first = failures[0]
             details = "; ".join(str(failure) for failure in failures)
-            raise type(first)(
-                f"GC of network {conflist.name!r}: {len(failures)} failure(s), first: {first.msg}",
-                details,
-                code=first.code,
-            )
+            context = f"GC of network {conflist.name!r}: {len(failures)} failure(s), first"
+            raise first.with_context(context, details=details)
 
     def _cached_for_delete(
         self, conflist: NetworkConfigList, attachment: Attachment

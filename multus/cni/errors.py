@@ -73,9 +73,12 @@ class CNIError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code}, msg={self.msg!r}, details={self.details!r})"
 
-    def with_context(self, context: str) -> Self:
-        """This error with `context: ` before its message: same class and code, caused by this one."""
-        wider = type(self)(f"{context}: {self.msg}", self.details, code=self.code)
+    def with_context(self, context: str, *, details: str | None = None) -> Self:
+        """This error with `context: ` before its message (and other `details`, if given): same class
+        and code, caused by this one."""
+        wider = type(self)(
+            f"{context}: {self.msg}", self.details if details is None else details, code=self.code
+        )
         wider.__cause__ = self
         return wider
 

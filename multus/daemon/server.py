@@ -40,7 +40,7 @@ from multus.k8s.view import ClusterView
 from multus.logs import fields, get_logger
 from multus.orchestrator import Parts, RequestScope, pod_of, run_bookkeeping, run_command, run_delegate
 
-log = get_logger("daemon")
+log = get_logger("server")
 
 SOCKET_NAME = "multus.sock"
 # The methods promhttp names in its `method` label; any other is "unknown".

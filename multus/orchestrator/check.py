@@ -12,7 +12,7 @@ from multus.cni.results import Result, parse_result
 from multus.cni.versions import CHECK_SINCE, at_least
 from multus.k8s.delegate_inputs import check_requests_met
 from multus.k8s.selection import NetworkSelection
-from multus.netns import Interface, NamespaceGone
+from multus.netns import Link, NamespaceGone
 from multus.orchestrator.parts import NamespaceOps, Parts
 from multus.orchestrator.records import cni_attachment, conflist_of
 from multus.orchestrator.scope import RequestScope
@@ -44,7 +44,7 @@ async def check_requests(
     asked = [
         (selection, ifname, result) for selection, ifname, result in added if selection.ips or selection.mac
     ]
-    present: Mapping[str, Interface] = {}
+    present: Mapping[str, Link] = {}
     if any(selection.mac for selection, _, _ in asked):
         present = await asyncio.to_thread(namespace.interfaces, netns)
     for selection, ifname, result in asked:
@@ -53,7 +53,7 @@ async def check_requests(
         check_requests_met(selection, ifname, result, mac)
 
 
-def _check_interface(entry: AttachmentRecord, present: Mapping[str, Interface]) -> None:
+def _check_interface(entry: AttachmentRecord, present: Mapping[str, Link]) -> None:
     iface = present.get(entry.ifname)
     if iface is None:
         raise UnknownContainer(f"CHECK: interface {entry.ifname} of network {entry.network} is missing")

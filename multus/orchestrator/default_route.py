@@ -11,13 +11,13 @@ from multus.cni.cache import ResultCache
 from multus.cni.environment import CNIEnvironment
 from multus.cni.results import Result, Route
 from multus.orchestrator.parts import Parts
-from multus.resolution import Attachment as PodAttachment
+from multus.resolution import PlannedAttachment
 
 
 def apply_default_route(
     parts: Parts,
     env: CNIEnvironment,
-    attachments: list[PodAttachment],
+    attachments: list[PlannedAttachment],
     results: list[Result],
     record: ContainerRecord,
 ) -> None:

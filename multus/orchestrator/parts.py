@@ -20,7 +20,7 @@ from multus.cni.exec import DelegateExecutor
 from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
 from multus.k8s.view import ClusterView
-from multus.netns import Interface, interface_names, interfaces, replace_default_route
+from multus.netns import Link, interface_names, interfaces, replace_default_route
 
 # Hears of every delegate run: plugin type, command, seconds.
 DelegateObserver = Callable[[str, str, float], None]
@@ -31,7 +31,7 @@ class NamespaceOps(Protocol):
 
     def interface_names(self, netns: str) -> set[str]: ...
 
-    def interfaces(self, netns: str) -> Mapping[str, Interface]: ...
+    def interfaces(self, netns: str) -> Mapping[str, Link]: ...
 
     def replace_default_route(self, netns: str, ifname: str, gateway: str) -> None: ...
 
@@ -42,7 +42,7 @@ class Netlink:
     def interface_names(self, netns: str) -> set[str]:
         return interface_names(netns)
 
-    def interfaces(self, netns: str) -> Mapping[str, Interface]:
+    def interfaces(self, netns: str) -> Mapping[str, Link]:
         return interfaces(netns)
 
     def replace_default_route(self, netns: str, ifname: str, gateway: str) -> None:

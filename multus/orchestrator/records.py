@@ -21,8 +21,7 @@ from multus.devices import DeviceAllocations
 from multus.k8s.view import ClusterView, Pod
 from multus.logs import fields, get_logger
 from multus.orchestrator.pods import pod_of, pod_uid_of
-from multus.resolution import Attachment as PodAttachment
-from multus.resolution import resolve_attachments
+from multus.resolution import PlannedAttachment, resolve_attachments
 
 log = get_logger("orchestrator")
 
@@ -39,7 +38,7 @@ async def attachments_for(
     *,
     devices: DeviceAllocations,
     runtime_config: Mapping[str, Any],
-) -> list[PodAttachment]:
+) -> list[PlannedAttachment]:
     """The pod's attachments, as ADD makes them: the cluster network also takes the runtime's own
     runtimeConfig (port mappings, bandwidth...), as upstream does."""
     attachments = await resolve_attachments(config, view, pod, env.ifname, taken, devices=devices)
@@ -52,7 +51,7 @@ async def attachments_for(
 
 
 def new_record(
-    config: MultusConfig, env: CNIEnvironment, pod: Pod | None, attachments: list[PodAttachment]
+    config: MultusConfig, env: CNIEnvironment, pod: Pod | None, attachments: list[PlannedAttachment]
 ) -> ContainerRecord:
     """The record ADD writes before its first delegate runs."""
     base_args = [(key, value) for key, value in env.args if key != IGNORE_UNKNOWN]

@@ -13,7 +13,7 @@ from multus.orchestrator.pods import find_pod, pod_of, pod_uid_of
 from multus.orchestrator.records import attachments_for, new_record, recover_record
 from multus.orchestrator.report import event
 from multus.orchestrator.scope import RequestScope
-from multus.resolution import Attachment as PodAttachment
+from multus.resolution import PlannedAttachment
 
 log = get_logger("orchestrator")
 
@@ -66,7 +66,9 @@ async def _rebuild_record(scope: RequestScope, parts: Parts) -> ContainerRecord 
     return new_record(scope.config, env, target, attachments) if attachments else None
 
 
-async def _rebuild_attachments(scope: RequestScope, parts: Parts) -> tuple[list[PodAttachment], list[str]]:
+async def _rebuild_attachments(
+    scope: RequestScope, parts: Parts
+) -> tuple[list[PlannedAttachment], list[str]]:
     """The attachments ADD made, as far as they can be told now, and what hid the others: the pod
     (gone, re-created, or the API cannot say) or what its networks need (a NAD deleted...). As
     upstream, the networks of every pod (the cluster network, defaultNetworks) are rebuilt even

@@ -16,7 +16,7 @@ from multus.k8s.status import NETWORK_STATUS_ANNOTATION, format_network_status, 
 from multus.k8s.view import ClusterView, Pod
 from multus.logs import fields, get_logger
 from multus.orchestrator.pods import pod_ref, same_pod
-from multus.resolution import Attachment as PodAttachment
+from multus.resolution import PlannedAttachment
 
 log = get_logger("orchestrator")
 
@@ -27,7 +27,7 @@ REPORT_FIRST_PAUSE = 0.5
 async def report_added(
     view: ClusterView | None,
     pod: Pod,
-    attachments: list[PodAttachment],
+    attachments: list[PlannedAttachment],
     results: list[Result],
     record: ContainerRecord,
 ) -> None:

@@ -15,12 +15,14 @@ from multus.cni.results import Result
 from multus.logs import fields, get_logger
 from multus.orchestrator.pods import pod_ref
 from multus.orchestrator.records import cni_attachment, conflist_of
-from multus.resolution import Attachment as PodAttachment
+from multus.resolution import PlannedAttachment
 
 log = get_logger("orchestrator")
 
 
-def check_delegates(runner: ConfigListRunner, attachments: list[PodAttachment]) -> list[NetworkConfigList]:
+def check_delegates(
+    runner: ConfigListRunner, attachments: list[PlannedAttachment]
+) -> list[NetworkConfigList]:
     """Before anything runs: every config parses and every plugin binary exists, IPAM plugins too.
     Found later, these would fail the undo's DEL of that attachment too, and keep it in the record for
     ever."""
@@ -39,7 +41,7 @@ def check_delegates(runner: ConfigListRunner, attachments: list[PodAttachment]) 
 async def add_all(
     runner: ConfigListRunner,
     env: CNIEnvironment,
-    attachments: list[PodAttachment],
+    attachments: list[PlannedAttachment],
     conflists: list[NetworkConfigList],
     record: ContainerRecord,
     *,
@@ -69,7 +71,9 @@ async def add_all(
     return [result for _, _, result in added]
 
 
-def _note_added(added: list[tuple[PodAttachment, AttachmentRecord, Result]], record: ContainerRecord) -> None:
+def _note_added(
+    added: list[tuple[PlannedAttachment, AttachmentRecord, Result]], record: ContainerRecord
+) -> None:
     """The results into the record, and a log line each: bookkeeping, done before anything reads
     the record's results (its save, an undo's DELs)."""
     for attachment, entry, result in added:
@@ -118,11 +122,8 @@ async def delete_record(
         return
     if save:
         records.save(record)  # what is left, for the runtime's next DEL
-    summary = first.with_context(
-        f"DEL of container {record.container_id}: {len(failures)} attachment(s) not deleted"
-    )
-    summary.details = "; ".join(failures)
-    raise summary
+    summary = f"DEL of container {record.container_id}: {len(failures)} attachment(s) not deleted"
+    raise first.with_context(summary, details="; ".join(failures))
 
 
 def _delete_job(
