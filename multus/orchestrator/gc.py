@@ -3,8 +3,8 @@ those of the listed containers, and only those, kept."""
 
 from __future__ import annotations
 
-from multus.cni.conflist import parse_valid_attachments
 from multus.cni.errors import CleanupIncomplete, CNIError
+from multus.cni.valid_attachments import parse_valid_attachments
 from multus.logs import fields, get_logger
 from multus.orchestrator.parts import Parts
 from multus.orchestrator.records import recover_record

@@ -11,9 +11,9 @@ from typing import Any
 
 from multus.attachment_cache import AttachmentRecord, ContainerRecord
 from multus.cni.args import IGNORE_UNKNOWN
+from multus.cni.attachment import Attachment
 from multus.cni.cache import ResultCache
 from multus.cni.config import NetworkConfigList, parse_network_config
-from multus.cni.conflist import Attachment
 from multus.cni.environment import CNIEnvironment
 from multus.cni.errors import CNIError
 from multus.config import MultusConfig

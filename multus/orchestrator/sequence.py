@@ -7,8 +7,9 @@ import functools
 from typing import Any
 
 from multus.attachment_cache import AttachmentCache, AttachmentRecord, ContainerRecord
+from multus.cni.attachment import Attachment
 from multus.cni.config import NetworkConfigList
-from multus.cni.conflist import Attachment, ConfigListRunner, Later, at_once
+from multus.cni.conflist import ConfigListRunner, Later, at_once
 from multus.cni.environment import CNIEnvironment
 from multus.cni.errors import CNIError
 from multus.cni.results import Result
