@@ -54,7 +54,6 @@ def new_record(
     config: MultusConfig, env: CNIEnvironment, pod: Pod | None, attachments: list[PlannedAttachment]
 ) -> ContainerRecord:
     """The record ADD writes before its first delegate runs."""
-    base_args = [(key, value) for key, value in env.args if key != IGNORE_UNKNOWN]
     namespace, name = pod_of(env)
     return ContainerRecord(
         container_id=env.container_id,
@@ -63,18 +62,21 @@ def new_record(
         pod_name=pod.name if pod else name,
         pod_uid=pod.uid if pod else pod_uid_of(env),
         cni_version=config.cni_version,
-        attachments=[
-            AttachmentRecord(
-                network=a.network,
-                ifname=a.ifname,
-                config=a.config,
-                capability_args=a.capability_args,
-                cni_args=[(IGNORE_UNKNOWN, "1"), *base_args, *a.cni_args],
-                is_default=a.is_default,
-                device_info=a.device_info,
-            )
-            for a in attachments
-        ],
+        attachments=[attachment_entry(env, attachment) for attachment in attachments],
+    )
+
+
+def attachment_entry(env: CNIEnvironment, attachment: PlannedAttachment) -> AttachmentRecord:
+    """The record's entry for `attachment`: everything its DEL will need."""
+    base_args = [(key, value) for key, value in env.args if key != IGNORE_UNKNOWN]
+    return AttachmentRecord(
+        network=attachment.network,
+        ifname=attachment.ifname,
+        config=attachment.config,
+        capability_args=attachment.capability_args,
+        cni_args=[(IGNORE_UNKNOWN, "1"), *base_args, *attachment.cni_args],
+        is_default=attachment.is_default,
+        device_info=attachment.device_info,
     )
 
 

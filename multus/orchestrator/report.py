@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from multus.attachment_cache import ContainerRecord
 from multus.cni.errors import CNIError, UnknownContainer
-from multus.cni.results import Result
+from multus.cni.results import Result, parse_result
 from multus.cni.versions import LATEST_VERSION
 from multus.k8s.device_info import parse_device_info
-from multus.k8s.status import NETWORK_STATUS_ANNOTATION, format_network_status, statuses_from_result
+from multus.k8s.status import (
+    NETWORK_STATUS_ANNOTATION,
+    NetworkStatus,
+    format_network_status,
+    statuses_from_result,
+)
 from multus.k8s.view import ClusterView, Pod
 from multus.logs import fields, get_logger
 from multus.orchestrator.pods import pod_ref, same_pod
@@ -34,17 +40,9 @@ async def report_added(
     """The pod's network-status, then an `AddedInterface` Event per attachment."""
     statuses, messages = [], []
     for attachment, delegate_result in zip(attachments, results, strict=True):
-        # The delegate's own version; network-status is built from the 1.x form (0.2.0 has no `ips`).
         result = delegate_result.convert_to(LATEST_VERSION)
-        device = parse_device_info(attachment.device_info) if attachment.device_info else None
-        statuses.extend(
-            statuses_from_result(
-                result,
-                network=attachment.network,
-                interface=attachment.ifname,
-                default=attachment.is_default,
-                device_info=device,
-            )
+        statuses += _statuses(
+            result, attachment.network, attachment.ifname, attachment.is_default, attachment.device_info
         )
         ips = [str(ip.address) for ip in result.ips]
         messages.append(f"Add {attachment.ifname} [{', '.join(ips)}] from {attachment.network}")
@@ -53,6 +51,28 @@ async def report_added(
     # Only once the status is written: a failed write undoes them all.
     await asyncio.gather(*(event(view, pod, "Normal", "AddedInterface", message) for message in messages))
     log.info("pod reported", extra=fields(container=record.container_id, pod=pod_ref(record)))
+
+
+async def write_record_status(view: ClusterView | None, pod: Pod, record: ContainerRecord) -> None:
+    """The pod's network-status as its record now stands: after a change of a running pod's networks."""
+    statuses = []
+    for entry in record.attachments:
+        if entry.result is not None:
+            result = parse_result(entry.result).convert_to(LATEST_VERSION)
+            statuses += _statuses(result, entry.network, entry.ifname, entry.is_default, entry.device_info)
+    if view is not None:
+        await view.write_network_status(pod, format_network_status(statuses))
+
+
+def _statuses(
+    result: Result, network: str, ifname: str, default: bool, device_info: dict[str, Any] | None
+) -> list[NetworkStatus]:
+    """An attachment's network-status entries, from its result in the 1.x form (0.2.0 has no `ips`) and
+    with the delegate's own version converted first."""
+    device = parse_device_info(device_info) if device_info else None
+    return statuses_from_result(
+        result, network=network, interface=ifname, default=default, device_info=device
+    )
 
 
 async def clear_status(view: ClusterView, record: ContainerRecord, expected_uid: str) -> None:
