@@ -60,7 +60,9 @@ async def _run(env: CNIEnvironment, stdin: Stdin, view: ClusterView | None) -> d
     from multus.orchestrator import Parts, RequestScope, run_command  # noqa: PLC0415  VERSION and bad input stay cheap
 
     try:
-        return await run_command(RequestScope(env, stdin), Parts.for_request(stdin.config, env, view))
+        return await run_command(
+            RequestScope(env, stdin), Parts.for_request(stdin.config, view, cni_path=env.path)
+        )
     finally:
         if view is not None:
             await view.close()

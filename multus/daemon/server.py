@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +33,7 @@ from multus.cni.environment import CNIEnvironment, Command, NothingToDelete
 from multus.cni.errors import CNIError, DecodeFailure, InternalError, TryAgainLater
 from multus.cni.jsontext import MalformedJSON, decode_json
 from multus.cni.versions import version_reply
-from multus.config import read_stdin, reply_version
+from multus.config import MultusConfig, read_stdin, reply_version
 from multus.daemon.http import HTTPServer, Request, Routes
 from multus.daemon.metrics import DaemonMetrics
 from multus.k8s.view import ClusterView
@@ -231,7 +231,7 @@ class CNIServer:
                     raise NotReady(
                         "multus daemon is not ready", "its caches of pods and networks are still syncing"
                     )
-                await admitted.enter_async_context(self._admitted(env.container_id))
+                await admitted.enter_async_context(self.admitted(env.container_id))
                 scope = make_scope(env, stdin)
                 if scope is None:
                     reply = version_reply(reply_version(stdin)).to_dict()
@@ -294,17 +294,21 @@ class CNIServer:
         return await run_delegate(scope, self._parts(scope), delegate, attributes)
 
     def _parts(self, scope: RequestScope) -> Parts:
+        return self.parts_for(scope.config, scope.env.path)
+
+    def parts_for(self, config: MultusConfig, cni_path: Sequence[str] = ()) -> Parts:
+        """What a request's commands work with; `cni_path` is the runtime's, none for the daemon's own."""
         return Parts.for_request(
-            scope.config,
-            scope.env,
+            config,
             self.view,
+            cni_path=cni_path,
             results_dir=self.settings.results_dir,
             observer=self._observe_delegate,
             spares=self._spares,
         )
 
     @asynccontextmanager
-    async def _admitted(self, container_id: str) -> AsyncIterator[None]:
+    async def admitted(self, container_id: str) -> AsyncIterator[None]:
         """Within the concurrency bound, and after any other request for the same container."""
         self.metrics.in_flight.inc()
         try:

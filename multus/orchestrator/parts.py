@@ -1,13 +1,14 @@
 """What the commands work with, built by their owner: swap any of them in a test.
 
 `Parts.for_request` builds the real ones: delegates found in the config's `binDir` then the runtime's
-`CNI_PATH`, libcni's result cache, our attachment records, netlink in the pod's namespace and the
-kubelet's device checkpoint. A test without root gives its own `NamespaceOps` and fake plugins.
+`CNI_PATH` (none for work of the daemon's own), libcni's result cache, our attachment records, netlink
+in the pod's namespace and the kubelet's device checkpoint. A test without root gives its own
+`NamespaceOps` and fake plugins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -15,7 +16,6 @@ from typing import Protocol
 from multus.attachment_cache import AttachmentCache, SpareFiles
 from multus.cni.cache import DEFAULT_CACHE_DIR, ResultCache
 from multus.cni.conflist import ConfigListRunner
-from multus.cni.environment import CNIEnvironment
 from multus.cni.exec import DelegateExecutor
 from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
@@ -61,15 +61,15 @@ class Parts:
     def for_request(
         cls,
         config: MultusConfig,
-        env: CNIEnvironment,
         view: ClusterView | None,
         *,
+        cni_path: Sequence[str] = (),
         results_dir: Path = DEFAULT_CACHE_DIR,
         observer: DelegateObserver | None = None,
         spares: SpareFiles | None = None,
     ) -> Parts:
         executor = DelegateExecutor(
-            [str(config.bin_dir), *env.path], timeout=config.delegate_timeout, observer=observer
+            [str(config.bin_dir), *cni_path], timeout=config.delegate_timeout, observer=observer
         )
         checkpoint = config.device_checkpoint
         return cls(

@@ -112,7 +112,9 @@ class Node:
         return RequestScope(env, read_stdin(self.stdin), replies_first=replies_first)
 
     def parts(self, scope: RequestScope) -> Parts:
-        parts = Parts.for_request(scope.config, scope.env, self.view, results_dir=self.root / "results")
+        parts = Parts.for_request(
+            scope.config, self.view, cni_path=scope.env.path, results_dir=self.root / "results"
+        )
         parts.namespace = self.namespace
         return parts
 
