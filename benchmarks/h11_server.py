@@ -9,7 +9,9 @@ it is read (and read to its end, unseen, so its sender gets the answer); a chunk
 it passes `max_body`; bytes that cannot begin a request, a request line that is not `METHOD /path
 HTTP/1.x`, a header value with a control byte, or both Content-Length and Transfer-Encoding, are
 refused as the product refuses them; every refusal is a 400 CNI error naming what was wrong (h11's
-words for what h11 finds), then the connection closes.
+words for what h11 finds), then the connection closes. Where it still differs from the product (run
+tests/unit/daemon/test_http.py against it to see): those words; folded header lines are taken; a chunk
+announced over `max_body` is read until the body passes the limit, not refused from its size line.
 """
 
 from __future__ import annotations
@@ -161,15 +163,11 @@ class H11Connection(_Connection):
         return self._h11.our_state is h11.DONE
 
     def _handled(self) -> None:
-        self._busy = False
-        if self._server.closing:
-            self.close()
-        if self._transport is None or self._transport.is_closing():
-            return
-        self._h11.start_next_cycle()
-        self._transport.resume_reading()
-        self._wait_for_request()
-        self._advance()
+        if self._h11.our_state is h11.DONE:  # answered, and the connection stays open
+            self._h11.start_next_cycle()
+        super()._handled()
+        if self._transport is not None and not self._transport.is_closing():
+            self._advance()  # what h11 already holds of the next request
 
     def _refuse(self, refused: _Refused) -> None:
         log.error("bad request", extra=fields(error=refused.error.msg))
