@@ -1,30 +1,33 @@
 /*
  * multus-shim (native): the CNI plugin the container runtime execs in thick mode.
  *
- * It forwards one CNI request (the CNI_* environment and stdin) to the multus daemon's unix socket
- * `<socketDir>/multus.sock` as `POST /cni {"env": {...}, "config": "<base64 of stdin>"}` and prints the
- * daemon's answer: on 200 the value of `Result` (nothing for null), exit 0; on 400 the body (a CNI
- * error), exit 1. When the daemon cannot be reached, or answers another status, it prints a CNI error
- * with code 11 ("try again later") for every command, DEL included, so the runtime retries instead of
- * forgetting an attachment; the message names the socket and says what went wrong in words (no errno
- * numbers). An answer that is not `{"Result": ...}` is code 6. An ADD that finds no daemon, or one that
- * answers 503 (its caches are still syncing), waits up to `daemonWaitSeconds` (default 10) for the
- * daemon's /readyz, polling every 100 ms, and is then sent once more. VERSION is answered here, as the
- * daemon answers it, so it works while no daemon runs.
+ * What defines it: the daemon's socket API (docs/reference.md, section 8) towards the daemon, and CNI
+ * towards the runtime: exit codes and the CNI error object (section 6.2). It sends one CNI request, the
+ * CNI_* variables and stdin, to `<socketDir>/multus.sock` as `POST /cni {"env": {...}, "config":
+ * "<base64 of stdin>"}` and answers the runtime:
+ *   - 200: the daemon's `Result` as it sent it (nothing for null), exit 0;
+ *   - 400: the body, the daemon's own CNI error, exit 1;
+ *   - no daemon, or any other status: code 11 ("try again later") for every command, DEL included, so
+ *     the runtime retries instead of forgetting an attachment; the message names the socket and says
+ *     what went wrong in words (no errno numbers);
+ *   - an answer that is not HTTP/1.x, or not a UTF-8 JSON `{"Result": ...}`: code 6.
+ * An ADD that finds no daemon, or one that answers 503 (its caches are still syncing), waits up to
+ * `daemonWaitSeconds` (default 10) for the daemon's /readyz, polling every 100 ms, and is then sent once
+ * more. VERSION is answered here, as the daemon answers it, so it works while no daemon runs.
  *
- * It behaves like the stdlib Python shim (multus/shim/multus_shim.py): the same request body, the same
- * output, the same messages. So strings are decoded and escaped as Python's json module does
- * (ensure_ascii; the environment decoded with surrogateescape; reply excerpts with errors="replace"),
- * the config is read with Python's JSON grammar (NaN and Infinity included, duplicate keys: the last
- * wins), and socket paths follow CPython's AF_UNIX rules (abstract names, the length limit). The
- * `Result` value is printed as the daemon sent it; the daemon writes it with Python's json.dumps, which
- * is what the Python shim prints after decoding it.
+ * Settings (socketDir, daemonWaitSeconds, cniVersion) come from stdin when it is a JSON object (RFC
+ * 8259, UTF-8), else the defaults hold. Every error this shim makes up is `{"cniVersion", "code",
+ * "msg"[, "details"]}` in the config's cniVersion, and valid UTF-8 JSON whatever the input: bytes that
+ * are not UTF-8 are shown as U+FFFD, except in the environment sent to the daemon, where each is the
+ * surrogate escape \udc80-\udcff, as Python's os.environ reads it: the daemon gets what the Python
+ * shim sends.
  *
- * Known differences, none of which a real runtime or daemon produces: a stdin in UTF-16 or UTF-32
- * counts as "no usable config" here (Python decodes it); a config nested deeper than Python's recursion
- * limit (about 1000 levels) is read here, where Python falls back to the defaults; http.client's own
- * limits (100 headers, 64 KiB lines) are not copied; the details of a malformed HTTP answer are worded
- * differently (same code and message).
+ * The stdlib Python shim (multus/shim/multus_shim.py) answers the same things; the tests compare the two
+ * as parsed JSON, not byte for byte (this one writes non-ASCII text as UTF-8 and prints `Result` as
+ * the daemon wrote it). Where Python's json module reads more than RFC 8259 (NaN and Infinity, a UTF-8 BOM,
+ * encoded surrogates), this shim reads less: such a config gets the defaults, such an answer code 6;
+ * a config nested deeper than Python's recursion limit is read here, where Python takes the defaults. A
+ * lone surrogate escape (JSON "\ud800") in a config's socketDir or cniVersion is shown as U+FFFD.
  *
  * Libc only, statically linked. Memory is not freed: this is a one-shot process.
  */
@@ -183,65 +186,41 @@ static void sleep_poll_interval(void) {
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* UTF-8 as CPython decodes it, and JSON strings as json.dumps(ensure_ascii=True) writes them       */
+/* UTF-8, and JSON strings written so that the output is always valid JSON                         */
 
 /*
- * The well-formed UTF-8 sequence at `s` (`n` bytes left): its length, with the code point in *cp.
- * Or 0, with *bad set to the length of the maximal ill-formed subpart (what CPython replaces by one
- * error). With `surrogates`, encoded surrogates are accepted, like the "surrogatepass" handler.
+ * The length of the well-formed UTF-8 sequence at `s` (`n` bytes left). Or 0, with *bad set to the
+ * length of its maximal ill-formed subpart (what one U+FFFD replaces). Encoded surrogates are not UTF-8.
  */
-static size_t utf8_next(const unsigned char *s, size_t n, int surrogates, uint32_t *cp, size_t *bad) {
-    unsigned c = s[0];
-    size_t need;
-    unsigned lo = 0x80, hi = 0xBF;
-    uint32_t value;
+static size_t utf8_length(const unsigned char *s, size_t n, size_t *bad) {
+    unsigned c = s[0], lo = 0x80, hi = 0xBF;
     if (c < 0x80) {
-        *cp = c;
         return 1;
     }
-    if (c < 0xC2) {
+    if (c < 0xC2 || c > 0xF4) {
         *bad = 1;
         return 0;
-    } else if (c < 0xE0) {
-        need = 1;
-        value = c & 0x1F;
-    } else if (c < 0xF0) {
-        need = 2;
-        value = c & 0x0F;
-        if (c == 0xE0) {
-            lo = 0xA0;
-        } else if (c == 0xED && !surrogates) {
-            hi = 0x9F;
-        }
-    } else if (c < 0xF5) {
-        need = 3;
-        value = c & 0x07;
-        if (c == 0xF0) {
-            lo = 0x90;
-        } else if (c == 0xF4) {
-            hi = 0x8F;
-        }
-    } else {
-        *bad = 1;
-        return 0;
+    }
+    size_t need = c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+    if (c == 0xE0) {
+        lo = 0xA0;
+    } else if (c == 0xED) {
+        hi = 0x9F;
+    } else if (c == 0xF0) {
+        lo = 0x90;
+    } else if (c == 0xF4) {
+        hi = 0x8F;
     }
     for (size_t i = 1; i <= need; i++) {
-        if (i >= n) {
+        if (i >= n || s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xBF)) {
             *bad = i;
             return 0;
         }
-        unsigned next = s[i];
-        unsigned low = i == 1 ? lo : 0x80, high = i == 1 ? hi : 0xBF;
-        if (next < low || next > high) {
-            *bad = i;
-            return 0;
-        }
-        value = value << 6 | (next & 0x3F);
     }
-    *cp = value;
     return need + 1;
 }
 
+/* The code point `cp` in UTF-8; a lone surrogate (a JSON "\ud800") in its 3-byte form. */
 static void utf8_put(buf_t *b, uint32_t cp) {
     char out[4];
     if (cp < 0x80) {
@@ -251,7 +230,7 @@ static void utf8_put(buf_t *b, uint32_t cp) {
         out[0] = (char)(0xC0 | cp >> 6);
         out[1] = (char)(0x80 | (cp & 0x3F));
         buf_add(b, out, 2);
-    } else if (cp < 0x10000) { /* surrogates too: the "surrogatepass" form */
+    } else if (cp < 0x10000) {
         out[0] = (char)(0xE0 | cp >> 12);
         out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
         out[2] = (char)(0x80 | (cp & 0x3F));
@@ -265,61 +244,41 @@ static void utf8_put(buf_t *b, uint32_t cp) {
     }
 }
 
-static void json_escape_cp(buf_t *b, uint32_t cp) {
-    switch (cp) {
-    case '"': buf_str(b, "\\\""); return;
-    case '\\': buf_str(b, "\\\\"); return;
-    case '\n': buf_str(b, "\\n"); return;
-    case '\r': buf_str(b, "\\r"); return;
-    case '\t': buf_str(b, "\\t"); return;
-    case '\b': buf_str(b, "\\b"); return;
-    case '\f': buf_str(b, "\\f"); return;
-    default: break;
-    }
-    if (cp >= 0x20 && cp < 0x7F) {
-        buf_char(b, (char)cp);
-    } else if (cp < 0x10000) {
-        buf_fmt(b, "\\u%04x", (unsigned)cp);
-    } else {
-        cp -= 0x10000;
-        buf_fmt(b, "\\u%04x\\u%04x", (unsigned)(0xD800 | cp >> 10), (unsigned)(0xDC00 | (cp & 0x3FF)));
-    }
-}
-
 enum undecodable {
-    AS_REPLACEMENT,     /* errors="replace": U+FFFD per ill-formed subpart */
-    AS_SURROGATEESCAPE, /* os.environ: U+DC80..U+DCFF per byte */
+    AS_REPLACEMENT,     /* U+FFFD per ill-formed subpart */
+    AS_SURROGATEESCAPE, /* "\udc80".."\udcff" per byte: how Python's os.environ reads such bytes */
 };
 
-/* A JSON string literal (quotes included) of the bytes `s`, as Python would print the text. */
-static void json_string(buf_t *b, const char *s, size_t n, int surrogates, enum undecodable mode) {
+/* A JSON string literal (quotes included) of the bytes `s`: UTF-8 as it is, `"`, `\` and control
+ * characters escaped, and bytes that are not UTF-8 as `mode` says. */
+static void json_string(buf_t *b, const char *s, size_t n, enum undecodable mode) {
     const unsigned char *u = (const unsigned char *)s;
     buf_char(b, '"');
     size_t i = 0;
     while (i < n) {
-        uint32_t cp = 0;
         size_t bad = 0;
-        size_t used = utf8_next(u + i, n - i, surrogates, &cp, &bad);
-        if (used > 0) {
-            json_escape_cp(b, cp);
-            i += used;
+        size_t used = utf8_length(u + i, n - i, &bad);
+        if (used == 1 && (u[i] == '"' || u[i] == '\\')) {
+            buf_char(b, '\\');
+            buf_char(b, (char)u[i]);
+        } else if (used == 1 && u[i] < 0x20) {
+            buf_fmt(b, "\\u%04x", u[i]);
+        } else if (used > 0) {
+            buf_add(b, s + i, used);
         } else if (mode == AS_REPLACEMENT) {
-            json_escape_cp(b, 0xFFFD);
-            i += bad;
+            buf_str(b, "\xEF\xBF\xBD");
         } else {
             for (size_t k = 0; k < bad; k++) {
-                json_escape_cp(b, 0xDC00 | u[i + k]);
+                buf_fmt(b, "\\udc%02x", u[i + k]);
             }
-            i += bad;
         }
+        i += used > 0 ? used : bad;
     }
     buf_char(b, '"');
 }
 
-static void json_cstring(buf_t *b, const char *s) { json_string(b, s, strlen(s), 1, AS_REPLACEMENT); }
-
 /* ---------------------------------------------------------------------------------------------- */
-/* a JSON scanner with Python's grammar: validates everything, decodes only what is asked for      */
+/* a JSON scanner (RFC 8259, UTF-8): validates everything, decodes only what is asked for          */
 
 typedef struct {
     const unsigned char *s;
@@ -377,8 +336,7 @@ static int hex4(scan_t *sc, uint32_t *out) {
     return 1;
 }
 
-/* A string at sc->i (at its opening quote); its text goes to `out` (when not NULL) as UTF-8, lone
- * surrogates in their 3-byte form, as Python's str would hold it. */
+/* A string at sc->i (at its opening quote); its text goes to `out` (when not NULL) as UTF-8. */
 static int scan_string(scan_t *sc, buf_t *out) {
     if (!take(sc, '"')) {
         return 0;
@@ -433,11 +391,10 @@ static int scan_string(scan_t *sc, buf_t *out) {
             }
             continue;
         }
-        uint32_t cp;
         size_t bad;
-        size_t used = utf8_next(sc->s + sc->i, sc->n - sc->i, 1, &cp, &bad);
+        size_t used = utf8_length(sc->s + sc->i, sc->n - sc->i, &bad);
         if (used == 0) {
-            return 0; /* Python decodes the whole document first: bad UTF-8 anywhere is fatal */
+            return 0;
         }
         if (out != NULL) {
             buf_add(out, sc->s + sc->i, used);
@@ -455,9 +412,6 @@ static int scan_digits(scan_t *sc) {
 }
 
 static int scan_number(scan_t *sc) {
-    if (take_word(sc, "NaN") || take_word(sc, "Infinity") || take_word(sc, "-Infinity")) {
-        return 1;
-    }
     take(sc, '-');
     if (!take(sc, '0') && !(sc->i < sc->n && sc->s[sc->i] >= '1' && sc->s[sc->i] <= '9' && scan_digits(sc))) {
         return 0;
@@ -560,14 +514,11 @@ typedef struct {
 } member_t;
 
 /*
- * Whether `s` is one JSON document whose top level is an object (as json.loads would accept it); each
- * of `members` gets the span of its key's value (the last one when a key is repeated).
+ * Whether `s` is one JSON document whose top level is an object; each of `members` gets the span of its
+ * key's value (the last one when a key is repeated).
  */
 static int scan_object(const char *s, size_t n, member_t *members, size_t count) {
     scan_t sc = {(const unsigned char *)s, n, 0};
-    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
-        sc.i = 3; /* json.loads(bytes) reads UTF-8 with a BOM as utf-8-sig */
-    }
     skip_ws(&sc);
     size_t start = sc.i;
     if (!scan_value(&sc)) {
@@ -619,10 +570,10 @@ static const char *member_string(const char *doc, const member_t *m, size_t *len
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* settings from the CNI config, as the Python shim reads them                                    */
+/* settings from the CNI config                                                                    */
 
 typedef struct {
-    char *socket_path; /* may hold NUL bytes (an abstract socket, as Python allows) */
+    char *socket_path; /* may hold NUL bytes: one that starts with NUL is an abstract socket */
     size_t socket_path_len;
     double wait;
     const char *cni_version;
@@ -650,16 +601,11 @@ static settings_t read_settings(const char *stdin_data, size_t stdin_len) {
 
     settings.wait = DEFAULT_WAIT_SECONDS;
     const member_t *wait = &members[1];
-    if (object && wait->found) {
-        char c = stdin_data[wait->start];
-        if (c == '-' || c == 'N' || c == 'I' || (c >= '0' && c <= '9')) {
-            buf_t number = {0};
-            buf_add(&number, stdin_data + wait->start, wait->end - wait->start);
-            double value = strtod(number.data, NULL);
-            free(number.data);
-            if (isfinite(value)) { /* NaN, Infinity or too big for a double: the default */
-                settings.wait = value;
-            }
+    char first = object && wait->found ? stdin_data[wait->start] : '\0';
+    if (first == '-' || (first >= '0' && first <= '9')) { /* a number, which a delimiter ends */
+        double value = strtod(stdin_data + wait->start, NULL);
+        if (isfinite(value)) { /* beyond a double: the default */
+            settings.wait = value;
         }
     }
 
@@ -680,13 +626,13 @@ typedef struct {
     int status;        /* 0: no usable answer; see failure */
     int malformed;     /* the peer answered, but not in HTTP */
     int unreachable;   /* no connection: nothing was sent */
-    buf_t failure;     /* what went wrong, worded like Python's str(exception) */
+    buf_t failure;     /* what went wrong, in words */
     const char *body;  /* into raw */
     size_t body_len;
     buf_t raw;
 } reply_t;
 
-/* A socket error in words, as the Python shim's REASONS table words it; others as strerror says. */
+/* A socket error in words (the Python shim's REASONS table says the same); others as strerror says. */
 static void fail_errno(reply_t *reply, int err) {
     reply->failure.len = 0;
     switch (err) {
@@ -711,7 +657,7 @@ static int connect_unix(const settings_t *settings, double timeout, reply_t *rep
     memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
     size_t len = settings->socket_path_len;
-    /* CPython: a name starting with NUL is abstract and may fill sun_path; others need room for a NUL */
+    /* a name starting with NUL is abstract and may fill sun_path; others need room for a NUL */
     if (len > sizeof addr.sun_path || (settings->socket_path[0] != '\0' && len >= sizeof addr.sun_path)) {
         buf_str(&reply->failure, "AF_UNIX path too long");
         return -1;
@@ -797,9 +743,9 @@ static const char *next_line(const buf_t *raw, size_t *pos, size_t *len, int *co
     return start;
 }
 
-/* Decodes a chunked body as http.client reads one: a size line (hex, extensions after ';' ignored)
- * ending at "\n" or, with `eof`, at the end; the data; two bytes that end it, whatever they are.
- * 1 when the last chunk was seen, 0 when more is needed, -1 when it is not chunked encoding. */
+/* Decodes a chunked body: a size line (hex, extensions after ';' ignored) ending at "\n" or, with
+ * `eof`, at the end; the data; two bytes that end it, whatever they are. 1 when the last chunk was
+ * seen, 0 when more is needed, -1 when it is not chunked encoding. */
 static int dechunk(const char *in, size_t in_len, int eof, buf_t *out) {
     size_t pos = 0;
     out->len = 0;
@@ -815,14 +761,8 @@ static int dechunk(const char *in, size_t in_len, int eof, buf_t *out) {
             line_end = semicolon;
         }
         size_t len = (size_t)(line_end - line);
-        while (len > 0 && (*line == ' ' || *line == '\t' || *line == '\r')) {
-            line++, len--;
-        }
         while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r')) {
             len--;
-        }
-        if (len > 2 && line[0] == '0' && (line[1] == 'x' || line[1] == 'X')) {
-            line += 2, len -= 2;
         }
         if (len == 0) {
             return -1;
@@ -860,7 +800,7 @@ static int parse_reply(reply_t *reply, int eof) {
     size_t pos = 0, len;
     int complete;
     int status = 0;
-    for (;;) { /* skip "100 Continue" answers, as http.client does */
+    for (;;) { /* "100 Continue" answers are skipped */
         if (pos >= raw->len) {
             return eof ? -1 : 0;
         }
@@ -869,9 +809,7 @@ static int parse_reply(reply_t *reply, int eof) {
             return 0;
         }
         const char *sp = memchr(line, ' ', len);
-        /* http.client knows HTTP/1.x and HTTP/0.9 (anything else: UnknownProtocol) */
-        if (sp == NULL || !((sp - line >= 7 && memcmp(line, "HTTP/1.", 7) == 0) ||
-                            (sp - line == 8 && memcmp(line, "HTTP/0.9", 8) == 0))) {
+        if (sp == NULL || sp - line < 7 || memcmp(line, "HTTP/1.", 7) != 0) {
             return -1;
         }
         if (line + len - sp < 4 || (line + len - sp > 4 && sp[4] != ' ')) {
@@ -942,7 +880,7 @@ static int parse_reply(reply_t *reply, int eof) {
             body = decoded.data;
             body_len = decoded.len;
         } else if (status == 204 || status == 304 || status < 200) {
-            body_len = 0; /* no body, whatever Content-Length says (as http.client reads it) */
+            body_len = 0; /* no body, whatever Content-Length says */
         } else if (content_length >= 0) {
             if (body_len < (size_t)content_length) {
                 return eof ? -1 : 0;
@@ -1019,39 +957,37 @@ static void http_request(const settings_t *settings, const char *method, const c
 
 static settings_t settings;
 
-static _Noreturn void fail(int code, const char *msg, const char *details, size_t details_len,
-                           enum undecodable mode) {
+/* Prints the CNI error `msg` (with `details` when there are any) in the config's cniVersion; exit 1. */
+static _Noreturn void fail(int code, const buf_t *msg, const char *details, size_t details_len) {
     buf_t out = {0};
     buf_str(&out, "{\"cniVersion\": ");
-    json_string(&out, settings.cni_version, settings.cni_version_len, 1, AS_REPLACEMENT);
+    json_string(&out, settings.cni_version, settings.cni_version_len, AS_REPLACEMENT);
     buf_fmt(&out, ", \"code\": %d, \"msg\": ", code);
-    buf_str(&out, msg); /* already a JSON string literal */
+    json_string(&out, msg->data, msg->len, AS_REPLACEMENT);
     if (details_len > 0) {
         buf_str(&out, ", \"details\": ");
-        json_string(&out, details, details_len, mode == AS_REPLACEMENT ? 0 : 1, mode);
+        json_string(&out, details, details_len, AS_REPLACEMENT);
     }
     buf_str(&out, "}\n");
     write_all(1, out.data, out.len);
     exit(1);
 }
 
-/* `prefix` + the socket path + `suffix` (+ `reason`, `reason_len` bytes), as a JSON string literal. */
-static const char *about_socket(const char *prefix, const char *suffix, const char *reason, size_t reason_len) {
-    buf_t text = {0}, literal = {0};
+/* `prefix`, the socket path, `suffix`: how each message about the daemon names it. */
+static buf_t about_socket(const char *prefix, const char *suffix) {
+    buf_t text = {0};
     buf_str(&text, prefix);
     buf_add(&text, settings.socket_path, settings.socket_path_len);
     buf_str(&text, suffix);
-    buf_add(&text, reason, reason_len);
-    json_string(&literal, text.data, text.len, 1, AS_REPLACEMENT);
-    return literal.data;
+    return text;
 }
 
 /* The code-11 answer when the daemon could not be asked: what went wrong, and that the runtime retries. */
 static _Noreturn void fail_later(const char *prefix, const char *suffix, const buf_t *reason) {
-    buf_t words = {0};
-    buf_add(&words, reason->data, reason->len);
-    buf_str(&words, RETRY);
-    fail(TRY_AGAIN_LATER, about_socket(prefix, suffix, words.data, words.len), "", 0, AS_REPLACEMENT);
+    buf_t msg = about_socket(prefix, suffix);
+    buf_add(&msg, reason->data, reason->len);
+    buf_str(&msg, RETRY);
+    fail(TRY_AGAIN_LATER, &msg, NULL, 0);
 }
 
 static void wait_until_ready(void) {
@@ -1129,7 +1065,7 @@ int main(void) {
     buf_t input = {0};
     buf_reserve(&input, 0);
     if (read_all(0, &input) < 0) {
-        input.len = 0; /* as Python would see it: nothing usable; the daemon says what is wrong */
+        input.len = 0; /* nothing usable: the defaults, and the daemon says what is wrong */
     }
     settings = read_settings(input.data, input.len);
 
@@ -1151,9 +1087,8 @@ int main(void) {
             buf_str(&body, ", ");
         }
         first = 0;
-        json_cstring(&body, CNI_VARIABLES[k]);
-        buf_str(&body, ": ");
-        json_string(&body, value, strlen(value), 0, AS_SURROGATEESCAPE);
+        buf_fmt(&body, "\"%s\": ", CNI_VARIABLES[k]);
+        json_string(&body, value, strlen(value), AS_SURROGATEESCAPE);
     }
     buf_str(&body, "}, \"config\": \"");
     base64_encode(&body, (const unsigned char *)input.data, input.len);
@@ -1167,8 +1102,8 @@ int main(void) {
         http_request(&settings, "POST", "/cni", &body, REQUEST_TIMEOUT_SECONDS, &reply);
     }
     if (reply.malformed) {
-        fail(DECODE_FAILURE, about_socket("multus daemon at ", " sent a malformed HTTP answer", "", 0),
-             reply.failure.data, reply.failure.len, AS_REPLACEMENT);
+        buf_t msg = about_socket("multus daemon at ", " sent a malformed HTTP answer");
+        fail(DECODE_FAILURE, &msg, reply.failure.data, reply.failure.len);
     }
     if (reply.status == 0) {
         fail_later("cannot reach the multus daemon at ", ": ", &reply.failure);
@@ -1180,13 +1115,14 @@ int main(void) {
     if (reply.status != 200) {
         buf_t suffix = {0};
         buf_fmt(&suffix, " answered HTTP %d" RETRY, reply.status);
-        fail(TRY_AGAIN_LATER, about_socket("multus daemon at ", suffix.data, "", 0), reply.body,
-             reply.body_len < 200 ? reply.body_len : 200, AS_REPLACEMENT);
+        buf_t msg = about_socket("multus daemon at ", suffix.data);
+        fail(TRY_AGAIN_LATER, &msg, reply.body, reply.body_len < 200 ? reply.body_len : 200);
     }
     member_t result = {"Result", 0, 0, 0};
     if (!scan_object(reply.body, reply.body_len, &result, 1) || !result.found) {
-        fail(DECODE_FAILURE, "\"multus daemon sent an answer that is not {\\\"Result\\\": ...}\"", "", 0,
-             AS_REPLACEMENT);
+        buf_t msg = {0};
+        buf_str(&msg, "multus daemon sent an answer that is not {\"Result\": ...}");
+        fail(DECODE_FAILURE, &msg, NULL, 0);
     }
     size_t len = result.end - result.start;
     if (!(len == 4 && memcmp(reply.body + result.start, "null", 4) == 0)) {
