@@ -32,8 +32,8 @@ import multus.attachment_cache
 import multus.cni.cache
 import multus.cni.conflist
 import multus.cni.exec
-import multus.daemon.cacheview
 import multus.daemon.server
+import multus.kube.cacheview
 import multus.orchestrator
 from benchmarks.support import Daemon, node, shims, timed_run
 from multus.daemon import main as daemon_main
@@ -57,7 +57,7 @@ TIMED: list[tuple[Any, tuple[str, ...]]] = [
     (multus.cni.exec.DelegateExecutor, ("execute", "_spawn")),
     (multus.cni.cache.ResultCache, ("write", "read", "delete")),
     (multus.attachment_cache.AttachmentCache, ("save", "sync", "load", "remove")),
-    (multus.daemon.cacheview.CacheView, ("get_pod", "get_network", "write_network_status", "record_event")),
+    (multus.kube.cacheview.CacheView, ("get_pod", "get_network", "write_network_status", "record_event")),
 ]
 
 

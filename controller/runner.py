@@ -24,7 +24,7 @@ from controller.settings import Settings
 from controller.webhook_configuration import publish, webhook_configuration
 from controller.webhooks import Publisher, serving_certificate, webhook_server
 from multus.cni.errors import InvalidConfig
-from multus.k8s.apiview import ApiSettings, ApiView
+from multus.kube.apiview import ApiSettings, ApiView
 
 PREFIX = "controller.multus-py.io"
 COMPONENT = "multus-controller"

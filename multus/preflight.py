@@ -39,7 +39,6 @@ from multus.k8s.annotations import (
     parse_default_network_annotation,
     parse_networks_annotation,
 )
-from multus.k8s.apiview import NAD_GROUP, NAD_PLURAL, NAD_VERSION, NADS_PATH, PODS_PATH
 from multus.k8s.delegate_inputs import (
     check_capabilities,
     declared_capabilities,
@@ -48,7 +47,8 @@ from multus.k8s.delegate_inputs import (
 )
 from multus.k8s.nad import InlineConfig, NetworkAttachmentDefinition, parse_nad
 from multus.k8s.namespaces import gets_only_cluster_network
-from multus.k8s.rest import ApiError, ConfigError, RestClient, load_credentials
+from multus.kube.apiview import NAD_GROUP, NAD_PLURAL, NAD_VERSION, NADS_PATH, PODS_PATH
+from multus.kube.rest import ApiError, ConfigError, RestClient, load_credentials
 from multus.resolution import load_conf_file
 
 DEFAULT_CONFIG_MAP = "kube-system/multus-daemon-config"

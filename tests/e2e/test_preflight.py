@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from multus.k8s.annotations import NETWORKS_ANNOTATION
-from multus.k8s.apiview import NAD_GROUP, NAD_VERSION
+from multus.kube.apiview import NAD_GROUP, NAD_VERSION
 from tests.e2e.node_manifests import UPSTREAM_DAEMON_CONFIG
 from tests.testenv import REPO, TestEnv
 

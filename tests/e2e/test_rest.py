@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from multus.k8s.rest import ApiError, ConfigError, RestClient, load_credentials
+from multus.kube.rest import ApiError, ConfigError, RestClient, load_credentials
 from tests.testenv import TestEnv
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from multus.k8s.rest import ApiError, RestClient
+from multus.kube.rest import ApiError, RestClient
 from multus.logs import fields, get_logger
 
 log = get_logger("watchcache")

@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from multus.daemon.watchcache import WatchCache, keep_network, keep_pod
-from multus.k8s.apiview import NADS_PATH, PODS_PATH, ApiView
 from multus.k8s.view import EventType, Pod
+from multus.kube.apiview import NADS_PATH, PODS_PATH, ApiView
+from multus.kube.watchcache import WatchCache, keep_network, keep_pod
 
 # How long a NAD that a live GET found absent is believed absent without asking again. A NAD created
 # meanwhile still counts at once: it reaches the cache by the watch, and the cache is asked first.

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import aiohttp
 
 from multus.cni.errors import ClusterUnavailable, InvalidConfig, UnknownContainer
-from multus.k8s.rest import ApiError, ConfigError, Credentials, RestClient, load_credentials
 from multus.k8s.view import MIRROR_ANNOTATION, EventType, Pod
+from multus.kube.rest import ApiError, ConfigError, Credentials, RestClient, load_credentials
 
 NAD_GROUP, NAD_VERSION, NAD_PLURAL = "k8s.cni.cncf.io", "v1", "network-attachment-definitions"
 NADS_PATH = f"/apis/{NAD_GROUP}/{NAD_VERSION}/{NAD_PLURAL}"
