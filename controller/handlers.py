@@ -34,8 +34,9 @@ from controller.usage import NetworkKey, PodReference, networks_in_use, networks
 from controller.usage_writer import UsageWriter
 from controller.validation import admission_problems
 from controller.webhook_configuration import NAD_WEBHOOK_ID, POD_WEBHOOK_ID
+from multus.k8s.constants import NAD_GROUP, NAD_PLURAL, NAD_VERSION
 
-NAD = ("k8s.cni.cncf.io", "v1", "network-attachment-definitions")
+NAD = (NAD_GROUP, NAD_VERSION, NAD_PLURAL)
 POD = ("", "v1", "pods")
 # The HTTP code kopf puts in a refusal: the object is well-formed but its content is not acceptable.
 UNPROCESSABLE = 422

@@ -19,8 +19,8 @@ from kubernetes.client.exceptions import ApiException
 
 from controller.status import usage_fields
 from controller.usage import NetworkKey, PodReference, summarise
+from multus.k8s.constants import NAD_GROUP, NAD_PLURAL, NAD_VERSION
 
-NAD_GROUP, NAD_VERSION, NAD_PLURAL = "k8s.cni.cncf.io", "v1", "network-attachment-definitions"
 MERGE_PATCH = "application/merge-patch+json"
 
 

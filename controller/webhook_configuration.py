@@ -20,6 +20,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from controller.settings import POD_VALIDATION_LABEL, PodValidation, Settings
+from multus.k8s.constants import NAD_GROUP, NAD_PLURAL, NAD_VERSION
 
 NAD_WEBHOOK_ID = "validate-nad"
 POD_WEBHOOK_ID = "validate-pod-networks"
@@ -41,9 +42,9 @@ def webhook_configuration(settings: Settings, ca_bundle: bytes | None) -> dict[s
             NAD_WEBHOOK_ID,
             ca_bundle,
             rule={
-                "apiGroups": ["k8s.cni.cncf.io"],
-                "apiVersions": ["v1"],
-                "resources": ["network-attachment-definitions"],
+                "apiGroups": [NAD_GROUP],
+                "apiVersions": [NAD_VERSION],
+                "resources": [NAD_PLURAL],
                 "operations": ["CREATE", "UPDATE"],
                 "scope": "Namespaced",
             },

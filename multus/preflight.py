@@ -33,11 +33,13 @@ from multus.config import MultusConfig
 from multus.daemon.metrics import DaemonMetrics
 from multus.daemon.nodeconfig import FALLBACK_VERSION, OWN_CONFIG, NodeConfigSettings, find_primary, render
 from multus.daemon.settings import ConfigRefused, DaemonConfig, load_config, refusals
-from multus.k8s.annotations import (
+from multus.k8s.annotations import parse_default_network_annotation, parse_networks_annotation
+from multus.k8s.constants import (
     DEFAULT_NETWORK_ANNOTATION,
+    NAD_GROUP,
+    NAD_PLURAL,
+    NAD_VERSION,
     NETWORKS_ANNOTATION,
-    parse_default_network_annotation,
-    parse_networks_annotation,
 )
 from multus.k8s.delegate_inputs import (
     check_capabilities,
@@ -47,7 +49,7 @@ from multus.k8s.delegate_inputs import (
 )
 from multus.k8s.nad import InlineConfig, NetworkAttachmentDefinition, parse_nad
 from multus.k8s.namespaces import gets_only_cluster_network
-from multus.kube.apiview import NAD_GROUP, NAD_PLURAL, NAD_VERSION, NADS_PATH, PODS_PATH
+from multus.kube.apiview import NADS_PATH, PODS_PATH
 from multus.kube.rest import ApiError, ConfigError, RestClient, load_credentials
 from multus.resolution import load_conf_file
 

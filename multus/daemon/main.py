@@ -114,8 +114,8 @@ class Daemon:
         await web.TCPSite(self._metrics_runner, self.config.metrics_address, self.config.metrics_port).start()
 
     async def _metrics(self, _: web.Request) -> web.Response:
-        self.metrics.cache_objects.labels("pods").set(len(self.view.pods))
-        self.metrics.cache_objects.labels("network-attachment-definitions").set(len(self.view.networks))
+        for cache in (self.view.pods, self.view.networks):
+            self.metrics.cache_objects.labels(cache.kind).set(len(cache))
         return web.Response(
             body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

@@ -16,13 +16,18 @@ from typing import Any, TypeVar
 import aiohttp
 
 from multus.cni.errors import ClusterUnavailable, InvalidConfig, UnknownContainer
-from multus.k8s.view import MIRROR_ANNOTATION, EventType, Pod
+from multus.k8s.constants import (
+    MIRROR_ANNOTATION,
+    NAD_GROUP,
+    NAD_PLURAL,
+    NAD_VERSION,
+    NETWORK_STATUS_ANNOTATION,
+)
+from multus.k8s.view import EventType, Pod
 from multus.kube.rest import ApiError, ConfigError, Credentials, RestClient, load_credentials
 
-NAD_GROUP, NAD_VERSION, NAD_PLURAL = "k8s.cni.cncf.io", "v1", "network-attachment-definitions"
 NADS_PATH = f"/apis/{NAD_GROUP}/{NAD_VERSION}/{NAD_PLURAL}"
 PODS_PATH = "/api/v1/pods"
-STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 COMPONENT = "multus"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -107,7 +112,7 @@ class ApiView:
         server refuses to change an object's UID, so a re-created pod (new UID) rejects it with 422.
         Mirror pods are exempt: the runtime knows the static pod's UID, not the mirror's.
         """
-        meta: dict[str, Any] = {"annotations": {STATUS_ANNOTATION: status}}
+        meta: dict[str, Any] = {"annotations": {NETWORK_STATUS_ANNOTATION: status}}
         if pod.uid and MIRROR_ANNOTATION not in pod.annotations:
             meta["uid"] = pod.uid
         what = f"write network-status of pod {pod.namespace}/{pod.name}"

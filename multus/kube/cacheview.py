@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from multus.k8s.constants import NAD_PLURAL
 from multus.k8s.view import EventType, Pod
 from multus.kube.apiview import NADS_PATH, PODS_PATH, ApiView
 from multus.kube.watchcache import WatchCache, keep_network, keep_pod
@@ -31,9 +32,7 @@ class CacheView:
         self.pods = WatchCache(
             "pods", lambda: api.client, PODS_PATH, keep_pod, fieldSelector=f"spec.nodeName={node_name}"
         )
-        self.networks = WatchCache(
-            "network-attachment-definitions", lambda: api.client, NADS_PATH, keep_network
-        )
+        self.networks = WatchCache(NAD_PLURAL, lambda: api.client, NADS_PATH, keep_network)
         self.misses = 0
         self._on_miss = on_miss
         self._absent: dict[tuple[str, str], float] = {}  # NADs a live GET did not find, and when

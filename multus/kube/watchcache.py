@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from multus.k8s.constants import NODE_READ_ANNOTATION_PREFIXES
 from multus.kube.rest import ApiError, RestClient
 from multus.logs import fields, get_logger
 
@@ -111,15 +112,11 @@ class WatchCache:
         return version
 
 
-# Pod annotations the node side reads; the rest (last-applied-configuration...) is not kept.
-POD_ANNOTATION_PREFIXES = ("k8s.v1.cni.cncf.io/", "v1.multus-cni.io/", "kubernetes.io/config.mirror")
-
-
 def _read_annotations(meta: dict[str, Any]) -> dict[str, str]:
     return {
         key: value
         for key, value in (meta.get("annotations") or {}).items()
-        if key.startswith(POD_ANNOTATION_PREFIXES)
+        if key.startswith(NODE_READ_ANNOTATION_PREFIXES)  # not last-applied-configuration and the like
     }
 
 

@@ -33,7 +33,7 @@ from kubernetes import client
 
 from multus.cni.cache import CachedAttachment, ResultCache
 from multus.daemon.settings import load_config
-from multus.kube.apiview import NAD_GROUP, NAD_PLURAL
+from multus.k8s.constants import NAD_GROUP, NAD_PLURAL
 from multus.netns import interfaces
 from tests import testenv
 from tests.conftest import netns_path, unique_name
