@@ -1,6 +1,8 @@
 """Every conversation with Kubernetes: the REST client, the watch caches and the cluster views.
 
-- `rest`: credentials (a kubeconfig or the pod's service account) and `RestClient`, JSON over HTTPS.
+- `credentials`: a kubeconfig or the pod's service account, read into what a connection needs.
+- `rest`: `RestClient`, JSON over HTTPS through aiohttp; `errors`: the classes its failures raise.
+- `paths`: the URL path of each object and list the project reads or writes.
 - `watchcache`: a list-then-watch cache of one kind of object.
 - `apiview`, `cacheview`, `fileview`: the `multus.k8s.view.ClusterView`s: the API server asked
   directly, the daemon's caches in front of it, and a folder of YAML files.

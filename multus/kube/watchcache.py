@@ -2,21 +2,17 @@
 
 Each cache lists its objects once, then follows a watch from the list's resourceVersion; when the
 watch expires (410 Gone) or breaks, it lists again. Objects are kept as JSON (dicts) keyed by
-`(namespace, name)`, cut down by `keep` to what the daemon reads: a node's thousand pods would otherwise
-hold tens of megabytes of managed fields and specs nobody looks at.
+`(namespace, name)`, cut down by `keep` to what the owner reads (`multus.kube.cacheview` says why).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
-
-from multus.k8s.constants import NODE_READ_ANNOTATION_PREFIXES
-from multus.kube.rest import ApiError, RestClient
+from multus.kube.errors import ApiError, Gone
+from multus.kube.rest import RestClient
 from multus.logs import fields, get_logger
 
 log = get_logger("watchcache")
@@ -72,16 +68,10 @@ class WatchCache:
                 if not version:
                     version = await self._relist()
                 version = await self._follow(version)
-            except ApiError as error:
+            except Gone:  # our version is too old: start over from a fresh list
                 version = ""
-                if error.status == 410:  # our version is too old: start over from a fresh list
-                    continue
+            except (ApiError, ValueError) as error:  # ValueError: a line that is not JSON
                 log.error("watch failed", extra=fields(kind=self.kind, error=str(error)))
-                await asyncio.sleep(RETRY_PAUSE)
-            except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as error:
-                log.error(
-                    "watch failed", extra=fields(kind=self.kind, error=str(error) or type(error).__name__)
-                )
                 version = ""
                 await asyncio.sleep(RETRY_PAUSE)
 
@@ -102,45 +92,9 @@ class WatchCache:
         }
         async for event in self._client().watch(self._path, params, IDLE_SECONDS):
             obj = event.get("object") or {}
-            if event.get("type") == "ERROR":
-                raise ApiError(int(obj.get("code") or 500), str(obj.get("message")), json.dumps(obj))
             version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
             if event["type"] in ("ADDED", "MODIFIED"):
                 self._objects[key_of(obj)] = self._keep(obj)
             elif event["type"] == "DELETED":
                 self._objects.pop(key_of(obj), None)
         return version
-
-
-def _read_annotations(meta: dict[str, Any]) -> dict[str, str]:
-    return {
-        key: value
-        for key, value in (meta.get("annotations") or {}).items()
-        if key.startswith(NODE_READ_ANNOTATION_PREFIXES)  # not last-applied-configuration and the like
-    }
-
-
-def keep_pod(pod: dict[str, Any]) -> dict[str, Any]:
-    meta = pod.get("metadata") or {}
-    return {
-        "metadata": {
-            "namespace": meta.get("namespace"),
-            "name": meta.get("name"),
-            "uid": meta.get("uid"),
-            "annotations": _read_annotations(meta),
-            "deletionTimestamp": meta.get("deletionTimestamp"),
-        },
-        "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
-    }
-
-
-def keep_network(nad: dict[str, Any]) -> dict[str, Any]:
-    meta = nad.get("metadata") or {}
-    return {
-        "metadata": {
-            "namespace": meta.get("namespace"),
-            "name": meta.get("name"),
-            "annotations": _read_annotations(meta),
-        },
-        "spec": nad.get("spec") or {},
-    }

@@ -66,10 +66,10 @@ NODE_NAME = "deploy-node"
 API_CALLS: dict[str, set[Permission]] = {
     "GET pod_path(namespace, name)": {("", "pods", "get")},
     "GET nad_path(namespace, name)": {(NAD_GROUP, NAD_PLURAL, "get")},
-    "PATCH status_path(pod.namespace, pod.name)": {("", "pods/status", "patch")},
+    "PATCH pod_status_path(pod.namespace, pod.name)": {("", "pods/status", "patch")},
     "POST events_path(pod.namespace)": {("", "events", "create")},
-    "WATCH PODS_PATH": {("", "pods", "list"), ("", "pods", "watch")},
-    "WATCH NADS_PATH": {(NAD_GROUP, NAD_PLURAL, "list"), (NAD_GROUP, NAD_PLURAL, "watch")},
+    "WATCH pods_path()": {("", "pods", "list"), ("", "pods", "watch")},
+    "WATCH nads_path()": {(NAD_GROUP, NAD_PLURAL, "list"), (NAD_GROUP, NAD_PLURAL, "watch")},
 }
 NODE_SIDE_SOURCES = [
     *sorted((REPO / "multus" / "kube").glob("*.py")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from multus.k8s.view import Pod
-from multus.kube.watchcache import keep_pod
+from multus.kube.cacheview import keep_pod
 
 POD = {
     "metadata": {
