@@ -3,6 +3,7 @@
 - `credentials`: a kubeconfig or the pod's service account, read into what a connection needs.
 - `rest`: `RestClient`, JSON over HTTPS through aiohttp; `errors`: the classes its failures raise.
 - `paths`: the URL path of each object and list the project reads or writes.
+- `backoff`: pauses between attempts, doubling to a bound, with jitter.
 - `watchcache`: a list-then-watch cache of one kind of object.
 - `apiview`, `cacheview`, `fileview`: the `multus.k8s.view.ClusterView`s: the API server asked
   directly, the daemon's caches in front of it, and a folder of YAML files.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 from multus.cni.errors import ClusterUnavailable, InvalidConfig, UnknownContainer
 from multus.k8s.constants import MIRROR_ANNOTATION, NETWORK_STATUS_ANNOTATION
 from multus.k8s.view import EventType, Pod
+from multus.kube.backoff import Backoff
 from multus.kube.credentials import ConfigError, Credentials, load_credentials
 from multus.kube.errors import ApiError, Conflict, Invalid, NotFound, Unavailable
 from multus.kube.paths import events_path, nad_path, pod_path, pod_status_path
@@ -144,7 +146,8 @@ class ApiView:
     async def _call(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run a request, retrying failures that may pass (write conflicts, throttling, server errors,
         lost connections)."""
-        delay = self.settings.retry_backoff
+        # Unjittered: a request's retries are few and short, and the setting says how long they wait.
+        backoff = Backoff(self.settings.retry_backoff, math.inf, jitter=0.0)
         for number in range(self.settings.retries + 1):
             try:
                 return await attempt()
@@ -153,6 +156,5 @@ class ApiView:
                     raise ClusterUnavailable(f"cannot {what}", str(error)) from error
             except ApiError as error:
                 raise ClusterUnavailable(f"cannot {what}", str(error)) from error
-            await asyncio.sleep(delay)
-            delay *= 2
+            await asyncio.sleep(backoff.next())
         raise AssertionError("unreachable: the last attempt returns or raises")

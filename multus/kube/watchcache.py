@@ -1,16 +1,20 @@
 """Watch-backed caches of API objects, so a steady-state ADD reads nothing from the API server.
 
-Each cache lists its objects once, then follows a watch from the list's resourceVersion; when the
-watch expires (410 Gone) or breaks, it lists again. Objects are kept as JSON (dicts) keyed by
-`(namespace, name)`, cut down by `keep` to what the owner reads (`multus.kube.cacheview` says why).
+Each cache lists its objects once, then follows a watch from the list's resourceVersion. When the
+watch expires (`Gone`) it lists again at once; when listing or watching fails it lists again after a
+pause that doubles per failure (1 s to 30 s, with jitter, so a node's caches and the nodes of a cluster
+do not retry in step), back to 1 s once a watch runs in good order again. Objects are kept as JSON
+(dicts) keyed by `(namespace, name)`, cut down by `keep` to what the owner reads (`multus.kube.cacheview`
+says why).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from multus.kube.backoff import Backoff
 from multus.kube.errors import ApiError, Gone
 from multus.kube.rest import RestClient
 from multus.logs import fields, get_logger
@@ -19,10 +23,11 @@ log = get_logger("watchcache")
 
 Key = tuple[str, str]
 Trim = Callable[[dict[str, Any]], dict[str, Any]]
+Sleep = Callable[[float], Awaitable[None]]
 
 WATCH_SECONDS = 300  # the server ends each watch after this; we then resume from the last version
 IDLE_SECONDS = 150  # no byte for this long (not even a bookmark): the connection died silently
-RETRY_PAUSE = 1.0
+RETRY_PAUSE, RETRY_PAUSE_MAX = 1.0, 30.0  # seconds after the first failure; the bound
 
 
 def key_of(obj: dict[str, Any]) -> Key:
@@ -33,17 +38,30 @@ def key_of(obj: dict[str, Any]) -> Key:
 class WatchCache:
     """One kind of object at `path` (a list URL), filtered by `params` (e.g. a field selector).
 
-    `client` is called for every request, so credentials reloaded meanwhile take effect.
+    `client` is called for every request, so credentials reloaded meanwhile take effect. `backoff`,
+    `sleep` and `watch_seconds` are there for tests, which replace the pauses and shorten the watches.
     """
 
     def __init__(
-        self, kind: str, client: Callable[[], RestClient], path: str, keep: Trim, **params: str
+        self,
+        kind: str,
+        client: Callable[[], RestClient],
+        path: str,
+        keep: Trim,
+        *,
+        backoff: Backoff | None = None,
+        sleep: Sleep = asyncio.sleep,
+        watch_seconds: int = WATCH_SECONDS,
+        **params: str,
     ) -> None:
         self.kind = kind
         self._client = client
         self._path = path
         self._keep = keep
         self._params = params
+        self._backoff = backoff or Backoff(RETRY_PAUSE, RETRY_PAUSE_MAX)
+        self._sleep = sleep
+        self._watch_seconds = watch_seconds
         self._objects: dict[Key, dict[str, Any]] = {}
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -71,9 +89,13 @@ class WatchCache:
             except Gone:  # our version is too old: start over from a fresh list
                 version = ""
             except (ApiError, ValueError) as error:  # ValueError: a line that is not JSON
-                log.error("watch failed", extra=fields(kind=self.kind, error=str(error)))
                 version = ""
-                await asyncio.sleep(RETRY_PAUSE)
+                pause = self._backoff.next()
+                log.error(
+                    "watch failed",
+                    extra=fields(kind=self.kind, error=str(error), retry_seconds=round(pause, 1)),
+                )
+                await self._sleep(pause)
 
     async def _relist(self) -> str:
         listed = await self._client().request("GET", self._path, params=self._params)
@@ -88,13 +110,15 @@ class WatchCache:
             **self._params,
             "resourceVersion": version,
             "allowWatchBookmarks": "true",
-            "timeoutSeconds": str(WATCH_SECONDS),
+            "timeoutSeconds": str(self._watch_seconds),
         }
         async for event in self._client().watch(self._path, params, IDLE_SECONDS):
+            self._backoff.reset()  # the watch works: the next failure is a new one
             obj = event.get("object") or {}
             version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
             if event["type"] in ("ADDED", "MODIFIED"):
                 self._objects[key_of(obj)] = self._keep(obj)
             elif event["type"] == "DELETED":
                 self._objects.pop(key_of(obj), None)
+        self._backoff.reset()  # the server ended the watch in good order
         return version
