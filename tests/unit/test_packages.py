@@ -85,11 +85,22 @@ def test_package_imports_and_is_typed(package: str) -> None:
     assert (Path(module.__file__).parent / "py.typed").exists()
 
 
+def _sources() -> list[Path]:
+    return sorted([*ROOT.joinpath("multus").rglob("*.py"), *ROOT.joinpath("controller").rglob("*.py")])
+
+
 def test_layering() -> None:
-    sources = sorted([*ROOT.joinpath("multus").rglob("*.py"), *ROOT.joinpath("controller").rglob("*.py")])
+    sources = _sources()
     assert sources
     violations = [v for path in sources for v in _violations(_module_name(path), _imports(path))]
     assert violations == []
+
+
+def test_nothing_shipped_imports_the_official_client() -> None:
+    """`kubernetes` is a test dependency only (pyproject.toml): the programs call the API through
+    multus.kube, and kopf logs in with its credentials."""
+    users = [_module_name(p) for p in _sources() if any(_within(m, "kubernetes") for m in _imports(p))]
+    assert users == []
 
 
 def test_layering_rule_catches_a_violation(tmp_path: Path) -> None:
