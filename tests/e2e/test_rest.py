@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -37,15 +36,7 @@ def test_client_certificate_files(apiserver: TestEnv) -> None:
 
 
 def test_inline_certificate_data(apiserver: TestEnv, tmp_path: Path) -> None:
-    config = json.loads(apiserver.kubeconfig.read_text())
-    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
-    cluster["certificate-authority-data"] = base64.b64encode(
-        Path(cluster.pop("certificate-authority")).read_bytes()
-    ).decode()
-    for key in ("client-certificate", "client-key"):
-        user[f"{key}-data"] = base64.b64encode(Path(user.pop(key)).read_bytes()).decode()
-    inline = tmp_path / "inline.kubeconfig"
-    inline.write_text(json.dumps(config))
+    inline = apiserver.kubeconfig_copy(tmp_path / "inline.kubeconfig", inline=True)
     assert run(fetch(inline, "/api/v1/namespaces/default"))["kind"] == "Namespace"
 
 
@@ -108,12 +99,10 @@ def test_error_answers_raise_their_class(apiserver: TestEnv, namespace: str) -> 
 
 
 def test_no_answer_is_unavailable_without_a_status(apiserver: TestEnv, tmp_path: Path) -> None:
-    config = json.loads(apiserver.kubeconfig.read_text())
-    config["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
-    (tmp_path / "closed.kubeconfig").write_text(json.dumps(config))
+    closed = apiserver.kubeconfig_copy(tmp_path / "closed.kubeconfig", server="https://127.0.0.1:1")
 
     with pytest.raises(Unavailable) as unreachable:
-        run(fetch(tmp_path / "closed.kubeconfig", "/api/v1/namespaces/default"))
+        run(fetch(closed, "/api/v1/namespaces/default"))
     assert unreachable.value.status is None
     assert "127.0.0.1:1" in str(unreachable.value)
 

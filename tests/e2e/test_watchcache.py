@@ -4,7 +4,6 @@ and start over once a watch has run in good order."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,12 @@ from tests.testenv import TestEnv, free_port
 pytestmark = pytest.mark.e2e
 
 
-def unreachable(apiserver: TestEnv, tmp_path: Path) -> RestClient:
-    config = json.loads(apiserver.kubeconfig.read_text())
-    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{free_port()}"
-    (tmp_path / "nowhere.kubeconfig").write_text(json.dumps(config))
-    return RestClient(load_credentials(tmp_path / "nowhere.kubeconfig"), timeout=2)
-
-
 def test_retry_pauses_grow_to_the_bound_and_start_over_after_a_good_watch(
     apiserver: TestEnv, namespace: str, tmp_path: Path
 ) -> None:
     reachable = RestClient(load_credentials(apiserver.kubeconfig), timeout=5)
-    nowhere = unreachable(apiserver, tmp_path)
+    closed_port = apiserver.kubeconfig_copy(tmp_path / "nowhere", server=f"https://127.0.0.1:{free_port()}")
+    nowhere = RestClient(load_credentials(closed_port), timeout=2)
     # Jitter takes a quarter off each pause (rand 0.5, jitter 0.5): 1, 2, 4, 4 (the bound) become these.
     first_outage = [0.75, 1.5, 3.0, 3.0]
     second_outage = [0.75, 1.5]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -30,21 +29,8 @@ async def get_as_kopf_would(credentials: Credentials, path: str) -> tuple[int, d
         return reply.status, await reply.json()
 
 
-def inline_copy(kubeconfig: Path, target: Path) -> Path:
-    """The kubeconfig with its CA, certificate and key as `-data` entries instead of files."""
-    config = json.loads(kubeconfig.read_text())
-    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
-    cluster["certificate-authority-data"] = base64.b64encode(
-        Path(cluster.pop("certificate-authority")).read_bytes()
-    ).decode()
-    for key in ("client-certificate", "client-key"):
-        user[f"{key}-data"] = base64.b64encode(Path(user.pop(key)).read_bytes()).decode()
-    target.write_text(json.dumps(config))
-    return target
-
-
 def test_files_and_inline_data_both_log_kopf_in(apiserver: TestEnv, tmp_path: Path) -> None:
-    inline = inline_copy(apiserver.kubeconfig, tmp_path / "inline.kubeconfig")
+    inline = apiserver.kubeconfig_copy(tmp_path / "inline.kubeconfig", inline=True)
     for kubeconfig in (apiserver.kubeconfig, inline):
         credentials = load_credentials(kubeconfig)
         status, namespace = asyncio.run(get_as_kopf_would(credentials, "/api/v1/namespaces/default"))
