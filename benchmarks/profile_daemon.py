@@ -33,8 +33,12 @@ import multus.cni.cache
 import multus.cni.conflist
 import multus.cni.exec
 import multus.daemon.server
+import multus.devices
 import multus.kube.cacheview
-import multus.orchestrator
+import multus.orchestrator.commands
+import multus.orchestrator.parts
+import multus.orchestrator.records
+import multus.orchestrator.report
 from benchmarks.support import Daemon, node, shims, timed_run
 from multus.daemon import main as daemon_main
 from multus.daemon.settings import load_config
@@ -46,13 +50,15 @@ WARMUP = 3
 # (owner, attribute) pairs on the request path; a name that no longer exists is reported and skipped.
 TIMED: list[tuple[Any, tuple[str, ...]]] = [
     (multus.daemon.server.CNIServer, ("handle_cni", "_run")),
-    (multus.daemon.server, ("parse_config", "run_command")),
+    (multus.daemon.server, ("read_stdin", "run_command")),
     (
-        multus.orchestrator.Orchestrator,
-        ("add", "delete", "_pod", "_add_all", "_apply_default_route", "_report", "_event", "_delete_record"),
+        multus.orchestrator.commands,
+        ("add", "delete", "find_pod", "attachments_for", "add_all", "apply_default_route", "delete_record"),
     ),
-    (multus.orchestrator, ("resolve_attachments", "interface_names")),
-    (multus.orchestrator.DeviceAllocations, ("from_checkpoint",)),
+    (multus.orchestrator.report, ("report_added", "event")),
+    (multus.orchestrator.records, ("resolve_attachments",)),
+    (multus.orchestrator.parts.Netlink, ("interface_names",)),
+    (multus.devices.DeviceAllocations, ("from_checkpoint",)),
     (multus.cni.conflist.ConfigListRunner, ("add", "delete")),
     (multus.cni.exec.DelegateExecutor, ("execute", "_spawn")),
     (multus.cni.cache.ResultCache, ("write", "read", "delete")),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import (
@@ -149,16 +152,36 @@ def reply_version(stdin: bytes) -> str:
     return version if isinstance(version, str) and version else LATEST_VERSION
 
 
+@dataclass(frozen=True)
+class Stdin:
+    """The runtime's stdin, parsed once: our config, and the document itself for what only some
+    commands read (the runtime's `runtimeConfig`, GC's list of valid attachments). Shared between
+    requests with the same bytes: read it, never change it."""
+
+    config: MultusConfig
+    document: Mapping[str, Any]
+
+    @property
+    def runtime_config(self) -> Mapping[str, Any]:
+        given = self.document.get("runtimeConfig")
+        return given if isinstance(given, dict) else {}
+
+
 def parse_config(stdin: bytes) -> MultusConfig:
-    """The config from the runtime's stdin; every problem names the key at fault.
+    """The config from the runtime's stdin; every problem names the key at fault."""
+    return read_stdin(stdin).config
+
+
+def read_stdin(stdin: bytes) -> Stdin:
+    """The runtime's stdin, config and document; every problem names the key at fault.
 
     The config is frozen, so the same bytes share one: the daemon gets its node's config with nearly
     every request, and validating it costs more than a lookup."""
-    return _parse_config(bytes(stdin))
+    return _read_stdin(bytes(stdin))
 
 
 @functools.lru_cache(maxsize=32)
-def _parse_config(stdin: bytes) -> MultusConfig:
+def _read_stdin(stdin: bytes) -> Stdin:
     raw = load_json(stdin, "the network config on stdin")
     if not isinstance(raw, dict):
         raise InvalidConfig("the network config on stdin must be a JSON object")
@@ -172,4 +195,4 @@ def _parse_config(stdin: bytes) -> MultusConfig:
         ) from error
     # The ADD's reply is converted to it once every delegate has run: too late to find it unusable.
     require_supported(config.cni_version, "network config: cniVersion")
-    return config
+    return Stdin(config, MappingProxyType(raw))

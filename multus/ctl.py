@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from multus.cni.errors import CNIError
+from multus.cni.errors import CNIError, InvalidConfig, UnknownContainer
 from multus.config import parse_config
 from multus.daemon.settings import DEFAULT_CNI_CONFIG_DIR
 from multus.k8s.constants import NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION
@@ -26,7 +26,7 @@ from multus.preflight import (
     gather,
     report,
 )
-from multus.resolution import Attachment, resolve_attachments
+from multus.resolution import PlannedAttachment, resolve_attachments
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -43,14 +43,14 @@ def explain(args: argparse.Namespace) -> int:
     config = parse_config(json.dumps(raw).encode())
     view = make_view(config, os.environ)
     if view is None:
-        raise CNIError("explain needs a cluster: give --cluster-folder or --kubeconfig", code=7)
+        raise InvalidConfig("explain needs a cluster: give --cluster-folder or --kubeconfig")
     namespace, _, name = args.pod.rpartition("/")
 
-    async def resolve() -> list[Attachment]:
+    async def resolve() -> list[PlannedAttachment]:
         try:
             pod = await view.get_pod(namespace or "default", name)
             if pod is None:
-                raise CNIError(f"pod {args.pod} not found", code=3)
+                raise UnknownContainer(f"pod {args.pod} not found")
             return await resolve_attachments(config, view, pod, args.ifname, set())
         finally:
             await view.close()

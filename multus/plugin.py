@@ -16,7 +16,7 @@ from typing import Any
 from multus.cni.environment import CNIEnvironment, Command, NothingToDelete
 from multus.cni.errors import CNIError, InternalError, IOFailure
 from multus.cni.versions import version_reply
-from multus.config import MultusConfig, parse_config, reply_version
+from multus.config import MultusConfig, Stdin, read_stdin, reply_version
 from multus.k8s.view import ClusterView
 from multus.logs import configure, fields, get_logger
 
@@ -56,13 +56,11 @@ def _view_for(command: Command, config: MultusConfig, environ: Mapping[str, str]
         return None
 
 
-async def _run(
-    env: CNIEnvironment, stdin: bytes, config: MultusConfig, view: ClusterView | None
-) -> dict[str, Any] | None:
-    from multus.orchestrator import run_command  # noqa: PLC0415  VERSION and bad input stay cheap
+async def _run(env: CNIEnvironment, stdin: Stdin, view: ClusterView | None) -> dict[str, Any] | None:
+    from multus.orchestrator import Parts, RequestScope, run_command  # noqa: PLC0415  VERSION and bad input stay cheap
 
     try:
-        return await run_command(env, stdin, config, view)
+        return await run_command(RequestScope(env, stdin), Parts.for_request(stdin.config, env, view))
     finally:
         if view is not None:
             await view.close()
@@ -75,9 +73,9 @@ def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | N
         env = CNIEnvironment.from_environ(environ)
         if env.command == Command.VERSION:
             return version_reply(version).to_dict(), 0
-        config = parse_config(stdin)
-        config.configure_logging()
-        reply = asyncio.run(_run(env, stdin, config, _view_for(env.command, config, environ)))
+        parsed = read_stdin(stdin)
+        parsed.config.configure_logging()
+        reply = asyncio.run(_run(env, parsed, _view_for(env.command, parsed.config, environ)))
         return reply, 0
     except NothingToDelete as error:
         log.info("nothing to delete", extra=fields(command=Command.DEL, reason=error.msg))

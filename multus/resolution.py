@@ -36,7 +36,7 @@ CONF_SUFFIXES = (".conf", ".conflist", ".json")
 
 
 @dataclass
-class Attachment:
+class PlannedAttachment:
     """One network to attach: the exact config its delegates get, and what goes with it."""
 
     network: str  # `ns/name` for a NAD, the CNI config's `name` for a file-based network
@@ -61,7 +61,7 @@ async def resolve_attachments(
     taken: set[str],
     *,
     devices: DeviceAllocations | None = None,
-) -> list[Attachment]:
+) -> list[PlannedAttachment]:
     """Every attachment of the pod, in order, with interface names assigned and checked against `taken`."""
     attachments = [await _cluster_network(config, view, pod)]
     if pod is None or not gets_only_cluster_network(pod.namespace, config.namespace_policy):
@@ -84,7 +84,9 @@ async def resolve_attachments(
     return attachments
 
 
-async def _cluster_network(config: MultusConfig, view: ClusterView | None, pod: Pod | None) -> Attachment:
+async def _cluster_network(
+    config: MultusConfig, view: ClusterView | None, pod: Pod | None
+) -> PlannedAttachment:
     # A pod in a system namespace gets the configured cluster network: its annotations are not read.
     if (
         pod is not None
@@ -117,7 +119,7 @@ async def _cluster_network(config: MultusConfig, view: ClusterView | None, pod: 
     return attachment
 
 
-async def _named_network(config: MultusConfig, view: ClusterView | None, name: str) -> Attachment:
+async def _named_network(config: MultusConfig, view: ClusterView | None, name: str) -> PlannedAttachment:
     """`clusterNetwork`/`defaultNetworks` entries, tried in upstream's order: a NAD in `multusNamespace`,
     a config file in `confDir` with that `name`, a directory (its first config file), a file path."""
     if view is not None and is_dns1123_label(name):
@@ -148,7 +150,7 @@ async def _selected_network(
     pod: Pod,
     selection: NetworkSelection,
     devices: DeviceAllocations | None,
-) -> Attachment:
+) -> PlannedAttachment:
     check_network_access(pod.namespace, selection.namespace, selection.name, config.namespace_policy)
     attachment = await _nad_attachment(config, view, selection, pod, devices)
     check_capabilities(selection, attachment.config)
@@ -161,7 +163,7 @@ async def _nad_attachment(
     selection: NetworkSelection,
     pod: Pod | None = None,
     devices: DeviceAllocations | None = None,
-) -> Attachment:
+) -> PlannedAttachment:
     obj = None if view is None else await view.get_network(selection.namespace, selection.name)
     if obj is None:
         raise NetworkNotFound(f"network {selection.reference}: NetworkAttachmentDefinition not found")
@@ -177,7 +179,7 @@ async def _nad_attachment(
     if device_id:
         delegate = with_device_id(delegate, device_id)
     info = device_info_for(device_id) if device_id else None
-    return Attachment(
+    return PlannedAttachment(
         network=selection.reference,
         config=with_cni_args(delegate, selection.cni_args),
         selection=selection,
@@ -197,11 +199,11 @@ def _conf_dir_config(conf_dir: Path, marker: ConfDirConfig, reference: str) -> d
     return found[1]
 
 
-def _file_attachment(delegate: dict[str, Any], source: str) -> Attachment:
+def _file_attachment(delegate: dict[str, Any], source: str) -> PlannedAttachment:
     name = delegate.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidConfig(f"{source}: the CNI config has no 'name'")
-    return Attachment(network=name, config=delegate)
+    return PlannedAttachment(network=name, config=delegate)
 
 
 def conf_files(folder: Path) -> list[Path]:

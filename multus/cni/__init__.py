@@ -18,6 +18,7 @@ from multus.cni.args import (
     parse_cni_args,
     reject_unknown_args,
 )
+from multus.cni.attachment import Attachment, plugin_stdin
 from multus.cni.cache import CACHE_KIND, DEFAULT_CACHE_DIR, CachedAttachment, ResultCache
 from multus.cni.config import (
     DNSConfig,
@@ -27,16 +28,10 @@ from multus.cni.config import (
     load_network_config_file,
     parse_network_config,
 )
-from multus.cni.conflist import (
-    LEGACY_ATTACHMENTS_KEY,
-    VALID_ATTACHMENTS_KEY,
-    Attachment,
-    ConfigListRunner,
-    parse_valid_attachments,
-    plugin_stdin,
-)
+from multus.cni.conflist import ConfigListRunner
 from multus.cni.environment import CNIEnvironment, Command, NothingToDelete, split_search_path
 from multus.cni.errors import (
+    CleanupIncomplete,
     ClusterUnavailable,
     CNIError,
     DecodeFailure,
@@ -60,6 +55,11 @@ from multus.cni.errors import (
 from multus.cni.exec import DEFAULT_TIMEOUT, DelegateExecutor, PluginRun, find_plugin
 from multus.cni.names import container_id_error, ifname_error, network_name_error, plugin_type_error
 from multus.cni.results import DNS, Interface, IPConfig, Result, Route, parse_result
+from multus.cni.valid_attachments import (
+    LEGACY_ATTACHMENTS_KEY,
+    VALID_ATTACHMENTS_KEY,
+    parse_valid_attachments,
+)
 from multus.cni.versions import (
     LATEST_VERSION,
     SUPPORTED_VERSIONS,
@@ -87,6 +87,7 @@ __all__ = [
     "CNIEnvironment",
     "CNIError",
     "CachedAttachment",
+    "CleanupIncomplete",
     "ClusterUnavailable",
     "Command",
     "ConfigListRunner",

@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from multus.cni.args import format_cni_args
+from multus.cni.attachment import Attachment, plugin_stdin
 from multus.cni.cache import CachedAttachment, ResultCache
-from multus.cni.config import NetworkConfigList, PluginConfig
+from multus.cni.config import NetworkConfigList
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import (
     CNIError,
@@ -42,109 +40,11 @@ from multus.cni.errors import (
 )
 from multus.cni.exec import DelegateExecutor, plugin_result
 from multus.cni.ipam import ARGS_READ_BY_IPAM, cni_args_problem, ipam_type
-from multus.cni.names import container_id_error, ifname_error
 from multus.cni.results import Result
-from multus.cni.validation import short
+from multus.cni.valid_attachments import LEGACY_ATTACHMENTS_KEY, VALID_ATTACHMENTS_KEY
 from multus.cni.versions import CHECK_SINCE, GC_SINCE, PREV_RESULT_ON_DEL_SINCE, STATUS_SINCE, at_least
 
 log = logging.getLogger(__name__)
-
-VALID_ATTACHMENTS_KEY = "cni.dev/valid-attachments"
-# The key's name in a 1.1.0 draft; libcni sends both, and so do we.
-LEGACY_ATTACHMENTS_KEY = "cni.dev/attachments"
-
-
-def parse_valid_attachments(stdin_config: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
-    """The (container ID, interface name) pairs of a GC request's valid list (either key name).
-
-    Every element must be an object with a valid `containerID` and `ifname`: one that is not must stop
-    the GC, since reading it as "not valid" would delete a live container's networks.
-    """
-    key = VALID_ATTACHMENTS_KEY if VALID_ATTACHMENTS_KEY in stdin_config else LEGACY_ATTACHMENTS_KEY
-    listed = stdin_config.get(key)
-    if not isinstance(listed, list):
-        # Without the list everything would look stale: refuse rather than delete every pod's networks.
-        raise InvalidEnvironment(f"GC: {VALID_ATTACHMENTS_KEY} must be a list of attachments")
-    pairs: set[tuple[str, str]] = set()
-    for index, item in enumerate(listed):
-        where = f"GC: {key}[{index}]"
-        if not isinstance(item, Mapping):
-            raise InvalidEnvironment(
-                f"{where} must be an object with containerID and ifname, not {short(item)}"
-            )
-        pairs.add(
-            (
-                _valid_string(item.get("containerID"), container_id_error, f"{where}.containerID"),
-                _valid_string(item.get("ifname"), ifname_error, f"{where}.ifname"),
-            )
-        )
-    return frozenset(pairs)
-
-
-def _valid_string(value: object, rule: Callable[[str], str | None], where: str) -> str:
-    problem = rule(value) if isinstance(value, str) else f"must be a string, not {short(value)}"
-    if problem:
-        raise InvalidEnvironment(f"{where} {problem}")
-    assert isinstance(value, str)
-    return value
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """One interface of one container on one network: who, where, and the runtime's arguments."""
-
-    container_id: str
-    ifname: str
-    netns: str = ""
-    cni_args: tuple[tuple[str, str], ...] = ()
-    capability_args: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        problems = [
-            f"{name} {why}"
-            for name, why in (
-                ("CNI_CONTAINERID", container_id_error(self.container_id)),
-                ("CNI_IFNAME", ifname_error(self.ifname)),
-                ("CNI_NETNS", "must not contain NUL" if "\0" in self.netns else None),
-            )
-            if why
-        ]
-        if problems:
-            raise InvalidEnvironment("invalid attachment: " + "; ".join(problems))
-        format_cni_args(self.cni_args)  # refuses pairs that CNI_ARGS cannot carry
-        try:
-            json.dumps(self.capability_args)
-        except (TypeError, ValueError) as exc:
-            raise InvalidConfig(f"runtimeConfig capability arguments are not JSON: {exc}") from None
-
-    def environment(self, command: Command) -> CNIEnvironment:
-        if command in (Command.ADD, Command.CHECK) and not self.netns:
-            raise InvalidEnvironment(f"CNI_NETNS is required for {command}")
-        return CNIEnvironment(command, self.container_id, self.netns, self.ifname, self.cni_args)
-
-
-def plugin_stdin(
-    conflist: NetworkConfigList,
-    plugin: PluginConfig,
-    *,
-    prev_result: Result | Mapping[str, Any] | None = None,
-    capability_args: Mapping[str, Any] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> bytes:
-    """The config one plugin of the list reads on stdin (libcni's buildOneConfig). A `prev_result` given
-    as a mapping is taken to be in the list's version already."""
-    config = plugin.stdin_base(conflist.name, conflist.version)
-    if isinstance(prev_result, Result):
-        config["prevResult"] = prev_result.convert_to(conflist.version).to_dict()
-    elif prev_result is not None:
-        config["prevResult"] = dict(prev_result)
-    declared = plugin.declared_capabilities
-    granted = {key: value for key, value in (capability_args or {}).items() if key in declared}
-    if granted:
-        config["runtimeConfig"] = {**(plugin.runtime_config or {}), **granted}
-    config.update(extra or {})
-    return json.dumps(config).encode()
-
 
 # Takes bookkeeping (a write to or a removal from the result cache) to run when the caller chooses.
 Later = Callable[[Callable[[], None]], None]
@@ -242,7 +142,7 @@ class ConfigListRunner:
                 stdout = await self.executor.execute(plugin.type, env, stdin, succeeded=succeeded)
                 result = plugin_result(plugin.type, stdout, conflist.version).convert_to(conflist.version)
             except CNIError as exc:
-                raise _naming(exc, conflist, position, Command.ADD) from None
+                raise _naming(exc, conflist, position, Command.ADD) from exc
         assert result is not None  # the list has plugins
         later(functools.partial(self._remember, conflist, attachment, result))
         return result
@@ -293,7 +193,7 @@ class ConfigListRunner:
             try:
                 await self.executor.execute(plugin.type, env, stdin)
             except CNIError as exc:
-                raise _naming(exc, conflist, position, Command.CHECK) from None
+                raise _naming(exc, conflist, position, Command.CHECK) from exc
 
     async def delete(
         self,
@@ -379,7 +279,7 @@ class ConfigListRunner:
             try:
                 await self.executor.execute(plugin.type, env, stdin, succeeded=succeeded)
             except CNIError as exc:
-                raise _naming(exc, conflist, position, Command.DEL) from None
+                raise _naming(exc, conflist, position, Command.DEL) from exc
         later(functools.partial(self.cache.delete, conflist.name, attachment.container_id, attachment.ifname))
 
     async def status(self, conflist: NetworkConfigList) -> None:
@@ -390,7 +290,7 @@ class ConfigListRunner:
             try:
                 await self.executor.execute(plugin.type, env, plugin_stdin(conflist, plugin))
             except CNIError as exc:
-                raise _naming(exc, conflist, position, Command.STATUS) from None
+                raise _naming(exc, conflist, position, Command.STATUS) from exc
 
     async def gc(self, conflist: NetworkConfigList, valid_attachments: Iterable[tuple[str, str]]) -> None:
         """Remove what is left of every attachment of this network outside `valid_attachments`.
@@ -425,11 +325,8 @@ class ConfigListRunner:
         if failures:
             first = failures[0]
             details = "; ".join(str(failure) for failure in failures)
-            raise type(first)(
-                f"GC of network {conflist.name!r}: {len(failures)} failure(s), first: {first.msg}",
-                details,
-                code=first.code,
-            )
+            context = f"GC of network {conflist.name!r}: {len(failures)} failure(s), first"
+            raise first.with_context(context, details=details)
 
     def _cached_for_delete(
         self, conflist: NetworkConfigList, attachment: Attachment
@@ -494,5 +391,4 @@ def _refused_args(conflist: NetworkConfigList, attachment: Attachment) -> CNIErr
 def _naming(exc: CNIError, conflist: NetworkConfigList, position: int, command: Command) -> CNIError:
     """The same error and code, saying which plugin of which network failed."""
     plugin = f'plugin {position + 1}/{len(conflist.plugins)} type="{conflist.plugins[position].type}"'
-    message = f"{plugin} of network {conflist.name!r} failed ({command}): {exc.msg}"
-    return type(exc)(message, exc.details, code=exc.code)
+    return exc.with_context(f"{plugin} of network {conflist.name!r} failed ({command})")

@@ -22,15 +22,17 @@ so callers can catch a kind of failure and the wire form stays the same:
     ├── NetworkForbidden         104   namespace isolation forbids the reference
     ├── InterfaceConflict        105   an interface name is repeated or already in the netns
     ├── ClusterUnavailable       106   the Kubernetes API could not be reached in time
-    └── InternalError            199   a bug of ours, reported as an error rather than a traceback
+    ├── InternalError            199   a bug of ours, reported as an error rather than a traceback
+    └── CleanupIncomplete        100   GC could not remove every attachment it should have
 
-A delegate's own error keeps the delegate's code: it is raised as a plain `CNIError`.
+A delegate's own error keeps the delegate's code: it is raised as a plain `CNIError`. An error passed
+up with more context (`error.with_context("network x")`) keeps its class, its code and its cause.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 
 class ErrorCode(IntEnum):
@@ -70,6 +72,15 @@ class CNIError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code}, msg={self.msg!r}, details={self.details!r})"
+
+    def with_context(self, context: str, *, details: str | None = None) -> Self:
+        """This error with `context: ` before its message (and other `details`, if given): same class
+        and code, caused by this one."""
+        wider = type(self)(
+            f"{context}: {self.msg}", self.details if details is None else details, code=self.code
+        )
+        wider.__cause__ = self
+        return wider
 
     def to_dict(self, cni_version: str) -> dict[str, Any]:
         """The error as the spec prints it; `details` is omitted when empty, as libcni does."""
@@ -149,3 +160,7 @@ class ClusterUnavailable(CNIError):
 
 class InternalError(CNIError):
     default_code = ErrorCode.INTERNAL
+
+
+class CleanupIncomplete(CNIError):
+    default_code = ErrorCode.DELEGATE_FAILED

@@ -21,7 +21,7 @@ import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,21 +33,25 @@ from multus.cni.environment import CNIEnvironment, Command, NothingToDelete
 from multus.cni.errors import CNIError, DecodeFailure, InternalError, TryAgainLater
 from multus.cni.jsontext import MalformedJSON, decode_json
 from multus.cni.versions import version_reply
-from multus.config import parse_config, reply_version
+from multus.config import read_stdin, reply_version
 from multus.daemon.http import HTTPServer, Request, Routes
 from multus.daemon.metrics import DaemonMetrics
 from multus.k8s.view import ClusterView
 from multus.logs import fields, get_logger
-from multus.orchestrator import Hooks, pod_of, run_bookkeeping, run_command, run_delegate
+from multus.orchestrator import Parts, RequestScope, pod_of, run_bookkeeping, run_command, run_delegate
 
-log = get_logger("daemon")
+log = get_logger("server")
 
 SOCKET_NAME = "multus.sock"
 # The methods promhttp names in its `method` label; any other is "unknown".
 _STANDARD_METHODS = frozenset(
     {"GET", "PUT", "HEAD", "POST", "DELETE", "CONNECT", "OPTIONS", "NOTIFY", "TRACE", "PATCH"}
 )
-RequestRunner = Callable[[CNIEnvironment, bytes, dict[str, Any], Hooks], Awaitable[dict[str, Any] | None]]
+# A route's request scope, made before anything runs, so that the work it defers runs even when the
+# request fails; None for a request answered without one (VERSION).
+ScopeMaker = Callable[[CNIEnvironment, bytes], RequestScope | None]
+# Runs the request in its scope, given its body (the CNI stdin, or /delegate's delegate config).
+RequestRunner = Callable[[RequestScope, bytes, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 class NotReady(TryAgainLater):
@@ -120,8 +124,6 @@ class CNIServer:
         self._reports: set[asyncio.Task[None]] = set()  # network-status writes still going on
         self._latest_report: dict[str, asyncio.Task[None]] = {}  # by pod
         self._spares = SpareFiles()
-        # Each request adds where its later work goes.
-        self._hooks = Hooks(observer=self._observe_delegate, spares=self._spares)
 
     def _observe_delegate(self, plugin: str, command: str, seconds: float) -> None:
         self.metrics.delegate_latency.labels(plugin, command).observe(seconds)
@@ -206,17 +208,17 @@ class CNIServer:
         request.respond(200 if ready else 503, {"ready": ready})
 
     async def handle_cni(self, request: Request) -> None:
-        await self._serve(request, self._run)
+        await self._serve(request, self._cni_scope, self._run)
 
     async def handle_delegate(self, request: Request) -> None:
         """Hot-plug of one network into a running pod, as upstream's dynamic-networks controller asks."""
-        await self._serve(request, self._run_delegate)
+        await self._serve(request, self._delegate_scope, self._run_delegate)
 
-    async def _serve(self, request: Request, run: RequestRunner) -> None:
+    async def _serve(self, request: Request, make_scope: ScopeMaker, run: RequestRunner) -> None:
         started = time.monotonic()
         command, container, pod, stdin = "", "", "", b""
-        after_reply: list[Callable[[], None]] = []
-        reports: list[Coroutine[Any, Any, None]] = []
+        scope: RequestScope | None = None
+        reply: dict[str, Any] | None
         async with contextlib.AsyncExitStack() as admitted:
             try:
                 wire = _decode(request.body)
@@ -230,8 +232,11 @@ class CNIServer:
                         "multus daemon is not ready", "its caches of pods and networks are still syncing"
                     )
                 await admitted.enter_async_context(self._admitted(env.container_id))
-                hooks = replace(self._hooks, after_reply=after_reply.append, defer=reports.append)
-                reply = await run(env, stdin, wire.interface_attributes or {}, hooks)
+                scope = make_scope(env, stdin)
+                if scope is None:
+                    reply = version_reply(reply_version(stdin)).to_dict()
+                else:
+                    reply = await run(scope, stdin, wire.interface_attributes or {})
                 status, payload = 200, {"Result": reply}
             except NothingToDelete as error:  # a DEL no ADD could have made anything for: success, as thin
                 status, payload = 200, {"Result": None}
@@ -260,32 +265,42 @@ class CNIServer:
                     error=payload.get("msg") if status != 200 else None,
                 ),
             )
+            bookkeeping = scope.take_bookkeeping() if scope is not None else []
             if self._spares.short():
-                after_reply.append(self._spares.refill)
-            if after_reply:
-                await asyncio.to_thread(run_bookkeeping, after_reply, context)
-            for report in reports:
+                bookkeeping.append(self._spares.refill)
+            if bookkeeping:
+                await asyncio.to_thread(run_bookkeeping, bookkeeping, context)
+            for report in scope.take_reports() if scope is not None else []:
                 self._report_later(report, pod)
 
-    async def _run(
-        self, env: CNIEnvironment, stdin: bytes, _: dict[str, Any], hooks: Hooks
-    ) -> dict[str, Any] | None:
+    def _cni_scope(self, env: CNIEnvironment, stdin: bytes) -> RequestScope | None:
         if env.command == Command.VERSION:
-            return version_reply(reply_version(stdin)).to_dict()
+            return None
         if self.settings.request_overrides:
             stdin = _overridden(stdin, self.settings.request_overrides)
-        config = parse_config(stdin)
-        return await run_command(
-            env, stdin, config, self.view, results_dir=self.settings.results_dir, hooks=hooks
-        )
+        return RequestScope(env, read_stdin(stdin), replies_first=True)
+
+    def _delegate_scope(self, env: CNIEnvironment, _: bytes) -> RequestScope:
+        # The request carries the delegate's config, not ours: the node's settings (cniDir, binDir...) apply.
+        node = read_stdin(json.dumps(self.settings.node_options).encode())
+        return RequestScope(env, node, replies_first=True)
+
+    async def _run(self, scope: RequestScope, _: bytes, __: dict[str, Any]) -> dict[str, Any] | None:
+        return await run_command(scope, self._parts(scope))
 
     async def _run_delegate(
-        self, env: CNIEnvironment, delegate: bytes, attributes: dict[str, Any], hooks: Hooks
+        self, scope: RequestScope, delegate: bytes, attributes: dict[str, Any]
     ) -> dict[str, Any] | None:
-        # The request carries the delegate's config, not ours: the node's settings (cniDir, binDir...) apply.
-        config = parse_config(json.dumps(self.settings.node_options).encode())
-        return await run_delegate(
-            env, delegate, attributes, config, self.view, results_dir=self.settings.results_dir, hooks=hooks
+        return await run_delegate(scope, self._parts(scope), delegate, attributes)
+
+    def _parts(self, scope: RequestScope) -> Parts:
+        return Parts.for_request(
+            scope.config,
+            scope.env,
+            self.view,
+            results_dir=self.settings.results_dir,
+            observer=self._observe_delegate,
+            spares=self._spares,
         )
 
     @asynccontextmanager

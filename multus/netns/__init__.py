@@ -1,12 +1,12 @@
 """What the meta-plugin does in a pod's network namespace itself, through pyroute2."""
 
-from multus.netns.links import Interface, interface_names, interfaces
+from multus.netns.links import Link, interface_names, interfaces
 from multus.netns.namespace import NamespaceGone, is_missing, netns_route
 from multus.netns.routes import DefaultRoute, default_routes, replace_default_route
 
 __all__ = [
     "DefaultRoute",
-    "Interface",
+    "Link",
     "NamespaceGone",
     "default_routes",
     "interface_names",

@@ -10,19 +10,21 @@ from multus.netns.namespace import inside, netns_route
 
 
 @dataclass(frozen=True)
-class Interface:
+class Link:
+    """A link in a pod's namespace as netlink shows it."""
+
     name: str
     mac: str | None
     mtu: int | None
     addresses: list[str] = field(default_factory=list)  # CIDR notation, both families
 
 
-def interfaces(netns_path: str) -> dict[str, Interface]:
+def interfaces(netns_path: str) -> dict[str, Link]:
     """Every interface of the namespace by name, with its global-scope addresses."""
     with netns_route(netns_path) as ipr:
-        by_index: dict[int, Interface] = {}
+        by_index: dict[int, Link] = {}
         for link in ipr.get_links():
-            by_index[link["index"]] = Interface(
+            by_index[link["index"]] = Link(
                 name=link.get("IFLA_IFNAME"), mac=link.get("IFLA_ADDRESS"), mtu=link.get("IFLA_MTU")
             )
         for family in (socket.AF_INET, socket.AF_INET6):

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from controller.validation import judge_nad
 from multus.cni.args import parse_cni_args
 from multus.cni.config import parse_network_config
-from multus.cni.conflist import parse_valid_attachments
 from multus.cni.environment import CNIEnvironment
 from multus.cni.errors import (
     CNIError,
@@ -30,6 +29,7 @@ from multus.cni.errors import (
 )
 from multus.cni.ipam import plugin_config_problem
 from multus.cni.results import parse_result
+from multus.cni.valid_attachments import parse_valid_attachments
 from multus.config import parse_config
 from multus.daemon.http import _Head, _Refused
 from multus.k8s.annotations import parse_default_network_annotation, parse_networks_annotation

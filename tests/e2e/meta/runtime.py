@@ -28,7 +28,7 @@ from kubernetes import client
 from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
-from multus.netns import Interface, interfaces
+from multus.netns import Link, interfaces
 from tests.conftest import netns_path, unique_name
 
 REPO = Path(__file__).resolve().parents[3]
@@ -412,7 +412,7 @@ class Runtime:
 
     # what is there --------------------------------------------------------------------------------
 
-    def links(self, sandbox: Sandbox | None = None) -> dict[str, Interface]:
+    def links(self, sandbox: Sandbox | None = None) -> dict[str, Link]:
         """The sandbox's interfaces other than `lo`, by name; none once the netns is gone."""
         path = (sandbox or self.sandbox).netns
         if not os.path.exists(path):
@@ -543,7 +543,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def address_in(iface: Interface, net: BridgeNet) -> str:
+def address_in(iface: Link, net: BridgeNet) -> str:
     """The interface's one address, checked to lie in `net`'s subnet."""
     assert len(iface.addresses) == 1, iface
     assert ipaddress.ip_interface(iface.addresses[0]).network == net.subnet, (iface, net.subnet)

@@ -19,7 +19,7 @@ from multus.cni.errors import (
 from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
 from multus.kube.fileview import FileView
-from multus.resolution import Attachment, resolve_attachments
+from multus.resolution import PlannedAttachment, resolve_attachments
 
 
 def nad(namespace: str, name: str, config: dict[str, Any] | None, **annotations: str) -> str:
@@ -84,7 +84,7 @@ def resolve(
     namespace: str = "shop",
     taken: set[str] | None = None,
     **settings: Any,
-) -> list[Attachment]:
+) -> list[PlannedAttachment]:
     (cluster / "pod.yaml").write_text(pod(namespace, "web", **annotations))
     view = FileView(cluster)
     config = MultusConfig.model_validate(
@@ -95,7 +95,7 @@ def resolve(
     return asyncio.run(resolve_attachments(config, view, the_pod, "eth0", taken or {"lo"}, devices=devices))
 
 
-def summary(attachments: list[Attachment]) -> list[tuple[str, str, bool]]:
+def summary(attachments: list[PlannedAttachment]) -> list[tuple[str, str, bool]]:
     return [(a.ifname, a.network, a.is_default) for a in attachments]
 
 
