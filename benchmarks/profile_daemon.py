@@ -32,9 +32,9 @@ import multus.attachment_cache
 import multus.cni.cache
 import multus.cni.conflist
 import multus.cni.exec
-import multus.daemon.cacheview
 import multus.daemon.server
 import multus.devices
+import multus.kube.cacheview
 import multus.orchestrator.commands
 import multus.orchestrator.parts
 import multus.orchestrator.records
@@ -63,7 +63,7 @@ TIMED: list[tuple[Any, tuple[str, ...]]] = [
     (multus.cni.exec.DelegateExecutor, ("execute", "_spawn")),
     (multus.cni.cache.ResultCache, ("write", "read", "delete")),
     (multus.attachment_cache.AttachmentCache, ("save", "sync", "load", "remove")),
-    (multus.daemon.cacheview.CacheView, ("get_pod", "get_network", "write_network_status", "record_event")),
+    (multus.kube.cacheview.CacheView, ("get_pod", "get_network", "write_network_status", "record_event")),
 ]
 
 

@@ -5,7 +5,8 @@ under `status.<handler id>` for every handler), and Events through `kopf.event`.
 
 | handler                          | runs on                                  | decides with            |
 | -------------------------------- | ---------------------------------------- | ----------------------- |
-| `login`                          | start-up                                 | kopf's client login     |
+| `login`                          | start-up, and a 401 from the API server  | login.connection_info   |
+| `close_api`                      | shutdown                                 | (closes the API client) |
 | `pods_by_network` (index)        | every pod event                          | usage.networks_in_use   |
 | `usage_on_pod_event`             | every pod event, after the index         | usage.networks_to_refresh |
 | `status_on_resume/create/update` | controller start, NAD created or changed | reconcile.plan_status   |
@@ -14,6 +15,8 @@ under `status.<handler id>` for every handler), and Events through `kopf.event`.
 | `validate-pod-networks` (hook)   | pod CREATE (with pod validation on)      | pod_admission           |
 
 Both pod events and NAD handlers refresh a NAD's usage through one `UsageWriter` (see there why).
+Besides kopf's own client, the controller calls the API through one `ApiView` (`multus.kube`): kopf
+logs in with its credentials, usage is written and NADs are read through it.
 No handler needs a finalizer except `deletion_protection`, so with protection off kopf holds none
 (and releases the ones it held), and NADs stay deletable when the controller is gone.
 """
@@ -25,17 +28,19 @@ import logging
 from typing import Any
 
 import kopf
-from kubernetes import client
 
-from controller.pod_admission import NetworkFetcher, review_pod_under_failure_policy
+from controller.login import connection_info
+from controller.pod_admission import review_pod_under_failure_policy
 from controller.reconcile import StatusPlan, plan_status
 from controller.settings import PodValidation, Settings
 from controller.usage import NetworkKey, PodReference, networks_in_use, networks_to_refresh
 from controller.usage_writer import UsageWriter
 from controller.validation import admission_problems
 from controller.webhook_configuration import NAD_WEBHOOK_ID, POD_WEBHOOK_ID
+from multus.k8s.constants import NAD_GROUP, NAD_PLURAL, NAD_VERSION
+from multus.kube.apiview import ApiView
 
-NAD = ("k8s.cni.cncf.io", "v1", "network-attachment-definitions")
+NAD = (NAD_GROUP, NAD_VERSION, NAD_PLURAL)
 POD = ("", "v1", "pods")
 # The HTTP code kopf puts in a refusal: the object is well-formed but its content is not acceptable.
 UNPROCESSABLE = 422
@@ -47,20 +52,23 @@ UsageIndex = kopf.Index[NetworkKey, PodReference]
 logger = logging.getLogger(__name__)
 
 
-def register_handlers(
-    registry: kopf.OperatorRegistry, settings: Settings, api: client.ApiClient, fetch_network: NetworkFetcher
-) -> None:
-    """Register every handler `settings` calls for; `api` writes usage, `fetch_network` reads one NAD."""
+def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: ApiView) -> None:
+    """Register every handler `settings` calls for; `api` gives kopf its login, writes usage, reads NADs."""
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_via_client(**kwargs)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        api.reload_if_changed()  # a kubeconfig or token rewritten since
+        return connection_info(api.client.credentials)
+
+    @kopf.on.cleanup(registry=registry)
+    async def close_api(**_: Any) -> None:
+        await api.close()
 
     @kopf.index(*POD, id=USAGE_INDEX, registry=registry)
     def pods_by_network(body: kopf.Body, **_: Any) -> dict[NetworkKey, PodReference]:
         return networks_in_use(body)
 
-    usage_writer = UsageWriter(api, settings.listed_pods)
+    usage_writer = UsageWriter(api.client, settings.listed_pods)
 
     @kopf.on.event(*POD, id="usage_on_pod_event", registry=registry)
     async def usage_on_pod_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
@@ -115,7 +123,7 @@ def register_handlers(
         @kopf.on.validate(*POD, id=POD_WEBHOOK_ID, operations=["CREATE"], registry=registry)
         async def validate_pod_networks(body: kopf.Body, warnings: list[str], **_: Any) -> None:
             verdict = await review_pod_under_failure_policy(
-                body, fetch_network, settings.policy, fail_open=settings.pod_fail_open
+                body, api.get_network, settings.policy, fail_open=settings.pod_fail_open
             )
             warnings.extend(verdict.warnings)
             if not verdict.allowed:

@@ -25,12 +25,8 @@ from typing import Any
 from controller.usage import NetworkKey
 from controller.validation import judge_nad
 from multus.cni.errors import CNIError, NetworkForbidden
-from multus.k8s.annotations import (
-    DEFAULT_NETWORK_ANNOTATION,
-    NETWORKS_ANNOTATION,
-    parse_default_network_annotation,
-    parse_networks_annotation,
-)
+from multus.k8s.annotations import parse_default_network_annotation, parse_networks_annotation
+from multus.k8s.constants import DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION
 from multus.k8s.delegate_inputs import check_capabilities, with_cni_args
 from multus.k8s.interfaces import InterfaceRequest, assign_interface_names
 from multus.k8s.nad import InlineConfig, parse_nad

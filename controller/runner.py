@@ -15,16 +15,13 @@ import tempfile
 from pathlib import Path
 
 import kopf
-from kubernetes import client, config
-from kubernetes.config.config_exception import ConfigException
 
 from controller.handlers import register_handlers
 from controller.protection import FINALIZER
 from controller.settings import Settings
 from controller.webhook_configuration import publish, webhook_configuration
 from controller.webhooks import Publisher, serving_certificate, webhook_server
-from multus.cni.errors import InvalidConfig
-from multus.k8s.apiview import ApiSettings, ApiView
+from multus.kube.apiview import ApiSettings, ApiView
 
 PREFIX = "controller.multus-py.io"
 COMPONENT = "multus-controller"
@@ -46,22 +43,6 @@ def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) ->
     return operator
 
 
-def make_api_client(kubeconfig: Path | None) -> client.ApiClient:
-    """The official client, for kopf's side of the work (usage writes, webhook configuration)."""
-    try:
-        if kubeconfig is not None:
-            loaded: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=str(kubeconfig)
-            )
-            return loaded
-        configuration = client.Configuration()
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return client.ApiClient(configuration)
-    except (ConfigException, OSError, ValueError) as error:
-        where = kubeconfig or "the in-cluster service account"
-        raise InvalidConfig(f"kubeconfig: cannot load {where}", str(error)) from error
-
-
 def run(settings: Settings) -> None:
     """Run the operator until it is told to stop (SIGINT/SIGTERM)."""
     kopf.configure(verbose=settings.verbose, log_format=kopf.LogFormat.FULL)
@@ -69,15 +50,15 @@ def run(settings: Settings) -> None:
         # kopf logs a line per handler run and aiohttp one per webhook call: every pod event logs one.
         for chatty in ("kopf.objects", "aiohttp.access"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
-    api_settings = ApiSettings(kubeconfig=settings.kubeconfig)
-    api = make_api_client(settings.kubeconfig)
+    # The controller's one API client besides kopf's (InvalidConfig when the credentials cannot load).
+    api = ApiView(ApiSettings(kubeconfig=settings.kubeconfig))
     registry = kopf.OperatorRegistry()
-    register_handlers(registry, settings, api, ApiView(api_settings).get_network)
+    register_handlers(registry, settings, api)
     publisher: Publisher | None = None
     if settings.webhook_configuration:
 
         async def publisher(ca_bundle: bytes | None) -> None:
-            await publish(api, webhook_configuration(settings, ca_bundle))
+            await publish(api.client, webhook_configuration(settings, ca_bundle))
 
     # The generated key lives as long as the process, in a private folder (mkdtemp makes it 0700).
     with tempfile.TemporaryDirectory(prefix="multus-controller-") as scratch:

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from multus.cni.jsontext import MalformedJSON, decode_json
+from multus.k8s.constants import NETWORK_STATUS_ANNOTATION
 from multus.k8s.names import is_dns1123_label
-from multus.k8s.status import NETWORK_STATUS_ANNOTATION
 
 FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 

@@ -10,25 +10,23 @@ usage fields are therefore never part of the patch kopf applies after a NAD hand
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
 from controller.status import usage_fields
 from controller.usage import NetworkKey, PodReference, summarise
-
-NAD_GROUP, NAD_VERSION, NAD_PLURAL = "k8s.cni.cncf.io", "v1", "network-attachment-definitions"
-MERGE_PATCH = "application/merge-patch+json"
+from multus.kube.errors import NotFound
+from multus.kube.paths import nad_status_path
+from multus.kube.rest import MERGE_PATCH, RestClient
 
 
 class UsageWriter:
     """The one writer of `podCount` and `pods` in the controller; it keeps a lock per NAD being written."""
 
-    def __init__(self, api: client.ApiClient, listed_pods: int) -> None:
-        self.custom = client.CustomObjectsApi(api)
+    def __init__(self, api: RestClient, listed_pods: int) -> None:
+        self.api = api
         self.listed_pods = listed_pods
         # A lock lives while some write holds or awaits it, so idle NADs cost nothing.
         self._locks: weakref.WeakValueDictionary[NetworkKey, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -54,21 +52,8 @@ class UsageWriter:
                 known_status.get(name) == value for name, value in fields.items()
             ):
                 return
-            await asyncio.to_thread(self._patch, key, fields)
-
-    def _patch(self, key: NetworkKey, fields: dict[str, Any]) -> None:
-        namespace, name = key
-        try:
-            self.custom.patch_namespaced_custom_object_status(
-                NAD_GROUP,
-                NAD_VERSION,
-                namespace,
-                NAD_PLURAL,
-                name,
-                {"status": fields},
-                _content_type=MERGE_PATCH,
-            )
-        except ApiException as error:
             # A pod's network-status may name a NAD deleted since: there is nothing to update.
-            if error.status != 404:
-                raise
+            with contextlib.suppress(NotFound):
+                await self.api.request(
+                    "PATCH", nad_status_path(*key), body={"status": fields}, content_type=MERGE_PATCH
+                )

@@ -22,14 +22,9 @@ from typing import Any
 
 from multus.cni.config import parse_network_config
 from multus.cni.errors import CNIError, IncompatibleVersion
+from multus.k8s.constants import RESOURCE_NAME_ANNOTATION
 from multus.k8s.json_boundary import short
-from multus.k8s.nad import (
-    RESOURCE_NAME_ANNOTATION,
-    InlineConfig,
-    config_plugins,
-    nad_name_problem,
-    parse_nad_config,
-)
+from multus.k8s.nad import InlineConfig, config_plugins, nad_name_problem, parse_nad_config
 
 # A qualified name's prefix is a DNS-1123 subdomain; its name part is at most 63 characters.
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")

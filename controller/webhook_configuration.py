@@ -12,14 +12,14 @@ for the default settings; a test keeps the two equal.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
 from controller.settings import POD_VALIDATION_LABEL, PodValidation, Settings
+from multus.k8s.constants import NAD_GROUP, NAD_PLURAL, NAD_VERSION
+from multus.kube.errors import NotFound
+from multus.kube.paths import webhook_configuration_path
+from multus.kube.rest import MERGE_PATCH, RestClient
 
 NAD_WEBHOOK_ID = "validate-nad"
 POD_WEBHOOK_ID = "validate-pod-networks"
@@ -27,7 +27,6 @@ NAD_WEBHOOK_NAME = "network-attachment-definitions.validation.multus-py.io"
 POD_WEBHOOK_NAME = "pods.validation.multus-py.io"
 # The API server's budget for one call; kopf answers well within it.
 TIMEOUT_SECONDS = 10
-MERGE_PATCH = "application/merge-patch+json"
 # The API server puts every namespace's name in this label.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -41,9 +40,9 @@ def webhook_configuration(settings: Settings, ca_bundle: bytes | None) -> dict[s
             NAD_WEBHOOK_ID,
             ca_bundle,
             rule={
-                "apiGroups": ["k8s.cni.cncf.io"],
-                "apiVersions": ["v1"],
-                "resources": ["network-attachment-definitions"],
+                "apiGroups": [NAD_GROUP],
+                "apiVersions": [NAD_VERSION],
+                "resources": [NAD_PLURAL],
                 "operations": ["CREATE", "UPDATE"],
                 "scope": "Namespaced",
             },
@@ -93,24 +92,19 @@ def namespace_selector(settings: Settings) -> dict[str, Any]:
     return {"matchExpressions": [by_label, not_system]}
 
 
-async def publish(api: client.ApiClient, configuration: dict[str, Any]) -> None:
+async def publish(api: RestClient, configuration: dict[str, Any]) -> None:
     """Replace the `webhooks` of the configuration in the cluster, creating the object if it is absent."""
-    await asyncio.to_thread(_publish, client.AdmissionregistrationV1Api(api), configuration)
-
-
-def _publish(admission: client.AdmissionregistrationV1Api, configuration: dict[str, Any]) -> None:
     name = configuration["metadata"]["name"]
     try:
         # A merge patch replaces the list as a whole, so a webhook turned off disappears.
-        admission.patch_validating_webhook_configuration(
-            name, {"webhooks": configuration["webhooks"]}, _content_type=MERGE_PATCH
+        await api.request(
+            "PATCH",
+            webhook_configuration_path(name),
+            body={"webhooks": configuration["webhooks"]},
+            content_type=MERGE_PATCH,
         )
-    except ApiException as error:
-        if error.status != 404:
-            raise
-        admission.create_validating_webhook_configuration(
-            client.V1ValidatingWebhookConfiguration.model_validate(configuration)
-        )
+    except NotFound:
+        await api.request("POST", webhook_configuration_path(), body=configuration)
 
 
 def _webhook(

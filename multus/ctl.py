@@ -14,6 +14,7 @@ from typing import Any
 from multus.cni.errors import CNIError, InvalidConfig, UnknownContainer
 from multus.config import parse_config
 from multus.daemon.settings import DEFAULT_CNI_CONFIG_DIR
+from multus.k8s.constants import NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION
 from multus.plugin import make_view
 from multus.preflight import (
     DEFAULT_CONFIG_KEY,
@@ -88,7 +89,7 @@ def demo(args: argparse.Namespace) -> int:
         if outcome.exit_code != 0:
             print(json.dumps(outcome.reply, indent=2))
             return 1
-        print("\n== k8s.v1.cni.cncf.io/network-status written on the pod:")
+        print(f"\n== {NETWORK_STATUS_ANNOTATION} written on the pod:")
         print(json.dumps(outcome.status, indent=2))
         print(f"\n== Addresses in {namespace}:")
         for ifname, addresses in outcome.addresses.items():
@@ -149,7 +150,7 @@ def _annotation(folder: Path) -> str:
     import yaml  # noqa: PLC0415
 
     pod = yaml.safe_load((folder / "pod.yaml").read_text())
-    return " ".join(pod["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"].split())
+    return " ".join(pod["metadata"]["annotations"][NETWORKS_ANNOTATION].split())
 
 
 def parser() -> argparse.ArgumentParser:

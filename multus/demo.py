@@ -25,6 +25,7 @@ import yaml
 from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
+from multus.k8s.constants import NAD_KIND
 from multus.netns import default_routes, interfaces
 
 UPLINK = "mpy-uplink0"  # the macvlan master the examples name; made here as a veth
@@ -178,7 +179,7 @@ class ExampleRun:
         configs = [json.loads(p.read_text()) for p in sorted((self.root / "net.d").iterdir())]
         for doc in self._documents():
             text = (doc.get("spec") or {}).get("config")
-            if doc.get("kind") == "NetworkAttachmentDefinition" and text:
+            if doc.get("kind") == NAD_KIND and text:
                 configs.append(json.loads(text))
         return configs
 

@@ -28,11 +28,11 @@ def make_view(config: MultusConfig, environ: Mapping[str, str]) -> ClusterView |
     """The cluster the config points at: a folder of YAML files, a kubeconfig, the pod's service
     account, or none (then only the cluster network and `delegates` are attached)."""
     if config.cluster_folder is not None:
-        from multus.k8s.fileview import FileView  # noqa: PLC0415  only what the config asks for is imported
+        from multus.kube.fileview import FileView  # noqa: PLC0415  only what the config asks for is imported
 
         return FileView(config.cluster_folder, config.state_folder)
     if config.kubeconfig is not None or environ.get(IN_CLUSTER_ENV):
-        from multus.k8s.apiview import ApiSettings, ApiView  # noqa: PLC0415
+        from multus.kube.apiview import ApiSettings, ApiView  # noqa: PLC0415
 
         settings = ApiSettings(
             kubeconfig=config.kubeconfig,

@@ -18,13 +18,11 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-
-import aiohttp
 
 from multus.cni.errors import CNIError, UnsupportedField
 from multus.cni.jsontext import MalformedJSON, decode_json
@@ -33,13 +31,8 @@ from multus.config import MultusConfig
 from multus.daemon.metrics import DaemonMetrics
 from multus.daemon.nodeconfig import FALLBACK_VERSION, OWN_CONFIG, NodeConfigSettings, find_primary, render
 from multus.daemon.settings import ConfigRefused, DaemonConfig, load_config, refusals
-from multus.k8s.annotations import (
-    DEFAULT_NETWORK_ANNOTATION,
-    NETWORKS_ANNOTATION,
-    parse_default_network_annotation,
-    parse_networks_annotation,
-)
-from multus.k8s.apiview import NAD_GROUP, NAD_PLURAL, NAD_VERSION, NADS_PATH, PODS_PATH
+from multus.k8s.annotations import parse_default_network_annotation, parse_networks_annotation
+from multus.k8s.constants import DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION
 from multus.k8s.delegate_inputs import (
     check_capabilities,
     declared_capabilities,
@@ -48,7 +41,10 @@ from multus.k8s.delegate_inputs import (
 )
 from multus.k8s.nad import InlineConfig, NetworkAttachmentDefinition, parse_nad
 from multus.k8s.namespaces import gets_only_cluster_network
-from multus.k8s.rest import ApiError, ConfigError, RestClient, load_credentials
+from multus.kube.credentials import ConfigError, load_credentials
+from multus.kube.errors import ApiError, NotFound, Unavailable
+from multus.kube.paths import NODES_PATH, config_map_path, nads_path, pods_path
+from multus.kube.rest import RestClient
 from multus.resolution import load_conf_file
 
 DEFAULT_CONFIG_MAP = "kube-system/multus-daemon-config"
@@ -537,22 +533,12 @@ async def gather(sources: Sources) -> Snapshot:
         return Snapshot(
             config_map=sources.config_map,
             config_text=await _config_text(client, sources),
-            networks=await _list_each(
-                client,
-                "NetworkAttachmentDefinitions",
-                NADS_PATH,
-                f"/apis/{NAD_GROUP}/{NAD_VERSION}/namespaces/{{}}/{NAD_PLURAL}",
-                sources.namespaces,
-            ),
-            pods=await _list_each(
-                client, "pods", PODS_PATH, "/api/v1/namespaces/{}/pods", sources.namespaces
-            ),
-            nodes=await _list(client, "nodes", "/api/v1/nodes"),
+            networks=await _list_each(client, "NetworkAttachmentDefinitions", nads_path, sources.namespaces),
+            pods=await _list_each(client, "pods", pods_path, sources.namespaces),
+            nodes=await _list(client, "nodes", NODES_PATH),
         )
-    except (aiohttp.ClientError, OSError, TimeoutError) as error:
-        raise PreflightError(
-            f"cannot reach the API server {credentials.server}: {error or type(error).__name__}"
-        ) from None
+    except Unavailable as error:
+        raise PreflightError(f"cannot reach the API server {credentials.server}: {error}") from None
     finally:
         await client.close()
 
@@ -560,10 +546,12 @@ async def gather(sources: Sources) -> Snapshot:
 async def _config_text(client: RestClient, sources: Sources) -> str | None:
     namespace, _, name = sources.config_map.partition("/")
     try:
-        config_map = await client.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+        config_map = await client.request("GET", config_map_path(namespace, name))
+    except NotFound:
+        return None
+    except Unavailable:
+        raise  # `gather` names the server
     except ApiError as error:
-        if error.status == 404:
-            return None
         raise PreflightError(f"cannot read ConfigMap {sources.config_map}: {error}") from None
     text = (config_map.get("data") or {}).get(sources.config_key)
     if not isinstance(text, str):
@@ -572,11 +560,12 @@ async def _config_text(client: RestClient, sources: Sources) -> str | None:
 
 
 async def _list_each(
-    client: RestClient, what: str, everywhere: str, in_namespace: str, namespaces: Sequence[str]
+    client: RestClient, what: str, path: Callable[[str | None], str], namespaces: Sequence[str]
 ) -> list[dict[str, Any]]:
+    """The objects at `path` of each namespace in `namespaces`, or of all namespaces when it is empty."""
     if not namespaces:
-        return await _list(client, what, everywhere)
-    return [item for ns in namespaces for item in await _list(client, what, in_namespace.format(ns))]
+        return await _list(client, what, path(None))
+    return [item for ns in namespaces for item in await _list(client, what, path(ns))]
 
 
 async def _list(client: RestClient, what: str, path: str) -> list[dict[str, Any]]:
@@ -586,6 +575,8 @@ async def _list(client: RestClient, what: str, path: str) -> list[dict[str, Any]
         params = {"limit": PAGE_SIZE, **({"continue": token} if token else {})}
         try:
             page = await client.request("GET", path, params=params)
+        except Unavailable:
+            raise  # `gather` names the server
         except ApiError as error:
             raise PreflightError(f"cannot list {what}: {error}") from None
         items += page.get("items") or []

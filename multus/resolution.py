@@ -15,12 +15,8 @@ from typing import Any
 from multus.cni.errors import CNIError, InvalidConfig, NetworkNotFound
 from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
-from multus.k8s.annotations import (
-    DEFAULT_NETWORK_ANNOTATION,
-    NETWORKS_ANNOTATION,
-    parse_default_network_annotation,
-    parse_networks_annotation,
-)
+from multus.k8s.annotations import parse_default_network_annotation, parse_networks_annotation
+from multus.k8s.constants import DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION
 from multus.k8s.delegate_inputs import (
     capability_args,
     check_capabilities,

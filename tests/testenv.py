@@ -11,6 +11,7 @@ filled by `tools/build-components.sh`.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -134,6 +135,23 @@ class TestEnv:
     @property
     def _state(self) -> Path:
         return self.root / "state.json"
+
+    def kubeconfig_copy(self, target: Path, *, server: str | None = None, inline: bool = False) -> Path:
+        """The admin kubeconfig written to `target`, aimed at `server` instead, or (`inline`) with its CA,
+        certificate and key as `-data` entries instead of files."""
+        config = json.loads(self.kubeconfig.read_text())
+        cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+        if server is not None:
+            cluster["server"] = server
+        if inline:
+            for section, key in (
+                (cluster, "certificate-authority"),
+                (user, "client-certificate"),
+                (user, "client-key"),
+            ):
+                section[f"{key}-data"] = base64.b64encode(Path(section.pop(key)).read_bytes()).decode()
+        target.write_text(json.dumps(config))
+        return target
 
     def start(self, timeout: float = 120.0) -> None:
         for binary in (ETCD_BIN / "etcd", KUBE_BIN / "kube-apiserver", KUBE_BIN / "kubectl"):

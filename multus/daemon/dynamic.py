@@ -19,8 +19,7 @@ from typing import Any
 from multus.attachment_cache import AttachmentCache, ContainerRecord
 from multus.cni.errors import CNIError
 from multus.config import MultusConfig
-from multus.k8s.annotations import DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION
-from multus.k8s.status import NETWORK_STATUS_ANNOTATION
+from multus.k8s.constants import DEFAULT_NETWORK_ANNOTATION, NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION
 from multus.k8s.view import ClusterView
 from multus.logs import fields, get_logger
 from multus.orchestrator.dynamic import apply_changes

@@ -22,12 +22,12 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from multus.cni.errors import CNIError
-from multus.daemon.cacheview import CacheView
 from multus.daemon.metrics import DaemonMetrics
 from multus.daemon.nodeconfig import NodeConfigSettings, NodeConfigWriter
 from multus.daemon.server import CNIServer, ServerSettings, UnsafeSocketDir, secure_socket_dir
 from multus.daemon.settings import ConfigRefused, DaemonConfig, load_config
-from multus.k8s.apiview import ApiSettings, ApiView
+from multus.kube.apiview import ApiSettings, ApiView
+from multus.kube.cacheview import CacheView
 from multus.logs import fields, get_logger
 
 log = get_logger("daemon")
@@ -114,8 +114,8 @@ class Daemon:
         await web.TCPSite(self._metrics_runner, self.config.metrics_address, self.config.metrics_port).start()
 
     async def _metrics(self, _: web.Request) -> web.Response:
-        self.metrics.cache_objects.labels("pods").set(len(self.view.pods))
-        self.metrics.cache_objects.labels("network-attachment-definitions").set(len(self.view.networks))
+        for cache in (self.view.pods, self.view.networks):
+            self.metrics.cache_objects.labels(cache.kind).set(len(cache))
         return web.Response(
             body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

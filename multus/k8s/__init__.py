@@ -5,12 +5,16 @@ a `multus.cni.errors.CNIError` subclass whose message names the annotation or ob
 """
 
 from multus.k8s.annotations import (
-    DEFAULT_NETWORK_ANNOTATION,
-    NETWORKS_ANNOTATION,
     check_default_route_requests,
     format_networks_annotation,
     parse_default_network_annotation,
     parse_networks_annotation,
+)
+from multus.k8s.constants import (
+    DEFAULT_NETWORK_ANNOTATION,
+    NETWORK_STATUS_ANNOTATION,
+    NETWORKS_ANNOTATION,
+    RESOURCE_NAME_ANNOTATION,
 )
 from multus.k8s.delegate_inputs import (
     capability_args,
@@ -35,7 +39,6 @@ from multus.k8s.device_info import (
 )
 from multus.k8s.interfaces import InterfaceRequest, assign_interface_names
 from multus.k8s.nad import (
-    RESOURCE_NAME_ANNOTATION,
     ConfDirConfig,
     InlineConfig,
     NetworkAttachmentDefinition,
@@ -54,13 +57,7 @@ from multus.k8s.namespaces import (
     parse_global_namespaces,
 )
 from multus.k8s.selection import Bandwidth, NetworkSelection, PortMapping
-from multus.k8s.status import (
-    NETWORK_STATUS_ANNOTATION,
-    NetworkStatus,
-    format_network_status,
-    parse_network_status,
-    statuses_from_result,
-)
+from multus.k8s.status import NetworkStatus, format_network_status, parse_network_status, statuses_from_result
 
 __all__ = [
     "DEFAULT_NETWORK_ANNOTATION",

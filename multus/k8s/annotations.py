@@ -19,13 +19,11 @@ from collections.abc import Sequence
 from multus.cni.errors import InvalidAnnotation
 from multus.cni.jsontext import MalformedJSON, decode_json
 from multus.cni.names import ifname_error
+from multus.k8s.constants import DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION
 from multus.k8s.json_boundary import short
 from multus.k8s.names import dns1123_label_problem
 from multus.k8s.selection import NetworkSelection
 from multus.k8s.selection_json import selection_from_json
-
-NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
-DEFAULT_NETWORK_ANNOTATION = "v1.multus-cni.io/default-network"
 
 _JSON_MARKERS = frozenset('[{"')
 # Characters an interface name may hold that would change how the comma form reads.

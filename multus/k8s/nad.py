@@ -15,10 +15,9 @@ from typing import Any
 
 from multus.cni.errors import InvalidConfig
 from multus.cni.jsontext import MalformedJSON, decode_json
+from multus.k8s.constants import RESOURCE_NAME_ANNOTATION
 from multus.k8s.json_boundary import short
 from multus.k8s.names import dns1123_label_problem
-
-RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName"
 
 
 @dataclass(frozen=True)

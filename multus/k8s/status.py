@@ -21,10 +21,11 @@ from multus.cni.errors import CNIError, DecodeFailure, InvalidAnnotation
 from multus.cni.jsontext import MalformedJSON, decode_json
 from multus.cni.results import DNS, Result, parse_result
 from multus.cni.versions import LATEST_VERSION
+
+# Re-exported (`as`): the orchestrator imports it from here.
+from multus.k8s.constants import NETWORK_STATUS_ANNOTATION as NETWORK_STATUS_ANNOTATION  # noqa: PLC0414
 from multus.k8s.device_info import DeviceInfo, DeviceInfoJSON
 from multus.k8s.json_boundary import describe_validation_error, short
-
-NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 
 
 @dataclass(frozen=True)

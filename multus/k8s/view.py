@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+# Re-exported (`as`): the orchestrator imports it from here.
+from multus.k8s.constants import MIRROR_ANNOTATION as MIRROR_ANNOTATION  # noqa: PLC0414
+
 EventType = Literal["Normal", "Warning"]
-# On a static pod's mirror: the runtime knows the static pod's UID, not the mirror's.
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import pytest
 from kubernetes import client
 
 from multus.cni.errors import ClusterUnavailable, UnknownContainer
-from multus.k8s.apiview import ApiSettings, ApiView
 from multus.k8s.view import Pod
+from multus.kube.apiview import ApiSettings, ApiView
 from tests.testenv import TestEnv
 
 pytestmark = pytest.mark.e2e

@@ -4,8 +4,8 @@
   (CRDs and namespaces they need are created for real first: a dry run of a namespaced object or of a
   custom object needs them).
 - The daemon's ClusterRole grants what the code calls and, beyond that, only upstream Multus's own rules
-  (kept for a rollback): the list is derived from the Kubernetes client calls in multus/k8s/apiview.py
-  and multus/daemon/*.py, and the API server's authorizer, asked as the ServiceAccount, says yes to each
+  (kept for a rollback): the list is derived from the Kubernetes client calls in multus/kube/*.py and
+  multus/daemon/*.py, and the API server's authorizer, asked as the ServiceAccount, says yes to each
   of those and to each upstream rule, and no to everything else tried.
 - The DaemonSet, its ConfigMap and its probes agree with each other, and the real daemon, run with the
   ConfigMap's settings as that ServiceAccount (each path it names moved to where the DaemonSet's mounts
@@ -33,7 +33,7 @@ from kubernetes import client
 
 from multus.cni.cache import CachedAttachment, ResultCache
 from multus.daemon.settings import load_config
-from multus.k8s.apiview import NAD_GROUP, NAD_PLURAL
+from multus.k8s.constants import NAD_GROUP, NAD_PLURAL
 from multus.netns import interfaces
 from tests import testenv
 from tests.conftest import netns_path, unique_name
@@ -66,13 +66,13 @@ NODE_NAME = "deploy-node"
 API_CALLS: dict[str, set[Permission]] = {
     "GET pod_path(namespace, name)": {("", "pods", "get")},
     "GET nad_path(namespace, name)": {(NAD_GROUP, NAD_PLURAL, "get")},
-    "PATCH status_path(pod.namespace, pod.name)": {("", "pods/status", "patch")},
+    "PATCH pod_status_path(pod.namespace, pod.name)": {("", "pods/status", "patch")},
     "POST events_path(pod.namespace)": {("", "events", "create")},
-    "WATCH PODS_PATH": {("", "pods", "list"), ("", "pods", "watch")},
-    "WATCH NADS_PATH": {(NAD_GROUP, NAD_PLURAL, "list"), (NAD_GROUP, NAD_PLURAL, "watch")},
+    "WATCH pods_path()": {("", "pods", "list"), ("", "pods", "watch")},
+    "WATCH nads_path()": {(NAD_GROUP, NAD_PLURAL, "list"), (NAD_GROUP, NAD_PLURAL, "watch")},
 }
 NODE_SIDE_SOURCES = [
-    REPO / "multus" / "k8s" / "apiview.py",
+    *sorted((REPO / "multus" / "kube").glob("*.py")),
     *sorted((REPO / "multus" / "daemon").glob("*.py")),
 ]
 UPSTREAM_GRANTS = granted({"rules": UPSTREAM_RULES})
@@ -196,7 +196,9 @@ def required_permissions() -> set[Permission]:
     calls = client_calls(NODE_SIDE_SOURCES)
     unclassified = {call: where for call, where in calls.items() if call not in API_CALLS}
     assert not unclassified, f"classify these API calls in API_CALLS: {unclassified}"
-    assert api_classes(NODE_SIDE_SOURCES) == set(), "the node side calls the API through multus.k8s.rest only"
+    assert api_classes(NODE_SIDE_SOURCES) == set(), (
+        "the node side calls the API through multus.kube.rest only"
+    )
     return set().union(*(API_CALLS[call] for call in calls))
 
 

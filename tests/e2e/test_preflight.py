@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from multus.k8s.annotations import NETWORKS_ANNOTATION
-from multus.k8s.apiview import NAD_GROUP, NAD_VERSION
+from multus.k8s.constants import NAD_GROUP, NAD_VERSION, NETWORKS_ANNOTATION
 from tests.e2e.node_manifests import UPSTREAM_DAEMON_CONFIG
 from tests.testenv import REPO, TestEnv
 

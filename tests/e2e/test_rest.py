@@ -1,9 +1,8 @@
-"""The node side's own API client against the real API server, with each kind of credential."""
+"""The project's own API client against the real API server: each kind of credential, the typed errors."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from multus.k8s.rest import ApiError, ConfigError, RestClient, load_credentials
+from multus.kube.credentials import ConfigError, load_credentials
+from multus.kube.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from multus.kube.rest import MERGE_PATCH, RestClient
 from tests.testenv import TestEnv
 
 pytestmark = pytest.mark.e2e
@@ -35,15 +36,7 @@ def test_client_certificate_files(apiserver: TestEnv) -> None:
 
 
 def test_inline_certificate_data(apiserver: TestEnv, tmp_path: Path) -> None:
-    config = json.loads(apiserver.kubeconfig.read_text())
-    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
-    cluster["certificate-authority-data"] = base64.b64encode(
-        Path(cluster.pop("certificate-authority")).read_bytes()
-    ).decode()
-    for key in ("client-certificate", "client-key"):
-        user[f"{key}-data"] = base64.b64encode(Path(user.pop(key)).read_bytes()).decode()
-    inline = tmp_path / "inline.kubeconfig"
-    inline.write_text(json.dumps(config))
+    inline = apiserver.kubeconfig_copy(tmp_path / "inline.kubeconfig", inline=True)
     assert run(fetch(inline, "/api/v1/namespaces/default"))["kind"] == "Namespace"
 
 
@@ -65,15 +58,53 @@ def test_bearer_token_of_a_service_account(
     kubeconfig.write_text(json.dumps(config))
 
     # Authenticated as the service account, which RBAC allows nothing: 403, not 401.
-    with pytest.raises(ApiError) as denied:
+    with pytest.raises(Forbidden) as denied:
         run(fetch(kubeconfig, f"/api/v1/namespaces/{namespace}/pods"))
     assert denied.value.status == 403
     assert f"system:serviceaccount:{namespace}:reader" in denied.value.body
 
     (tmp_path / "reader.token").write_text("not-a-token")  # read again on every request
-    with pytest.raises(ApiError) as unknown:
+    with pytest.raises(Forbidden) as unknown:
         run(fetch(kubeconfig, f"/api/v1/namespaces/{namespace}/pods"))
     assert unknown.value.status == 401
+
+
+def test_error_answers_raise_their_class(apiserver: TestEnv, namespace: str) -> None:
+    async def scenario() -> None:
+        rest = RestClient(load_credentials(apiserver.kubeconfig), timeout=5)
+        configmaps = f"/api/v1/namespaces/{namespace}/configmaps"
+        try:
+            with pytest.raises(NotFound) as absent:
+                await rest.request("GET", f"{configmaps}/absent")
+            assert absent.value.status == 404
+            assert absent.value.details == {"name": "absent", "kind": "configmaps"}
+
+            body = {"metadata": {"name": "c1"}}
+            created = await rest.request("POST", configmaps, body=body)
+            with pytest.raises(Conflict, match="409"):
+                await rest.request("POST", configmaps, body=body)
+
+            # A UID is immutable: a patch carrying another one is refused in that field.
+            with pytest.raises(Invalid) as refused:
+                await rest.request(
+                    "PATCH", f"{configmaps}/c1", body={"metadata": {"uid": "other"}}, content_type=MERGE_PATCH
+                )
+            assert refused.value.fields == {"metadata.uid"}
+            stored = await rest.request("GET", f"{configmaps}/c1")
+            assert stored["metadata"]["uid"] == created["metadata"]["uid"]
+        finally:
+            await rest.close()
+
+    run(scenario())
+
+
+def test_no_answer_is_unavailable_without_a_status(apiserver: TestEnv, tmp_path: Path) -> None:
+    closed = apiserver.kubeconfig_copy(tmp_path / "closed.kubeconfig", server="https://127.0.0.1:1")
+
+    with pytest.raises(Unavailable) as unreachable:
+        run(fetch(closed, "/api/v1/namespaces/default"))
+    assert unreachable.value.status is None
+    assert "127.0.0.1:1" in str(unreachable.value)
 
 
 def test_watch_streams_events(apiserver: TestEnv, api_client: client.ApiClient, namespace: str) -> None:

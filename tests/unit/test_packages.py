@@ -10,14 +10,28 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# For each package prefix: the project packages it must never import.
+# For each package prefix: the packages it must never import. multus.k8s is pure: no API client, no
+# HTTP, no YAML files (multus.kube does that I/O).
 FORBIDDEN = {
-    "multus.cni": ("multus.k8s", "multus.netns", "multus.daemon", "multus.shim", "controller"),
-    "multus.k8s": ("multus.netns", "multus.daemon", "multus.shim", "controller"),
-    "multus.netns": ("multus.k8s", "multus.daemon", "multus.shim", "controller"),
+    "multus.cni": ("multus.k8s", "multus.kube", "multus.netns", "multus.daemon", "multus.shim", "controller"),
+    "multus.k8s": (
+        "multus.kube",
+        "multus.netns",
+        "multus.daemon",
+        "multus.shim",
+        "controller",
+        "aiohttp",
+        "yaml",
+    ),
+    "multus.netns": ("multus.k8s", "multus.kube", "multus.daemon", "multus.shim", "controller"),
     "multus": ("controller",),
     "controller": ("multus.netns", "multus.daemon", "multus.shim"),
 }
+# Packages whose project imports are limited to these (themselves included).
+ONLY = {
+    "multus.kube": ("multus.cni", "multus.k8s", "multus.kube", "multus.logs"),
+}
+PROJECT = ("multus", "controller")
 
 
 def _module_name(path: Path) -> str:
@@ -35,9 +49,33 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
 def _rule_for(module: str) -> tuple[str, ...]:
-    owners = [prefix for prefix in FORBIDDEN if module == prefix or module.startswith(prefix + ".")]
+    owners = [prefix for prefix in FORBIDDEN if _within(module, prefix)]
     return FORBIDDEN[max(owners, key=len)] if owners else ()
+
+
+def _allowed_for(module: str) -> tuple[str, ...] | None:
+    """The only project packages `module` may import, or None when it has no such list."""
+    owners = [prefix for prefix in ONLY if _within(module, prefix)]
+    return ONLY[max(owners, key=len)] if owners else None
+
+
+def _violations(module: str, imported: set[str]) -> list[str]:
+    allowed = _allowed_for(module)
+    return [
+        f"{module} imports {name}"
+        for name in sorted(imported)
+        if any(_within(name, banned) for banned in _rule_for(module))
+        or (
+            allowed is not None
+            and any(_within(name, project) for project in PROJECT)
+            and not any(_within(name, ok) for ok in allowed)
+        )
+    ]
 
 
 @pytest.mark.parametrize("package", ["multus", "controller"])
@@ -47,17 +85,22 @@ def test_package_imports_and_is_typed(package: str) -> None:
     assert (Path(module.__file__).parent / "py.typed").exists()
 
 
+def _sources() -> list[Path]:
+    return sorted([*ROOT.joinpath("multus").rglob("*.py"), *ROOT.joinpath("controller").rglob("*.py")])
+
+
 def test_layering() -> None:
-    sources = sorted([*ROOT.joinpath("multus").rglob("*.py"), *ROOT.joinpath("controller").rglob("*.py")])
+    sources = _sources()
     assert sources
-    violations = []
-    for path in sources:
-        module = _module_name(path)
-        for imported in _imports(path):
-            for banned in _rule_for(module):
-                if imported == banned or imported.startswith(banned + "."):
-                    violations.append(f"{module} imports {imported}")
+    violations = [v for path in sources for v in _violations(_module_name(path), _imports(path))]
     assert violations == []
+
+
+def test_nothing_shipped_imports_the_official_client() -> None:
+    """`kubernetes` is a test dependency only (pyproject.toml): the programs call the API through
+    multus.kube, and kopf logs in with its credentials."""
+    users = [_module_name(p) for p in _sources() if any(_within(m, "kubernetes") for m in _imports(p))]
+    assert users == []
 
 
 def test_layering_rule_catches_a_violation(tmp_path: Path) -> None:
@@ -66,3 +109,10 @@ def test_layering_rule_catches_a_violation(tmp_path: Path) -> None:
     assert _imports(bad) == {"controller.handlers", "multus.k8s"}
     assert _rule_for("multus.cni.exec") == FORBIDDEN["multus.cni"]
     assert _rule_for("multus.daemon") == ("controller",)
+    assert _violations("multus.k8s.nad", {"yaml", "multus.kube.rest", "json"}) == [
+        "multus.k8s.nad imports multus.kube.rest",
+        "multus.k8s.nad imports yaml",
+    ]
+    assert _violations("multus.kube.apiview", {"aiohttp", "multus.k8s.view", "multus.daemon.metrics"}) == [
+        "multus.kube.apiview imports multus.daemon.metrics"
+    ]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from multus.k8s.annotations import DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION
+from multus.k8s.constants import DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION
 from multus.preflight import Finding, Severity, Snapshot, changes, findings, report
 
 # Settings that change nothing: what remains is what each test brings.

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from multus.daemon.settings import UPSTREAM_DAEMON_KEYS
-from multus.k8s.rest import SERVICE_ACCOUNT_DIR
+from multus.kube.credentials import SERVICE_ACCOUNT_DIR
 from multus.shim.multus_shim import request as unix_request
 from tests.conftest import unique_name
 from tests.e2e.daemon.conftest import RuntimeFor, StartDaemon

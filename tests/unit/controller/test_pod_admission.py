@@ -19,8 +19,8 @@ from controller.pod_admission import (
     review_pod_under_failure_policy,
 )
 from multus.cni.errors import InvalidAnnotation
-from multus.k8s.apiview import ApiSettings, ApiView
 from multus.k8s.namespaces import NamespacePolicy
+from multus.kube.apiview import ApiSettings, ApiView
 from tests.testenv import free_port
 
 NETWORKS = "k8s.v1.cni.cncf.io/networks"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from multus.cni.errors import InvalidAnnotation
-from multus.k8s.annotations import DEFAULT_NETWORK_ANNOTATION, parse_default_network_annotation
+from multus.k8s.annotations import parse_default_network_annotation
+from multus.k8s.constants import DEFAULT_NETWORK_ANNOTATION
 from multus.k8s.selection import NetworkSelection
 
 

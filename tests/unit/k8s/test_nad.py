@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from multus.cni.errors import InvalidConfig
+from multus.k8s.constants import RESOURCE_NAME_ANNOTATION
 from multus.k8s.nad import (
-    RESOURCE_NAME_ANNOTATION,
     ConfDirConfig,
     InlineConfig,
     NetworkAttachmentDefinition,

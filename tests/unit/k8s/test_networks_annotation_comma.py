@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from multus.cni.errors import InvalidAnnotation
-from multus.k8s.annotations import NETWORKS_ANNOTATION, format_networks_annotation, parse_networks_annotation
+from multus.k8s.annotations import format_networks_annotation, parse_networks_annotation
+from multus.k8s.constants import NETWORKS_ANNOTATION
 from multus.k8s.selection import NetworkSelection
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from multus.cni.errors import InvalidAnnotation
-from multus.k8s.annotations import NETWORKS_ANNOTATION, parse_networks_annotation
+from multus.k8s.annotations import parse_networks_annotation
+from multus.k8s.constants import NETWORKS_ANNOTATION
 from multus.k8s.selection import Bandwidth, NetworkSelection, PortMapping
 
 

@@ -9,14 +9,9 @@ import pytest
 
 from multus.cni.errors import DecodeFailure, InvalidAnnotation
 from multus.cni.results import DNS
+from multus.k8s.constants import NETWORK_STATUS_ANNOTATION
 from multus.k8s.device_info import DeviceInfo, PciDevice
-from multus.k8s.status import (
-    NETWORK_STATUS_ANNOTATION,
-    NetworkStatus,
-    format_network_status,
-    parse_network_status,
-    statuses_from_result,
-)
+from multus.k8s.status import NetworkStatus, format_network_status, parse_network_status, statuses_from_result
 
 BRIDGE_RESULT: dict[str, Any] = {
     "cniVersion": "1.0.0",

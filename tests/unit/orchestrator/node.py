@@ -12,7 +12,7 @@ from typing import Any
 
 from multus.cni.environment import CNIEnvironment
 from multus.config import read_stdin
-from multus.k8s.fileview import FileView
+from multus.kube.fileview import FileView
 from multus.netns import Link
 from multus.orchestrator import Parts, RequestScope, run_command
 

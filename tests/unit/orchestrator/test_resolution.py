@@ -18,7 +18,7 @@ from multus.cni.errors import (
 )
 from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
-from multus.k8s.fileview import FileView
+from multus.kube.fileview import FileView
 from multus.resolution import PlannedAttachment, resolve_attachments
 
 

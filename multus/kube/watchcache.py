@@ -1,31 +1,33 @@
 """Watch-backed caches of API objects, so a steady-state ADD reads nothing from the API server.
 
-Each cache lists its objects once, then follows a watch from the list's resourceVersion; when the
-watch expires (410 Gone) or breaks, it lists again. Objects are kept as JSON (dicts) keyed by
-`(namespace, name)`, cut down by `keep` to what the daemon reads: a node's thousand pods would otherwise
-hold tens of megabytes of managed fields and specs nobody looks at.
+Each cache lists its objects once, then follows a watch from the list's resourceVersion. When the
+watch expires (`Gone`) it lists again at once; when listing or watching fails it lists again after a
+pause that doubles per failure (1 s to 30 s, with jitter, so a node's caches and the nodes of a cluster
+do not retry in step), back to 1 s once a watch runs in good order again. Objects are kept as JSON
+(dicts) keyed by `(namespace, name)`, cut down by `keep` to what the owner reads (`multus.kube.cacheview`
+says why).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
-
-from multus.k8s.rest import ApiError, RestClient
+from multus.kube.backoff import Backoff
+from multus.kube.errors import ApiError, Gone
+from multus.kube.rest import RestClient
 from multus.logs import fields, get_logger
 
 log = get_logger("watchcache")
 
 Key = tuple[str, str]
 Trim = Callable[[dict[str, Any]], dict[str, Any]]
+Sleep = Callable[[float], Awaitable[None]]
 
 WATCH_SECONDS = 300  # the server ends each watch after this; we then resume from the last version
 IDLE_SECONDS = 150  # no byte for this long (not even a bookmark): the connection died silently
-RETRY_PAUSE = 1.0
+RETRY_PAUSE, RETRY_PAUSE_MAX = 1.0, 30.0  # seconds after the first failure; the bound
 
 
 def key_of(obj: dict[str, Any]) -> Key:
@@ -36,17 +38,30 @@ def key_of(obj: dict[str, Any]) -> Key:
 class WatchCache:
     """One kind of object at `path` (a list URL), filtered by `params` (e.g. a field selector).
 
-    `client` is called for every request, so credentials reloaded meanwhile take effect.
+    `client` is called for every request, so credentials reloaded meanwhile take effect. `backoff`,
+    `sleep` and `watch_seconds` are there for tests, which replace the pauses and shorten the watches.
     """
 
     def __init__(
-        self, kind: str, client: Callable[[], RestClient], path: str, keep: Trim, **params: str
+        self,
+        kind: str,
+        client: Callable[[], RestClient],
+        path: str,
+        keep: Trim,
+        *,
+        backoff: Backoff | None = None,
+        sleep: Sleep = asyncio.sleep,
+        watch_seconds: int = WATCH_SECONDS,
+        **params: str,
     ) -> None:
         self.kind = kind
         self._client = client
         self._path = path
         self._keep = keep
         self._params = params
+        self._backoff = backoff or Backoff(RETRY_PAUSE, RETRY_PAUSE_MAX)
+        self._sleep = sleep
+        self._watch_seconds = watch_seconds
         self._objects: dict[Key, dict[str, Any]] = {}
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -71,18 +86,16 @@ class WatchCache:
                 if not version:
                     version = await self._relist()
                 version = await self._follow(version)
-            except ApiError as error:
+            except Gone:  # our version is too old: start over from a fresh list
                 version = ""
-                if error.status == 410:  # our version is too old: start over from a fresh list
-                    continue
-                log.error("watch failed", extra=fields(kind=self.kind, error=str(error)))
-                await asyncio.sleep(RETRY_PAUSE)
-            except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as error:
+            except (ApiError, ValueError) as error:  # ValueError: a line that is not JSON
+                version = ""
+                pause = self._backoff.next()
                 log.error(
-                    "watch failed", extra=fields(kind=self.kind, error=str(error) or type(error).__name__)
+                    "watch failed",
+                    extra=fields(kind=self.kind, error=str(error), retry_seconds=round(pause, 1)),
                 )
-                version = ""
-                await asyncio.sleep(RETRY_PAUSE)
+                await self._sleep(pause)
 
     async def _relist(self) -> str:
         listed = await self._client().request("GET", self._path, params=self._params)
@@ -97,53 +110,15 @@ class WatchCache:
             **self._params,
             "resourceVersion": version,
             "allowWatchBookmarks": "true",
-            "timeoutSeconds": str(WATCH_SECONDS),
+            "timeoutSeconds": str(self._watch_seconds),
         }
         async for event in self._client().watch(self._path, params, IDLE_SECONDS):
+            self._backoff.reset()  # the watch works: the next failure is a new one
             obj = event.get("object") or {}
-            if event.get("type") == "ERROR":
-                raise ApiError(int(obj.get("code") or 500), str(obj.get("message")), json.dumps(obj))
             version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
             if event["type"] in ("ADDED", "MODIFIED"):
                 self._objects[key_of(obj)] = self._keep(obj)
             elif event["type"] == "DELETED":
                 self._objects.pop(key_of(obj), None)
+        self._backoff.reset()  # the server ended the watch in good order
         return version
-
-
-# Pod annotations the node side reads; the rest (last-applied-configuration...) is not kept.
-POD_ANNOTATION_PREFIXES = ("k8s.v1.cni.cncf.io/", "v1.multus-cni.io/", "kubernetes.io/config.mirror")
-
-
-def _read_annotations(meta: dict[str, Any]) -> dict[str, str]:
-    return {
-        key: value
-        for key, value in (meta.get("annotations") or {}).items()
-        if key.startswith(POD_ANNOTATION_PREFIXES)
-    }
-
-
-def keep_pod(pod: dict[str, Any]) -> dict[str, Any]:
-    meta = pod.get("metadata") or {}
-    return {
-        "metadata": {
-            "namespace": meta.get("namespace"),
-            "name": meta.get("name"),
-            "uid": meta.get("uid"),
-            "annotations": _read_annotations(meta),
-            "deletionTimestamp": meta.get("deletionTimestamp"),
-        },
-        "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
-    }
-
-
-def keep_network(nad: dict[str, Any]) -> dict[str, Any]:
-    meta = nad.get("metadata") or {}
-    return {
-        "metadata": {
-            "namespace": meta.get("namespace"),
-            "name": meta.get("name"),
-            "annotations": _read_annotations(meta),
-        },
-        "spec": nad.get("spec") or {},
-    }

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from multus.daemon.watchcache import keep_pod
 from multus.k8s.view import Pod
+from multus.kube.cacheview import keep_pod
 
 POD = {
     "metadata": {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from multus.cni.errors import InvalidConfig, UnknownContainer
-from multus.k8s.fileview import FileView
+from multus.kube.fileview import FileView
 
 CLUSTER = """
 apiVersion: v1

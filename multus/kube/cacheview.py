@@ -1,4 +1,8 @@
-"""The daemon's cluster view: answers from watch caches, asks the API server only on a miss."""
+"""The daemon's cluster view: answers from watch caches, asks the API server only on a miss.
+
+The caches keep only what the node side reads of each object (`keep_pod`, `keep_network`): a node's
+thousand pods would otherwise hold tens of megabytes of managed fields and specs nobody looks at.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from multus.daemon.watchcache import WatchCache, keep_network, keep_pod
-from multus.k8s.apiview import NADS_PATH, PODS_PATH, ApiView
+from multus.k8s.constants import NAD_PLURAL, NODE_READ_ANNOTATION_PREFIXES
 from multus.k8s.view import EventType, Pod
+from multus.kube.apiview import ApiView
+from multus.kube.paths import nads_path, pods_path
+from multus.kube.watchcache import WatchCache
 
 # How long a NAD that a live GET found absent is believed absent without asking again. A NAD created
 # meanwhile still counts at once: it reaches the cache by the watch, and the cache is asked first.
@@ -29,11 +35,9 @@ class CacheView:
         self.api = api
         # `api.client` is looked up for each request, so reloaded credentials reach the watches too.
         self.pods = WatchCache(
-            "pods", lambda: api.client, PODS_PATH, keep_pod, fieldSelector=f"spec.nodeName={node_name}"
+            "pods", lambda: api.client, pods_path(), keep_pod, fieldSelector=f"spec.nodeName={node_name}"
         )
-        self.networks = WatchCache(
-            "network-attachment-definitions", lambda: api.client, NADS_PATH, keep_network
-        )
+        self.networks = WatchCache(NAD_PLURAL, lambda: api.client, nads_path(), keep_network)
         self.misses = 0
         self._on_miss = on_miss
         self._absent: dict[tuple[str, str], float] = {}  # NADs a live GET did not find, and when
@@ -88,3 +92,37 @@ class CacheView:
 
     async def record_event(self, pod: Pod, kind: EventType, reason: str, message: str) -> None:
         await self.api.record_event(pod, kind, reason, message)
+
+
+def _read_annotations(meta: dict[str, Any]) -> dict[str, str]:
+    return {
+        key: value
+        for key, value in (meta.get("annotations") or {}).items()
+        if key.startswith(NODE_READ_ANNOTATION_PREFIXES)  # not last-applied-configuration and the like
+    }
+
+
+def keep_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    meta = pod.get("metadata") or {}
+    return {
+        "metadata": {
+            "namespace": meta.get("namespace"),
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+            "annotations": _read_annotations(meta),
+            "deletionTimestamp": meta.get("deletionTimestamp"),
+        },
+        "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
+    }
+
+
+def keep_network(nad: dict[str, Any]) -> dict[str, Any]:
+    meta = nad.get("metadata") or {}
+    return {
+        "metadata": {
+            "namespace": meta.get("namespace"),
+            "name": meta.get("name"),
+            "annotations": _read_annotations(meta),
+        },
+        "spec": nad.get("spec") or {},
+    }

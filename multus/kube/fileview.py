@@ -17,10 +17,8 @@ from typing import Any
 import yaml
 
 from multus.cni.errors import InvalidConfig, UnknownContainer
+from multus.k8s.constants import NAD_KIND, NETWORK_STATUS_ANNOTATION
 from multus.k8s.view import EventType, Pod
-
-NAD_KIND = "NetworkAttachmentDefinition"
-STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 
 
 class FileView:
@@ -63,7 +61,7 @@ class FileView:
         pod = Pod.from_object(obj)
         path = self._status_path(pod)
         if path is not None and path.exists():
-            pod.annotations[STATUS_ANNOTATION] = path.read_text()
+            pod.annotations[NETWORK_STATUS_ANNOTATION] = path.read_text()
         return pod
 
     async def get_network(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -81,11 +79,11 @@ class FileView:
         annotations = stored["metadata"].setdefault("annotations", {})
         path = self._status_path(pod)
         if status is None:
-            annotations.pop(STATUS_ANNOTATION, None)
+            annotations.pop(NETWORK_STATUS_ANNOTATION, None)
             if path is not None:
                 path.unlink(missing_ok=True)
             return
-        annotations[STATUS_ANNOTATION] = status
+        annotations[NETWORK_STATUS_ANNOTATION] = status
         self._write_state(path, status)
 
     async def record_event(self, pod: Pod, kind: EventType, reason: str, message: str) -> None:
@@ -108,7 +106,7 @@ class FileView:
     def network_status(self, namespace: str, name: str) -> str | None:
         """The network-status last written for a pod, if any."""
         pod = self._pod(namespace, name)
-        return None if pod is None else pod.annotations.get(STATUS_ANNOTATION)
+        return None if pod is None else pod.annotations.get(NETWORK_STATUS_ANNOTATION)
 
     def _status_path(self, pod: Pod) -> Path | None:
         if self.state is None:

@@ -7,24 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiohttp
-
 from multus.cni.errors import ClusterUnavailable, InvalidConfig, UnknownContainer
-from multus.k8s.rest import ApiError, ConfigError, Credentials, RestClient, load_credentials
-from multus.k8s.view import MIRROR_ANNOTATION, EventType, Pod
+from multus.k8s.constants import MIRROR_ANNOTATION, NETWORK_STATUS_ANNOTATION
+from multus.k8s.view import EventType, Pod
+from multus.kube.backoff import Backoff
+from multus.kube.credentials import ConfigError, Credentials, load_credentials
+from multus.kube.errors import ApiError, Conflict, Invalid, NotFound, Unavailable
+from multus.kube.paths import events_path, nad_path, pod_path, pod_status_path
+from multus.kube.rest import MERGE_PATCH, RestClient
 
-NAD_GROUP, NAD_VERSION, NAD_PLURAL = "k8s.cni.cncf.io", "v1", "network-attachment-definitions"
-NADS_PATH = f"/apis/{NAD_GROUP}/{NAD_VERSION}/{NAD_PLURAL}"
-PODS_PATH = "/api/v1/pods"
-STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 COMPONENT = "multus"
-MERGE_PATCH = "application/merge-patch+json"
 
 T = TypeVar("T")
 
@@ -35,22 +34,6 @@ class ApiSettings:
     request_timeout: float = 10.0  # seconds for one request
     retries: int = 3  # further attempts after a failed request or a write conflict
     retry_backoff: float = 0.2  # seconds, doubled per attempt
-
-
-def pod_path(namespace: str, name: str) -> str:
-    return f"/api/v1/namespaces/{namespace}/pods/{name}"
-
-
-def status_path(namespace: str, name: str) -> str:
-    return f"/api/v1/namespaces/{namespace}/pods/{name}/status"
-
-
-def events_path(namespace: str) -> str:
-    return f"/api/v1/namespaces/{namespace}/events"
-
-
-def nad_path(namespace: str, name: str) -> str:
-    return f"/apis/{NAD_GROUP}/{NAD_VERSION}/namespaces/{namespace}/{NAD_PLURAL}/{name}"
 
 
 def _load(settings: ApiSettings) -> Credentials:
@@ -104,31 +87,30 @@ class ApiView:
         fields never conflict.
 
         Carrying the expected UID makes the patch its own precondition, without a read first: the API
-        server refuses to change an object's UID, so a re-created pod (new UID) rejects it with 422.
-        Mirror pods are exempt: the runtime knows the static pod's UID, not the mirror's.
+        server refuses to change an object's UID, so a re-created pod (new UID) rejects it as `Invalid`
+        in `metadata.uid`. Mirror pods are exempt: the runtime knows the static pod's UID, not the mirror's.
         """
-        meta: dict[str, Any] = {"annotations": {STATUS_ANNOTATION: status}}
+        meta: dict[str, Any] = {"annotations": {NETWORK_STATUS_ANNOTATION: status}}
         if pod.uid and MIRROR_ANNOTATION not in pod.annotations:
             meta["uid"] = pod.uid
-        what = f"write network-status of pod {pod.namespace}/{pod.name}"
-        try:
-            await self._call(
-                what,
-                lambda: self.client.request(
+
+        async def patch() -> dict[str, Any]:
+            try:
+                return await self.client.request(
                     "PATCH",
-                    status_path(pod.namespace, pod.name),
+                    pod_status_path(pod.namespace, pod.name),
                     body={"metadata": meta},
                     content_type=MERGE_PATCH,
-                ),
-            )
-        except ClusterUnavailable as error:
-            cause = error.__cause__
-            if isinstance(cause, ApiError) and cause.status == 422 and "uid" in cause.body:
+                )
+            except Invalid as error:
+                if "metadata.uid" not in error.fields:
+                    raise
                 raise UnknownContainer(
                     f"pod {pod.namespace}/{pod.name} no longer has UID {pod.uid}",
                     "the pod was deleted and re-created; not writing its network-status",
-                ) from cause
-            raise
+                ) from error
+
+        await self._call(f"write network-status of pod {pod.namespace}/{pod.name}", patch)
 
     async def record_event(self, pod: Pod, kind: EventType, reason: str, message: str) -> None:
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -158,23 +140,21 @@ class ApiView:
     async def _get(self, path: str) -> dict[str, Any] | None:
         try:
             return await self.client.request("GET", path)
-        except ApiError as error:
-            if error.status == 404:
-                return None
-            raise
+        except NotFound:
+            return None
 
     async def _call(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run a request, retrying failures that may pass (throttling, server errors, lost connections)."""
-        delay = self.settings.retry_backoff
+        """Run a request, retrying failures that may pass (write conflicts, throttling, server errors,
+        lost connections)."""
+        # Unjittered: a request's retries are few and short, and the setting says how long they wait.
+        backoff = Backoff(self.settings.retry_backoff, math.inf, jitter=0.0)
         for number in range(self.settings.retries + 1):
             try:
                 return await attempt()
-            except ApiError as error:
-                if error.status not in (409, 429, 500, 502, 503, 504) or number == self.settings.retries:
-                    raise ClusterUnavailable(f"cannot {what}", f"{error.status} {error.reason}") from error
-            except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            except (Conflict, Unavailable) as error:
                 if number == self.settings.retries:
-                    raise ClusterUnavailable(f"cannot {what}", str(error) or type(error).__name__) from error
-            await asyncio.sleep(delay)
-            delay *= 2
+                    raise ClusterUnavailable(f"cannot {what}", str(error)) from error
+            except ApiError as error:
+                raise ClusterUnavailable(f"cannot {what}", str(error)) from error
+            await asyncio.sleep(backoff.next())
         raise AssertionError("unreachable: the last attempt returns or raises")
