@@ -31,17 +31,17 @@ PodKey = tuple[str, str]
 # The sandbox's lock, as the server holds it for the container's CNI requests.
 Admission = Callable[[str], AbstractAsyncContextManager[None]]
 PartsFor = Callable[[MultusConfig], Parts]
+NodeConfig = Callable[[], MultusConfig]
 
 
 class DynamicNetworks:
     def __init__(
-        self, config: MultusConfig, view: ClusterView, admitted: Admission, parts_for: PartsFor
+        self, config: NodeConfig, view: ClusterView, admitted: Admission, parts_for: PartsFor
     ) -> None:
         self._config = config
         self._view = view
         self._admitted = admitted
         self._parts_for = parts_for
-        self._records = AttachmentCache(config.cni_dir)
         self._running: dict[PodKey, asyncio.Task[None]] = {}
         self._again: set[PodKey] = set()
 
@@ -88,14 +88,16 @@ class DynamicNetworks:
             pod = await self._view.get_pod(*key)
             if pod is None or pod.terminating:
                 return
-            container_id = await asyncio.to_thread(self._sandbox_of, pod.namespace, pod.name, pod.uid)
+            config = self._config()
+            records = AttachmentCache(config.cni_dir)
+            container_id = await asyncio.to_thread(_sandbox_of, records, pod.namespace, pod.name, pod.uid)
             if container_id is None:
                 return  # no sandbox attached yet: its ADD reads the annotation as it is
             async with self._admitted(container_id):
-                record = self._records.load(container_id)  # again: a DEL may have come first
+                record = records.load(container_id)  # again: a DEL may have come first
                 if record is None:
                     return
-                changes = await apply_changes(self._config, self._parts_for(self._config), pod, record)
+                changes = await apply_changes(config, self._parts_for(config), pod, record)
             if changes:
                 added = ", ".join(f"{a.network} ({a.ifname})" for a in changes.add)
                 removed = ", ".join(f"{e.network} ({e.ifname})" for e in changes.remove)
@@ -105,16 +107,19 @@ class DynamicNetworks:
                 )
         except CNIError as error:  # said on the pod too
             log.warning("networks not changed", extra=fields(**context, error=str(error)))
+        except OSError as error:  # the node config, between two writes of it: the next change retries
+            log.warning("networks not changed: node config unreadable", extra=fields(**context, error=str(error)))
         except Exception as error:  # a bug: the watch must go on
             log.exception("dynamic networks failed", extra=fields(**context, error=str(error)))
 
-    def _sandbox_of(self, namespace: str, name: str, uid: str) -> str | None:
-        """The container whose record is this pod's and whose namespace still exists."""
-        for container_id in self._records.container_ids():
-            record = self._records.load(container_id)
-            if record is not None and _is_sandbox_of(record, namespace, name, uid):
-                return container_id
-        return None
+
+def _sandbox_of(records: AttachmentCache, namespace: str, name: str, uid: str) -> str | None:
+    """The container whose record is this pod's and whose namespace still exists."""
+    for container_id in records.container_ids():
+        record = records.load(container_id)
+        if record is not None and _is_sandbox_of(record, namespace, name, uid):
+            return container_id
+    return None
 
 
 def _is_sandbox_of(record: ContainerRecord, namespace: str, name: str, uid: str) -> bool:

@@ -22,6 +22,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from multus.cni.errors import CNIError
+from multus.config import MultusConfig
+from multus.daemon.dynamic import DynamicNetworks
 from multus.daemon.metrics import DaemonMetrics
 from multus.daemon.nodeconfig import NodeConfigSettings, NodeConfigWriter
 from multus.daemon.server import CNIServer, ServerSettings, UnsafeSocketDir, secure_socket_dir
@@ -81,6 +83,12 @@ class Daemon:
             ready=self.ready,
         )
         self._metrics_runner: web.AppRunner | None = None
+        self.dynamic: DynamicNetworks | None = None
+        if config.dynamic_networks:
+            self.dynamic = DynamicNetworks(
+                self._node_multus_config, self.view, self.server.admitted, self.server.parts_for
+            )
+            self.view.pods.on_change = self.dynamic.pod_changed
 
     async def run(self, stop: asyncio.Event) -> None:
         self.view.start()
@@ -96,9 +104,16 @@ class Daemon:
         for task in tasks:
             task.cancel()
         await self.server.drain()
+        if self.dynamic is not None:
+            await self.dynamic.idle()
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
         await self.view.close()
+
+    def _node_multus_config(self) -> MultusConfig:
+        """The config the runtime gives every request of this node: a change of a running pod's networks
+        is resolved as its ADD was."""
+        return self.server.read_config(self.node_config.path.read_bytes()).config
 
     def ready(self) -> bool:
         """Caches synced and the node config in place: before that, the runtime has no way to us."""

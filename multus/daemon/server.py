@@ -33,7 +33,7 @@ from multus.cni.environment import CNIEnvironment, Command, NothingToDelete
 from multus.cni.errors import CNIError, DecodeFailure, InternalError, TryAgainLater
 from multus.cni.jsontext import MalformedJSON, decode_json
 from multus.cni.versions import version_reply
-from multus.config import MultusConfig, read_stdin, reply_version
+from multus.config import MultusConfig, Stdin, read_stdin, reply_version
 from multus.daemon.http import HTTPServer, Request, Routes
 from multus.daemon.metrics import DaemonMetrics
 from multus.k8s.view import ClusterView
@@ -276,9 +276,13 @@ class CNIServer:
     def _cni_scope(self, env: CNIEnvironment, stdin: bytes) -> RequestScope | None:
         if env.command == Command.VERSION:
             return None
+        return RequestScope(env, self.read_config(stdin), replies_first=True)
+
+    def read_config(self, stdin: bytes) -> Stdin:
+        """A /cni request's config, with what the daemon lays over it."""
         if self.settings.request_overrides:
             stdin = _overridden(stdin, self.settings.request_overrides)
-        return RequestScope(env, read_stdin(stdin), replies_first=True)
+        return read_stdin(stdin)
 
     def _delegate_scope(self, env: CNIEnvironment, _: bytes) -> RequestScope:
         # The request carries the delegate's config, not ours: the node's settings (cniDir, binDir...) apply.

@@ -207,6 +207,8 @@ class DaemonConfig(LogSettings):
     max_request_bytes: StrictInt = Field(1024 * 1024, ge=1024, alias="maxRequestBytes")
     cni_version: StrictStr | None = Field(None, alias="cniVersion")  # of 00-multus.conf; None: the primary's
     log_level: StrictStr = Field("verbose", alias="logLevel")
+    # A running pod's interfaces follow its networks annotation (docs/reference.md §10).
+    dynamic_networks: StrictBool = Field(True, alias="dynamicNetworks")
     api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
 
     @field_validator(

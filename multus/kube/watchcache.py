@@ -24,6 +24,8 @@ log = get_logger("watchcache")
 Key = tuple[str, str]
 Trim = Callable[[dict[str, Any]], dict[str, Any]]
 Sleep = Callable[[float], Awaitable[None]]
+# Told of each object that changed: (before, after) as kept; before None if new, after None if gone.
+OnChange = Callable[[dict[str, Any] | None, dict[str, Any] | None], None]
 
 WATCH_SECONDS = 300  # the server ends each watch after this; we then resume from the last version
 IDLE_SECONDS = 150  # no byte for this long (not even a bookmark): the connection died silently
@@ -65,6 +67,7 @@ class WatchCache:
         self._objects: dict[Key, dict[str, Any]] = {}
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.on_change: OnChange | None = None
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -99,7 +102,15 @@ class WatchCache:
 
     async def _relist(self) -> str:
         listed = await self._client().request("GET", self._path, params=self._params)
-        self._objects = {key_of(obj): self._keep(obj) for obj in listed.get("items") or []}
+        before, self._objects = (
+            self._objects,
+            {key_of(obj): self._keep(obj) for obj in listed.get("items") or []},
+        )
+        if self.on_change is not None:  # what changed while no watch ran, too
+            for key, obj in self._objects.items():
+                self.on_change(before.pop(key, None), obj)
+            for gone in before.values():
+                self.on_change(gone, None)
         self.synced.set()
         log.info("cache listed", extra=fields(kind=self.kind, objects=len(self._objects)))
         return str(listed["metadata"]["resourceVersion"])
@@ -117,8 +128,14 @@ class WatchCache:
             obj = event.get("object") or {}
             version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
             if event["type"] in ("ADDED", "MODIFIED"):
-                self._objects[key_of(obj)] = self._keep(obj)
+                kept = self._keep(obj)
+                before = self._objects.get(key_of(obj))
+                self._objects[key_of(obj)] = kept
+                if self.on_change is not None:
+                    self.on_change(before, kept)
             elif event["type"] == "DELETED":
-                self._objects.pop(key_of(obj), None)
+                before = self._objects.pop(key_of(obj), None)
+                if self.on_change is not None:
+                    self.on_change(before, None)
         self._backoff.reset()  # the server ended the watch in good order
         return version

@@ -12,20 +12,16 @@ import hashlib
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
 
 from tests.e2e.daemon.support import wait_for
 from tests.e2e.meta.runtime import NETWORK_STATUS, BridgeNet, Sandbox, address_in, netns_routes, next_subnet
 from tests.e2e.meta.test_selection import host_link_exists
 from tests.runtimes.containerd import FLAVOURS, CrictlError
-from tests.runtimes.multus_node import MODES, MULTUS_NETWORK, PRIMARY, CriRuntime, MultusNode, multus_node
-from tests.testenv import TestEnv
+from tests.runtimes.multus_node import MODES, MULTUS_NETWORK, PRIMARY, CriRuntime
 
 pytestmark = [pytest.mark.runtime, pytest.mark.e2e, pytest.mark.netns]
 
@@ -43,48 +39,6 @@ on_every_node = pytest.mark.parametrize(
 on_thick_nodes = pytest.mark.parametrize(
     "node", [(flavour, "thick") for flavour in FLAVOURS], indirect=True, ids=node_id
 )
-
-
-@pytest.fixture(scope="module")  # gone before the next module's tests
-def node(
-    request: pytest.FixtureRequest,
-    apiserver: TestEnv,
-    cni_bin: Path,
-    native_shim: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[MultusNode]:
-    """One node per flavour and mode, shared by the tests (each brings its own NADs and pods)."""
-    flavour, mode = request.param
-    root = tmp_path_factory.mktemp(f"{flavour}-{mode}")
-    with multus_node(
-        flavour, mode, root, apiserver=apiserver, cni_bin=cni_bin, native_shim=native_shim
-    ) as made:
-        yield made
-
-
-@pytest.fixture
-def rt(
-    *,
-    node: MultusNode,
-    apiserver: TestEnv,
-    api_client: client.ApiClient,
-    namespace: str,
-    cni_bin: Path,
-    tmp_path: Path,
-) -> Iterator[CriRuntime]:
-    node.ensure_up()
-    runtime = CriRuntime(
-        node,
-        api=api_client,
-        kubeconfig=apiserver.kubeconfig,
-        cni_bin=cni_bin,
-        root=tmp_path,
-        namespace=namespace,
-    )
-    try:
-        yield runtime
-    finally:
-        runtime.cleanup()
 
 
 def blue_nad(rt: CriRuntime) -> BridgeNet:
