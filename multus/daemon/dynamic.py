@@ -108,7 +108,9 @@ class DynamicNetworks:
         except CNIError as error:  # said on the pod too
             log.warning("networks not changed", extra=fields(**context, error=str(error)))
         except OSError as error:  # the node config, between two writes of it: the next change retries
-            log.warning("networks not changed: node config unreadable", extra=fields(**context, error=str(error)))
+            log.warning(
+                "networks not changed: node config unreadable", extra=fields(**context, error=str(error))
+            )
         except Exception as error:  # a bug: the watch must go on
             log.exception("dynamic networks failed", extra=fields(**context, error=str(error)))
 
