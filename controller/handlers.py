@@ -12,7 +12,7 @@ under `status.<handler id>` for every handler), and Events through `kopf.event`.
 | `status_on_resume/create/update` | controller start, NAD created or changed | reconcile.plan_status   |
 | `deletion_protection`            | NAD deleted (with protection on)         | reconcile.plan_status   |
 | `validate-nad` (webhook)         | NAD CREATE/UPDATE                        | validation              |
-| `validate-pod-networks` (hook)   | pod CREATE (with pod validation on)      | pod_admission           |
+| `validate-pod-networks` (hook)   | pod CREATE/UPDATE (pod validation on)    | pod_admission           |
 
 Both pod events and NAD handlers refresh a NAD's usage through one `UsageWriter` (see there why).
 Besides kopf's own client, the controller calls the API through one `ApiView` (`multus.kube`): kopf
@@ -30,7 +30,7 @@ from typing import Any
 import kopf
 
 from controller.login import connection_info
-from controller.pod_admission import review_pod_under_failure_policy
+from controller.pod_admission import networks_changed, review_pod_under_failure_policy
 from controller.reconcile import StatusPlan, plan_status
 from controller.settings import PodValidation, Settings
 from controller.usage import NetworkKey, PodReference, networks_in_use, networks_to_refresh
@@ -120,8 +120,10 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: 
 
     if settings.pod_validation is not PodValidation.OFF:
 
-        @kopf.on.validate(*POD, id=POD_WEBHOOK_ID, operations=["CREATE"], registry=registry)
-        async def validate_pod_networks(body: kopf.Body, warnings: list[str], **_: Any) -> None:
+        @kopf.on.validate(*POD, id=POD_WEBHOOK_ID, operations=["CREATE", "UPDATE"], registry=registry)
+        async def validate_pod_networks(body: kopf.Body, warnings: list[str], **kwargs: Any) -> None:
+            if not networks_changed(kwargs.get("old"), body):
+                return
             verdict = await review_pod_under_failure_policy(
                 body, api.get_network, settings.policy, fail_open=settings.pod_fail_open
             )

@@ -85,6 +85,19 @@ def read_pod_networks(
     )
 
 
+def networks_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether an update changes what the pod asks of its networks (a CREATE always does): other
+    updates of a pod admitted before are not judged again."""
+    if old is None:
+        return True
+    before, after = _annotations(old), _annotations(new)
+    return any(before.get(key) != after.get(key) for key in (NETWORKS_ANNOTATION, DEFAULT_NETWORK_ANNOTATION))
+
+
+def _annotations(pod: Mapping[str, Any]) -> Mapping[str, object]:
+    return _mapping(_mapping(pod.get("metadata")).get("annotations"))
+
+
 def judge_pod_networks(
     pod_namespace: str,
     request: PodNetworks,

@@ -6,7 +6,8 @@ so the CA bundle follows the certificate in use. `deploy/controller/webhook.yaml
 for the default settings; a test keeps the two equal.
 
 - NADs: CREATE and UPDATE, failure policy Fail: a NAD the controller could not check might break pods.
-- Pods (unless `--pod-validation off`): CREATE in the namespaces the label selects, failure policy per
+- Pods (unless `--pod-validation off`): CREATE and UPDATE (a change of the networks annotations: running
+  pods follow it) in the namespaces the label selects, failure policy per
   `--pod-failure-policy`.
 """
 
@@ -59,7 +60,7 @@ def webhook_configuration(settings: Settings, ca_bundle: bytes | None) -> dict[s
                 "apiGroups": [""],
                 "apiVersions": ["v1"],
                 "resources": ["pods"],
-                "operations": ["CREATE"],
+                "operations": ["CREATE", "UPDATE"],
                 "scope": "Namespaced",
             },
             fail_open=settings.pod_fail_open,

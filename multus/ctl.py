@@ -1,5 +1,6 @@
 """`multusctl`: the meta-plugin for people. `explain` shows what a pod would get, `demo` shows it work,
-`preflight` lists what changes when a cluster moves from upstream Multus to multus-py."""
+`attach` and `detach` change a running pod's networks, `preflight` lists what changes when a cluster
+moves from upstream Multus to multus-py."""
 
 from __future__ import annotations
 
@@ -114,6 +115,32 @@ def demo(args: argparse.Namespace) -> int:
         return 0 if not left else 1
 
 
+def change_networks(args: argparse.Namespace) -> int:
+    """`attach` or `detach`: edit the pod's annotation, then print what its node did."""
+    from multus.attach import attach, detach  # noqa: PLC0415  the API client only for these commands
+    from multus.kube.apiview import ApiSettings, ApiView  # noqa: PLC0415
+
+    namespace, _, name = args.pod.partition("/")
+    api = ApiView(ApiSettings(kubeconfig=_kubeconfig(args.kubeconfig)))
+    change = attach if args.command == "attach" else detach
+
+    async def run() -> int:
+        try:
+            outcome = await change(api, namespace, name, args.network, args.timeout)
+        finally:
+            await api.close()
+        print(outcome.text, file=sys.stdout if outcome.ok else sys.stderr)
+        return 0 if outcome.ok else 1
+
+    return asyncio.run(run())
+
+
+def _kubeconfig(given: Path | None) -> Path | None:
+    return given or next(
+        (Path(path) for path in os.environ.get("KUBECONFIG", "").split(os.pathsep) if path), None
+    )
+
+
 def preflight(args: argparse.Namespace) -> int:
     """Exit 0 when nothing would change, 1 when something would, 2 when the cluster cannot be read."""
     conf_dir = args.cni_conf_dir
@@ -121,10 +148,9 @@ def preflight(args: argparse.Namespace) -> int:
         return _preflight_failed(f"--cni-conf-dir {conf_dir}: not a folder")
     if conf_dir is None and DEFAULT_CNI_CONFIG_DIR.is_dir():
         conf_dir = DEFAULT_CNI_CONFIG_DIR
-    kubeconfig = args.kubeconfig or next(
-        (Path(path) for path in os.environ.get("KUBECONFIG", "").split(os.pathsep) if path), None
+    sources = Sources(
+        _kubeconfig(args.kubeconfig), args.daemon_config_map, args.daemon_config_key, tuple(args.namespace)
     )
-    sources = Sources(kubeconfig, args.daemon_config_map, args.daemon_config_key, tuple(args.namespace))
     try:
         snapshot = asyncio.run(gather(sources))
     except PreflightError as error:
@@ -174,6 +200,19 @@ def parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--examples", type=Path, default=EXAMPLES, help="the examples folder")
     demo_cmd.add_argument("--cni-bin", type=Path, default=None, help="folder of CNI plugin binaries")
     demo_cmd.set_defaults(run=demo)
+
+    for verb, does in (("attach", "add a network to"), ("detach", "remove a network from")):
+        change_cmd = commands.add_parser(
+            verb,
+            help=f"{does} a running pod (its networks annotation), and wait for its node to follow",
+            description="Exit status: 0 when the pod's network-status shows the change, 1 when its node "
+            "refused it (the Warning is printed) or nothing changed in time.",
+        )
+        change_cmd.add_argument("pod", type=_namespaced_name, help="NAMESPACE/NAME of the pod")
+        change_cmd.add_argument("network", help="[NAMESPACE/]NAME[@INTERFACE] of the network")
+        change_cmd.add_argument("--kubeconfig", type=Path, help="the cluster (default: $KUBECONFIG)")
+        change_cmd.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default 30)")
+        change_cmd.set_defaults(run=change_networks)
 
     preflight_cmd = commands.add_parser(
         "preflight",

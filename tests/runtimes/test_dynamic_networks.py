@@ -4,7 +4,11 @@ the daemon attaches or detaches in the sandbox containerd made."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +20,7 @@ from tests.runtimes.multus_node import CriRuntime
 pytestmark = [pytest.mark.runtime, pytest.mark.e2e, pytest.mark.netns]
 
 PODS_AT_ONCE = 20
+MULTUSCTL = Path(sys.executable).parent / "multusctl"
 
 on_thick_nodes = pytest.mark.parametrize(
     "node", [(flavour, "thick") for flavour in FLAVOURS], indirect=True, ids="-".join
@@ -107,6 +112,43 @@ def test_a_change_naming_a_missing_nad_gives_one_warning_and_changes_nothing(rt:
     assert "nowhere" in warnings()[0][2]
     assert interfaces(rt, box) == ["eth0", "net1"]
     assert status_of(rt, box) == before
+
+    rt.remove_sandbox(box.container_id)
+    assert rt.leftovers(box) == []
+
+
+def multusctl(rt: CriRuntime, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(MULTUSCTL), *args, "--kubeconfig", str(rt.kubeconfig), "--timeout", "20"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("node", [(FLAVOURS[-1], "thick")], indirect=True, ids="-".join)
+def test_multusctl_attaches_and_detaches_and_prints_what_the_node_did(rt: CriRuntime) -> None:
+    nets(rt)
+    box = rt.run_pod("blue")
+    pod = f"{box.pod_namespace}/{box.pod_name}"
+
+    attached = multusctl(rt, "attach", pod, "green@data0")
+
+    assert attached.returncode == 0, attached.stderr
+    [entry] = json.loads(attached.stdout)
+    assert (entry["name"], entry["interface"]) == (f"{rt.namespace}/green", "data0")
+    assert "data0" in rt.links(box)
+    annotation = (rt.read_pod(box).metadata.annotations or {})[NETWORKS]
+    assert annotation == f"blue,{rt.namespace}/green@data0"
+
+    refused = multusctl(rt, "attach", pod, "nowhere")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("NetworksNotChanged: ")
+    assert "nowhere" in refused.stderr
+    assert (rt.read_pod(box).metadata.annotations or {})[NETWORKS] == annotation  # put back
+
+    detached = multusctl(rt, "detach", pod, "green")
+    assert detached.returncode == 0, detached.stderr
+    assert "data0" not in rt.links(box)
+    assert (
+        multusctl(rt, "detach", pod, "green").stderr.strip() == f"multusctl: pod has no {rt.namespace}/green"
+    )
 
     rt.remove_sandbox(box.container_id)
     assert rt.leftovers(box) == []

@@ -163,3 +163,28 @@ def test_unknown_selection_keys_come_back_as_warnings(apiserver: TestEnv, checke
         f"Warning: {NETWORKS}: element 0 ({checked_namespace}/typo-net): unknown keys 'interfce'"
         in done.stderr
     )
+
+
+def test_an_annotation_update_is_judged_as_a_creation_and_other_updates_are_not(
+    api_client: client.ApiClient, namespace: str
+) -> None:
+    core = client.CoreV1Api(api_client)
+    # Made before the namespace asks for validation: the pod names a NAD that does not exist.
+    core.create_namespaced_pod(namespace, pod("running", {NETWORKS: "absent"}))
+    core.patch_namespace(namespace, {"metadata": {"labels": {POD_VALIDATION_LABEL: "enabled"}}})
+    create_nad(api_client, namespace, "storage", BRIDGE)
+
+    def annotate(networks: str) -> None:
+        core.patch_namespaced_pod("running", namespace, {"metadata": {"annotations": {NETWORKS: networks}}})
+
+    # An update that leaves the networks alone is not judged again.
+    core.patch_namespaced_pod("running", namespace, {"metadata": {"labels": {"tier": "web"}}})
+    with pytest.raises(ApiException) as caught:
+        annotate("storage,missing")
+    assert caught.value.status == 422, caught.value.body
+    message = str(json.loads(caught.value.body or "{}")["message"])
+    assert f"element 1 ({namespace}/missing): no such NetworkAttachmentDefinition" in message
+    annotate("storage")
+    read = core.read_namespaced_pod("running", namespace)
+    assert read.metadata is not None
+    assert (read.metadata.annotations or {})[NETWORKS] == "storage"
