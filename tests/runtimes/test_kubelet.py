@@ -20,7 +20,7 @@ import pytest
 
 from multus.netns import interfaces
 from tests.e2e.daemon.support import metric, wait_for
-from tests.e2e.meta.runtime import NETWORK_STATUS
+from tests.e2e.meta.runtime import NETWORK_STATUS, NETWORKS
 from tests.runtimes.multus_node import PRIMARY
 from tests.runtimes.node import Node, PodSandbox, running
 from tests.testenv import TestEnv
@@ -198,3 +198,25 @@ def test_a_kubelet_restart_adds_no_running_pod_again(node: Node, namespace: str)
     attached(node, first, subnet)
     delete_pods(node, namespace, "first", "second")
     assert node.wait_clean([first, second]) == []
+
+
+def test_kubectl_annotate_changes_a_running_pods_interfaces(node: Node, namespace: str) -> None:
+    blue, blue_subnet = node.bridge_nad("blue", namespace)
+    green, green_subnet = node.bridge_nad("green", namespace)
+    node.apply(blue, green, node.pod("web", namespace, networks="blue"))
+    box = runs_with_net1(node, namespace, "web", blue_subnet)
+
+    node.kubelet.kubectl("annotate", "pod", "web", "-n", namespace, f"{NETWORKS}=blue,green", "--overwrite")
+
+    wait_for("net2 in the running pod", lambda: "net2" in interfaces(box.netns))
+    [address] = interfaces(box.netns)["net2"].addresses
+    assert ipaddress.ip_interface(address).network == green_subnet
+    wait_for("network-status with net2", lambda: len(network_status(node, namespace, "web")) == 3)
+
+    node.kubelet.kubectl("annotate", "pod", "web", "-n", namespace, f"{NETWORKS}=green", "--overwrite")
+
+    wait_for("net1 gone from the running pod", lambda: "net1" not in interfaces(box.netns))
+    assert sorted(interfaces(box.netns)) == ["eth0", "lo", "net2"]
+    assert node.sandbox(namespace, "web").id == box.id  # the same sandbox all along
+    delete_pods(node, namespace, "web")
+    assert node.wait_clean([box]) == []
