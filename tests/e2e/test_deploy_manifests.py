@@ -551,9 +551,16 @@ def test_the_daemon_as_deployed_deletes_a_pod_that_upstream_attached(
     added = deployed.cni("ADD")
     assert added.returncode == 0, (added.stdout, deployed.log())
     wait_for("the ADD's result cache", deployed.result_cache, timeout=BOOKKEEPING_SECONDS)
-    delegates = [
-        attachment["config"] for attachment in json.loads(deployed.record.read_text())["attachments"]
-    ]
+
+    def saved_with_results() -> list[dict[str, Any]] | None:
+        """The record once the daemon's after-reply save wrote every result: nothing rewrites it then."""
+        attachments: list[dict[str, Any]] = json.loads(deployed.record.read_text())["attachments"]
+        return attachments if all(attachment.get("result") for attachment in attachments) else None
+
+    attachments = wait_for(
+        "the ADD's record with its results", saved_with_results, timeout=BOOKKEEPING_SECONDS
+    )
+    delegates = [attachment["config"] for attachment in attachments]
     deployed.record.write_text(json.dumps(delegates))
     for path in deployed.result_cache():
         path.unlink()
