@@ -178,11 +178,11 @@ async def _nad_attachment(
         delegate = _conf_dir_config(config.conf_dir, nad.config, selection.reference)
     device_id = None
     if nad.resource_name and devices is not None and pod is not None:
-        device_id = devices.take(pod.uid, nad.resource_name)
+        device_id = await devices.take(pod, nad.resource_name)
     device_id = device_id or selection.device_id
     if device_id:
         delegate = with_device_id(delegate, device_id)
-    info = device_info_for(device_id) if device_id else None
+    info = device_info_for(device_id, nad.resource_name) if device_id else None
     return PlannedAttachment(
         network=selection.reference,
         config=with_cni_args(delegate, selection.cni_args),
