@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,8 @@ from multus.k8s.device_info import (
     device_info_for,
     dp_device_info_path,
 )
-from multus.logs import configure
 
 VF = "example.com/vf"
-
-
-@pytest.fixture
-def log_file(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "multus.log"
-    configure("verbose", path, to_stderr=False)
-    yield path
-    configure()
 
 
 def test_the_files_name_follows_the_spec(tmp_path: Path) -> None:

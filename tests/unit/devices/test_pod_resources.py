@@ -14,7 +14,6 @@ import pytest
 from multus.devices import DeviceAllocations
 from multus.k8s.view import Pod
 from multus.kubelet.pod_resources import PodResourcesError, pod_devices
-from multus.logs import configure
 from tests.unit.devices.pod_resources_server import Lister, pod_resources, serving, short_folder
 
 VF = "example.com/vf"
@@ -52,14 +51,6 @@ def checkpoint(tmp_path: Path) -> Path:
     }
     path.write_text(json.dumps({"Data": {"PodDeviceEntries": [entry]}, "Checksum": 0}))
     return path
-
-
-@pytest.fixture
-def log_file(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "multus.log"
-    configure("verbose", path, to_stderr=False)
-    yield path
-    configure()
 
 
 def take_all(devices: DeviceAllocations, resource: str = VF, count: int = 4) -> list[str | None]:
