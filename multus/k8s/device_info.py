@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields, is_dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from multus.cni.errors import CNIError, DecodeFailure
-from multus.cni.jsontext import load_json
+from multus.cni.errors import DecodeFailure
 from multus.k8s.json_boundary import describe_validation_error, short
-from multus.logs import fields as log_fields
-from multus.logs import get_logger
-
-log = get_logger("devices")
 
 DEVICE_INFO_VERSION = "1.1.0"
 DEVICE_TYPES = ("pci", "vdpa", "vhost-user", "memif")
-# Where device plugins write one device-info file per device they allocate.
-DP_DEVICE_INFO_DIR = Path("/var/run/k8s.cni.cncf.io/devinfo/dp")
 
 # domain:bus:device.function; domains wider than 4 hex digits exist (Intel VMD uses 5).
 _PCI_ADDRESS = re.compile(r"[0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]")
@@ -93,37 +85,11 @@ def is_pci_address(device_id: str) -> bool:
     return _PCI_ADDRESS.fullmatch(device_id) is not None
 
 
-def device_info_for(
-    device_id: str, resource: str | None = None, folder: Path = DP_DEVICE_INFO_DIR
-) -> DeviceInfo | None:
-    """Device info for an allocated device ID: what the device plugin of `resource` wrote for it in
-    `folder`, when it wrote a readable file; else a PCI device when the ID is a PCI address; else
-    unknown."""
-    if resource:
-        written = _read_device_info_file(dp_device_info_path(resource, device_id, folder))
-        if written is not None:
-            return written
+def device_info_for(device_id: str) -> DeviceInfo | None:
+    """Device info for an allocated device ID: a PCI device when the ID is a PCI address, else unknown."""
     if not is_pci_address(device_id):
         return None
     return DeviceInfo(type="pci", pci=PciDevice(pci_address=device_id.lower()))
-
-
-def dp_device_info_path(resource: str, device_id: str, folder: Path = DP_DEVICE_INFO_DIR) -> Path:
-    """The spec's name of a device plugin's file: `<resource>-<device ID>-device.json`, `/` as `-`."""
-    return folder / f"{resource.replace('/', '-')}-{device_id.replace('/', '-')}-device.json"
-
-
-def _read_device_info_file(path: Path) -> DeviceInfo | None:
-    try:
-        return parse_device_info(load_json(path.read_bytes(), f"device-info file {path}"))
-    except FileNotFoundError:
-        return None
-    except (OSError, CNIError) as error:
-        log.warning(
-            "a device plugin's device-info file is ignored",
-            extra=log_fields(file=str(path), error=str(error)),
-        )
-        return None
 
 
 class _KebabModel(BaseModel):

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from multus.k8s.device_info import DP_DEVICE_INFO_DIR
 from multus.k8s.nad import RESOURCE_NAME_ANNOTATION
+from multus.kubelet.device_info_files import DEVICE_PLUGIN_INFO_DIR
 from multus.kubelet.pod_resources import pod_devices
 from multus.netns import interfaces
 from tests.conftest import unique_name
@@ -80,8 +80,8 @@ def plugin(node: Node) -> Iterator[DevicePlugin]:
         wait_for(f"{resource} allocatable on {node.name}", allocatable, 60, 0.5)
         yield started
     assert not (folder / endpoint).exists()
-    assert not DP_DEVICE_INFO_DIR.exists() or not list(
-        DP_DEVICE_INFO_DIR.glob(f"{resource.replace('/', '-')}-*")
+    assert not DEVICE_PLUGIN_INFO_DIR.exists() or not list(
+        DEVICE_PLUGIN_INFO_DIR.glob(f"{resource.replace('/', '-')}-*")
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from multus.k8s.device_info import DP_DEVICE_INFO_DIR, dp_device_info_path
+from multus.kubelet.device_info_files import DEVICE_PLUGIN_INFO_DIR, device_info_path
 from tests.runtimes.deviceplugin.v1beta1 import api_pb2, api_pb2_grpc
 
 API_VERSION = "v1beta1"
@@ -44,7 +44,7 @@ class DevicePlugin(api_pb2_grpc.DevicePluginServicer):
     device_ids: list[str]
     folder: Path  # the kubelet's device-plugins folder, as this host sees it
     endpoint: str  # the plugin's socket, a file name in `folder`
-    info_dir: Path = DP_DEVICE_INFO_DIR
+    info_dir: Path = DEVICE_PLUGIN_INFO_DIR
     allocated: list[list[str]] = field(default_factory=list)  # per container, in the kubelet's calls
     _stopping: threading.Event = field(default_factory=threading.Event)
     _server: grpc.Server | None = None
@@ -76,7 +76,7 @@ class DevicePlugin(api_pb2_grpc.DevicePluginServicer):
         missing = [folder for folder in (self.info_dir, *self.info_dir.parents) if not folder.exists()]
         self.info_dir.mkdir(parents=True, exist_ok=True)
         self._made.extend(missing)  # deepest first: the order to remove them in
-        path = dp_device_info_path(self.resource, device, self.info_dir)
+        path = device_info_path(self.resource, device, self.info_dir)
         path.write_text(json.dumps(device_info(device)))
         self._written.append(path)
 
