@@ -23,8 +23,9 @@ from pydantic import (
 from multus.cni.errors import InvalidConfig
 from multus.cni.jsontext import MalformedJSON, decode_json, load_json
 from multus.cni.versions import LATEST_VERSION, require_supported
-from multus.devices import DEFAULT_CHECKPOINT
 from multus.k8s.namespaces import DEFAULT_GLOBAL_NAMESPACES, NamespacePolicy, parse_global_namespaces
+from multus.kubelet.checkpoint import DEFAULT_CHECKPOINT
+from multus.kubelet.pod_resources import DEFAULT_SOCKET
 from multus.logs import LEVELS, Rotation, configure
 
 
@@ -117,6 +118,7 @@ class MultusConfig(LogSettings):
     delegate_timeout: StrictFloat = Field(60.0, gt=0, alias="delegateTimeoutSeconds")
     api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
     device_checkpoint: Path = Field(DEFAULT_CHECKPOINT, alias="deviceCheckpointFile")
+    pod_resources_socket: Path = Field(DEFAULT_SOCKET, alias="podResourcesSocket")
     cluster_folder: Path | None = Field(None, alias="clusterFolder")
     state_folder: Path | None = Field(None, alias="stateFolder")
 

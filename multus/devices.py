@@ -1,59 +1,62 @@
 """Which devices the kubelet's device plugins allocated to a pod, for NADs with a `resourceName`.
 
-Read from the kubelet's device-manager checkpoint, a JSON file the kubelet keeps on every node. Each
-attachment of a resource takes the next device allocated to the pod for it, so two attachments of one
-SR-IOV resource get two different virtual functions.
+Asked of the kubelet's pod-resources API (`multus/kubelet/pod_resources.py`); when its socket is absent
+or the call fails, read from the device manager's checkpoint file (`multus/kubelet/checkpoint.py`). A
+pod's devices of one resource are sorted, as upstream Multus sorts them, and each attachment of the
+resource takes the next one, so two attachments of one SR-IOV resource get two different virtual
+functions.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-DEFAULT_CHECKPOINT = Path("/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint")
+from multus.k8s.view import Pod
+from multus.kubelet.checkpoint import DEFAULT_CHECKPOINT, checkpoint_devices
+from multus.kubelet.pod_resources import DEFAULT_SOCKET, PodResourcesError, pod_devices
+from multus.logs import fields, get_logger
+
+log = get_logger("devices")
+
+# A pod's devices by resource name; called in a worker thread, as it may wait for the kubelet.
+DeviceLookup = Callable[[Pod], dict[str, list[str]]]
 
 
 class DeviceAllocations:
-    """Free devices per (pod UID, resource). Built from a mapping, or from the checkpoint file, which is
-    then read on the first `take`: most pods use no device, and their ADD should not read it."""
+    """The free devices of the pods of one request. A pod's are looked up on its first `take`: most
+    pods use no device, and their ADD should not ask the kubelet."""
 
-    def __init__(
-        self, allocations: dict[tuple[str, str], list[str]] | None = None, source: Path | None = None
-    ) -> None:
-        self._free = None if allocations is None else {key: list(ids) for key, ids in allocations.items()}
-        self._source = source
+    def __init__(self, lookup: DeviceLookup) -> None:
+        self._lookup = lookup
+        self._free: dict[tuple[str, str, str], dict[str, list[str]]] = {}
 
     @classmethod
-    def from_checkpoint(cls, path: Path = DEFAULT_CHECKPOINT) -> DeviceAllocations:
-        return cls(source=path)
+    def from_kubelet(
+        cls, socket: Path = DEFAULT_SOCKET, checkpoint: Path = DEFAULT_CHECKPOINT
+    ) -> DeviceAllocations:
+        return cls(functools.partial(kubelet_devices, socket, checkpoint))
 
-    def take(self, pod_uid: str, resource: str) -> str | None:
-        if self._free is None:
-            self._free = _read_checkpoint(self._source or DEFAULT_CHECKPOINT)
-        free = self._free.get((pod_uid, resource))
+    async def take(self, pod: Pod, resource: str) -> str | None:
+        """The next free device of `resource` allocated to `pod`; None when none is left."""
+        key = (pod.namespace, pod.name, pod.uid)
+        if key not in self._free:
+            found = await asyncio.to_thread(self._lookup, pod)
+            self._free[key] = {name: sorted(ids) for name, ids in found.items()}
+        free = self._free[key].get(resource)
         return free.pop(0) if free else None
 
 
-def _read_checkpoint(path: Path) -> dict[tuple[str, str], list[str]]:
-    """The pod → resource → devices map of the checkpoint; an absent or unreadable file means none."""
-    try:
-        data = json.loads(path.read_bytes()).get("Data") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
-    allocations: dict[tuple[str, str], list[str]] = {}
-    for entry in data.get("PodDeviceEntries") or []:
-        if not isinstance(entry, dict):
-            continue
-        key = (str(entry.get("PodUID", "")), str(entry.get("ResourceName", "")))
-        allocations.setdefault(key, []).extend(_device_ids(entry.get("DeviceIDs")))
-    return allocations
-
-
-def _device_ids(value: Any) -> list[str]:
-    # Kubelets before 1.20 wrote a plain list; later ones group the IDs by NUMA node.
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    if isinstance(value, dict):
-        return [str(v) for node in sorted(value) for v in (value[node] or [])]
-    return []
+def kubelet_devices(socket: Path, checkpoint: Path, pod: Pod) -> dict[str, list[str]]:
+    """The pod's devices from the pod-resources API at `socket`, else from the checkpoint file."""
+    if socket.exists():
+        try:
+            return pod_devices(socket, pod.namespace, pod.name)
+        except PodResourcesError as error:
+            log.warning(
+                "the kubelet's pod-resources API failed: reading its device checkpoint instead",
+                extra=fields(pod=f"{pod.namespace}/{pod.name}", error=str(error), checkpoint=str(checkpoint)),
+            )
+    return checkpoint_devices(checkpoint, pod.uid)

@@ -31,6 +31,7 @@ from multus.k8s.names import is_dns1123_label
 from multus.k8s.namespaces import check_network_access, gets_only_cluster_network
 from multus.k8s.selection import NetworkSelection
 from multus.k8s.view import ClusterView, Pod
+from multus.kubelet.device_info_files import read_device_info
 
 CONF_SUFFIXES = (".conf", ".conflist", ".json")
 
@@ -174,11 +175,14 @@ async def _nad_attachment(
         delegate = _conf_dir_config(config.conf_dir, nad.config, selection.reference)
     device_id = None
     if nad.resource_name and devices is not None and pod is not None:
-        device_id = devices.take(pod.uid, nad.resource_name)
+        device_id = await devices.take(pod, nad.resource_name)
     device_id = device_id or selection.device_id
+    info = None
     if device_id:
         delegate = with_device_id(delegate, device_id)
-    info = device_info_for(device_id) if device_id else None
+        # What the device plugin wrote for the device tells more than its ID.
+        written = read_device_info(nad.resource_name, device_id) if nad.resource_name else None
+        info = written or device_info_for(device_id)
     return PlannedAttachment(
         network=selection.reference,
         config=with_cni_args(delegate, selection.cni_args),

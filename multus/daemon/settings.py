@@ -167,6 +167,7 @@ NODE_CONFIG_KEYS = (
     "delegateTimeoutSeconds",
     "readinessTimeoutSeconds",
     "deviceCheckpointFile",
+    "podResourcesSocket",
     "daemonWaitSeconds",  # read by the shim: how long an ADD waits for this daemon's /readyz
 )
 # Where upstream's daemon keeps its node config (upstream's default cniConfigDir).

@@ -2,8 +2,8 @@
 
 `Parts.for_request` builds the real ones: delegates found in the config's `binDir` then the runtime's
 `CNI_PATH` (none for work of the daemon's own), libcni's result cache, our attachment records, netlink
-in the pod's namespace and the kubelet's device checkpoint. A test without root gives its own
-`NamespaceOps` and fake plugins.
+in the pod's namespace and the kubelet's devices (its pod-resources API, else its device checkpoint).
+A test without root gives its own `NamespaceOps` and fake plugins.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Parts:
     records: AttachmentCache
     view: ClusterView | None
     namespace: NamespaceOps = field(default_factory=Netlink)
-    devices: Callable[[], DeviceAllocations] = DeviceAllocations
+    devices: Callable[[], DeviceAllocations] = DeviceAllocations.from_kubelet
 
     @classmethod
     def for_request(
@@ -71,10 +71,10 @@ class Parts:
         executor = DelegateExecutor(
             [str(config.bin_dir), *cni_path], timeout=config.delegate_timeout, observer=observer
         )
-        checkpoint = config.device_checkpoint
+        socket, checkpoint = config.pod_resources_socket, config.device_checkpoint
         return cls(
             runner=ConfigListRunner(executor, ResultCache(results_dir)),
             records=AttachmentCache(config.cni_dir, spares),
             view=view,
-            devices=lambda: DeviceAllocations.from_checkpoint(checkpoint),
+            devices=lambda: DeviceAllocations.from_kubelet(socket, checkpoint),
         )

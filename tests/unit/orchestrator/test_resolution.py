@@ -91,7 +91,9 @@ def resolve(
         {"clusterNetwork": "cluster", "confDir": str(cluster.parent / "net.d"), **settings}
     )
     the_pod = asyncio.run(view.get_pod(namespace, "web"))
-    devices = DeviceAllocations({("file-shop-web", "vendor.io/vf"): ["0000:03:02.3", "0000:03:02.4"]})
+    devices = DeviceAllocations(
+        lambda pod: {"vendor.io/vf": ["0000:03:02.3", "0000:03:02.4"]} if pod.uid == "file-shop-web" else {}
+    )
     return asyncio.run(resolve_attachments(config, view, the_pod, "eth0", taken or {"lo"}, devices=devices))
 
 
@@ -195,15 +197,3 @@ def test_cluster_network_from_a_directory_or_a_file(cluster: Path) -> None:
     assert summary(resolve(cluster, {}, clusterNetwork=str(net_d / "20-ondisk.conf"))) == [
         ("eth0", "ondisk", True)
     ]
-
-
-def test_device_checkpoint_file(tmp_path: Path) -> None:
-    checkpoint = tmp_path / "kubelet_internal_checkpoint"
-    entries = [
-        {"PodUID": "u1", "ContainerName": "c", "ResourceName": "r", "DeviceIDs": {"1": ["b"], "0": ["a"]}},
-        {"PodUID": "u1", "ContainerName": "d", "ResourceName": "r", "DeviceIDs": ["c"]},
-    ]
-    checkpoint.write_text(json.dumps({"Data": {"PodDeviceEntries": entries}, "Checksum": 1}))
-    devices = DeviceAllocations.from_checkpoint(checkpoint)
-    assert [devices.take("u1", "r") for _ in range(4)] == ["a", "b", "c", None]
-    assert DeviceAllocations.from_checkpoint(tmp_path / "absent").take("u1", "r") is None
