@@ -1,7 +1,7 @@
 """HTTP/1.1 as the daemon's socket server (multus/daemon/http.py) reads and writes it: the request
 head parsed and checked, the body read by `Content-Length` or in chunks within the limits, the response
 bytes, and the refusal a request that cannot be parsed gets (a 400 whose body is a CNI error naming what
-was wrong). The names keep their underscore: only that server (and its benchmark twin) uses them.
+was wrong). The names keep their underscore: they are that server's, not an API of the daemon.
 """
 
 from __future__ import annotations
