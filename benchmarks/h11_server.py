@@ -24,20 +24,17 @@ from http import HTTPStatus
 
 import h11
 
-from multus.daemon.http import (
+from multus.daemon.http import HTTPServer, Request, _Connection, log
+from multus.daemon.http_wire import (
     _CONTROL,
     _LONGEST_METHOD,
     MAX_HEAD_BYTES,
-    HTTPServer,
-    Request,
     _bad,
-    _Connection,
     _hopeless,
     _Refused,
     _shown,
     _too_large,
     _wire,
-    log,
 )
 from multus.logs import fields
 

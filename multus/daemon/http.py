@@ -5,6 +5,8 @@ spent about half a millisecond of every pod operation on machinery this socket d
 server parses the head itself, reads the body by `Content-Length` or in chunks, answers
 `Expect: 100-continue`, keeps a connection open when the client wants it, and answers anything it
 cannot parse with a 400 whose body is a CNI error naming what was wrong, then closes the connection.
+The bytes (head, body, limits, answers) are multus/daemon/http_wire.py's; this module holds the
+connections, routing, the idle timer and draining.
 
 Handlers are found by path, then by method (404, then 405 with `Allow`). A handler answers with
 `Request.respond` and may go on working afterwards: the runtime has its answer while the daemon writes
@@ -18,22 +20,33 @@ with other work, 20 interleaved rounds) a shim's request, POST /cni on a connect
 128 us at the median here and 252 us with h11 (p95 238 vs 416 us); on a kept connection 67 vs 158 us;
 the server process spent 87 vs 185 us of CPU per request. Four runs later that day, on a busier
 machine, h11 still added 105 to 125 us to that request and about 100 us of CPU. The parsing and
-writing here are 161 lines of code, h11's glue 108 (plus h11), and that glue still words its refusals
-its own way, takes folded headers and reads a chunk over the body limit before refusing it. About
-0.12 ms per pod operation for some 50 lines: this parser stays.
+writing (http_wire.py, and the connection's reading here) are 172 lines of code, h11's glue 108 (plus
+h11), and that glue still words its refusals its own way, takes folded headers and reads a chunk over
+the body limit before refusing it. About 0.12 ms per pod operation for some 60 lines: this parser stays.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
-from multus.cni.errors import CNIError, DecodeFailure, InternalError
-from multus.cni.versions import LATEST_VERSION
+from multus.cni.errors import InternalError
+from multus.daemon.http_wire import (
+    _CONTINUE,
+    _bad,
+    _Head,
+    _read_chunks,
+    _read_length,
+    _Refused,
+    _request_error,
+    _response,
+    _take_head,
+    _too_large,
+    _wire,
+)
 from multus.logs import fields, get_logger
 
 log = get_logger("http")
@@ -43,21 +56,8 @@ Routes = Mapping[str, Mapping[str, Handler]]  # path -> method -> handler
 Answered = Callable[[str, str, int], None]  # told (method, path, status) of each request a route got
 _Answer = Callable[[int, bytes, Mapping[str, str]], None]
 
-# A request line and headers far beyond any client's: the shims send about 150 bytes.
-MAX_HEAD_BYTES = 64 * 1024
 # How long a connection may wait for a whole request before it is closed.
 DEFAULT_IDLE_SECONDS = 75.0
-
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_METHOD_LETTERS = re.compile(rb"[A-Z]*")
-_LONGEST_METHOD = 16
-_REQUEST_LINE = re.compile(rb"([A-Z]{1,16}) (/[!-~]*) HTTP/(1\.[01])")
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
-# A header value holds visible characters, spaces and tabs only: a NUL or another control byte is
-# refused, not passed to a handler that might cut the value there.
-_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-# More digits than any body this server would take: refused before int() (which limits digits itself).
-_LENGTH_DIGITS = 18
 
 
 class Request:
@@ -160,83 +160,6 @@ class HTTPServer:
             )
 
 
-def _wire(error: CNIError) -> dict[str, Any]:
-    return error.to_dict(LATEST_VERSION)
-
-
-def _request_error(what: str) -> DecodeFailure:
-    return DecodeFailure(f"HTTP request: {what}")
-
-
-class _Refused(Exception):
-    """A request that cannot be served: answered 400 with `error`, then the connection closes."""
-
-    def __init__(self, error: CNIError) -> None:
-        super().__init__(error.msg)
-        self.error = error
-
-
-def _bad(what: str) -> _Refused:
-    return _Refused(_request_error(what))
-
-
-class _Head:
-    """A parsed request line and headers, with what they say of the body and the connection."""
-
-    def __init__(self, raw: bytes) -> None:
-        lines = raw.split(b"\r\n")
-        start = _REQUEST_LINE.fullmatch(lines[0])
-        if start is None:
-            raise _bad(f"request line {_shown(lines[0])} is not METHOD /path HTTP/1.x")
-        self.method = start[1].decode()
-        self.path = start[2].decode("latin-1").partition("?")[0]
-        self.version = version = start[3]
-        self.headers: dict[str, str] = {}
-        lengths: set[str] = set()
-        for line in lines[1:]:
-            name, colon, value = line.partition(b":")
-            if not colon or _TOKEN.fullmatch(name) is None:
-                raise _bad(f"header line {_shown(line)} is not name: value")
-            if _CONTROL.search(value):
-                raise _bad(f"header {name.decode()!r}: its value holds a control character")
-            key, text = name.decode().lower(), value.strip(b" \t").decode("latin-1")
-            if key == "content-length":
-                lengths.add(text)
-            self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
-        if version == b"1.1" and "host" not in self.headers:
-            raise _bad("Host: missing (HTTP/1.1 requires it)")
-        connection = {token.strip().lower() for token in self.headers.get("connection", "").split(",")}
-        self.keep_alive = "close" not in connection and (version == b"1.1" or "keep-alive" in connection)
-        self.chunked = False
-        self.length = 0
-        if "transfer-encoding" in self.headers:
-            if lengths:
-                raise _bad("Transfer-Encoding and Content-Length: only one may be given")
-            if self.headers["transfer-encoding"].lower() != "chunked":
-                raise _bad(f"Transfer-Encoding: {self.headers['transfer-encoding']!r} (only chunked is read)")
-            self.chunked = True
-        elif lengths:
-            if len(lengths) > 1 or not all(text.isdigit() and text.isascii() for text in lengths):
-                raise _bad(f"Content-Length: {_shown(', '.join(sorted(lengths)).encode())} is not one number")
-            if len(next(iter(lengths))) > _LENGTH_DIGITS:
-                raise _bad(f"Content-Length: more than {_LENGTH_DIGITS} digits")
-            self.length = int(lengths.pop())
-        self.expects_continue = self.headers.get("expect", "").lower() == "100-continue"
-
-
-def _shown(line: bytes) -> str:
-    return repr(line[:80].decode("latin-1"))
-
-
-def _hopeless(buffer: bytes | bytearray) -> bool:
-    """Bytes that cannot begin a request line (a TLS hello, binary): refused before a line end comes."""
-    letters = _METHOD_LETTERS.match(buffer)
-    count = letters.end() if letters else 0
-    if count == len(buffer):
-        return count > _LONGEST_METHOD
-    return count == 0 or count > _LONGEST_METHOD or buffer[count] != ord(" ")
-
-
 class _Connection(asyncio.Protocol):
     """One client connection: reads a request, hands it to a handler, writes the answer, and reads the
     next one if the client keeps the connection open."""
@@ -301,69 +224,24 @@ class _Connection(asyncio.Protocol):
     def _parse(self) -> Request | None:
         """The next whole request from the buffer, or None while more bytes are needed."""
         if self._head is None:
-            while self._buffer.startswith(b"\r\n"):  # empty lines before a request line are ignored
-                del self._buffer[:2]
-            end = self._buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if _hopeless(self._buffer[: _LONGEST_METHOD + 1]):
-                    raise _bad(f"not HTTP: {_shown(bytes(self._buffer[:16]))}")
-                if len(self._buffer) > MAX_HEAD_BYTES:
-                    raise _bad(f"request line and headers larger than {MAX_HEAD_BYTES} bytes")
+            head = _take_head(self._buffer)
+            if head is None:
                 return None
-            if end > MAX_HEAD_BYTES:
-                raise _bad(f"request line and headers larger than {MAX_HEAD_BYTES} bytes")
-            head = _Head(bytes(self._buffer[:end]))
-            del self._buffer[: end + 4]
             if head.length > self._server.max_body:
                 self._discarding = head.length - len(self._buffer)
                 raise _too_large(self._server.max_body)
             self._head = head
             if head.expects_continue and head.version == b"1.1" and (head.chunked or head.length):
-                self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = self._read_chunks() if self._head.chunked else self._read_length(self._head.length)
+                self._write(_CONTINUE)
+        body = (
+            _read_chunks(self._buffer, self._body, self._server.max_body)
+            if self._head.chunked
+            else _read_length(self._buffer, self._head.length)
+        )
         if body is None:
             return None
         head, self._head = self._head, None
         return Request(head.method, head.path, head.headers, body, self._answerer(head))
-
-    def _read_length(self, length: int) -> bytes | None:
-        if len(self._buffer) < length:
-            return None
-        body = bytes(self._buffer[:length])
-        del self._buffer[:length]
-        return body
-
-    def _read_chunks(self) -> bytes | None:
-        """Moves each whole chunk from the buffer to the body; the body once the last chunk and the
-        trailers have come."""
-        while True:
-            line_end = self._buffer.find(b"\r\n")
-            if line_end < 0:
-                if len(self._buffer) > MAX_HEAD_BYTES:
-                    raise _bad("chunk size line too long")
-                return None
-            size_line = _CHUNK_SIZE.fullmatch(self._buffer, 0, line_end)
-            if size_line is None:
-                raise _bad(f"chunk size {_shown(bytes(self._buffer[:line_end]))} is not hexadecimal")
-            size = int(size_line[1], 16)
-            if size == 0:  # the last chunk, then trailer lines (usually none) and an empty line
-                trailers_end = self._buffer.find(b"\r\n\r\n", line_end)
-                if trailers_end < 0:
-                    if len(self._buffer) > MAX_HEAD_BYTES:
-                        raise _bad(f"trailers larger than {MAX_HEAD_BYTES} bytes")
-                    return None
-                del self._buffer[: trailers_end + 4]
-                body, self._body = bytes(self._body), bytearray()
-                return body
-            if len(self._body) + size > self._server.max_body:
-                raise _too_large(self._server.max_body)
-            chunk_end = line_end + 2 + size
-            if len(self._buffer) < chunk_end + 2:
-                return None
-            if self._buffer[chunk_end : chunk_end + 2] != b"\r\n":
-                raise _bad(f"chunk of {size} bytes not followed by CRLF")
-            self._body += self._buffer[line_end + 2 : chunk_end]
-            del self._buffer[: chunk_end + 2]
 
     def _answerer(self, head: _Head) -> _Answer:
         def answer(status: int, body: bytes, headers: Mapping[str, str]) -> None:
@@ -412,18 +290,3 @@ class _Connection(asyncio.Protocol):
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
-
-
-def _too_large(limit: int) -> _Refused:
-    return _Refused(DecodeFailure(f"daemon request: larger than {limit} bytes"))
-
-
-def _response(status: int, body: bytes, headers: Mapping[str, str], *, close: bool) -> bytes:
-    lines = [
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body)}",
-        *(f"{name}: {value}" for name, value in headers.items()),
-        *(["Connection: close"] if close else []),
-    ]
-    return "\r\n".join([*lines, "", ""]).encode() + body

@@ -31,7 +31,7 @@ from multus.cni.ipam import plugin_config_problem
 from multus.cni.results import parse_result
 from multus.cni.valid_attachments import parse_valid_attachments
 from multus.config import parse_config
-from multus.daemon.http import _Head, _Refused
+from multus.daemon.http_wire import _Head, _Refused
 from multus.k8s.annotations import parse_default_network_annotation, parse_networks_annotation
 from multus.k8s.nad import parse_nad, parse_nad_config
 from multus.k8s.selection_json import selection_from_json

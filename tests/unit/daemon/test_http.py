@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from multus.daemon.http import MAX_HEAD_BYTES, HTTPServer, Request, Routes
+from multus.daemon.http import HTTPServer, Request, Routes
+from multus.daemon.http_wire import MAX_HEAD_BYTES
 
 MAX_BODY = 1024 * 1024
 
