@@ -21,8 +21,9 @@ from pydantic import (
 )
 
 from multus.cni.errors import InvalidConfig
-from multus.cni.jsontext import MalformedJSON, decode_json, load_json
-from multus.cni.versions import LATEST_VERSION, require_supported
+from multus.cni.jsontext import load_json
+from multus.cni.versions import reply_version as reply_version  # noqa: PLC0414  the daemon imports it from here
+from multus.cni.versions import require_supported
 from multus.k8s.namespaces import DEFAULT_GLOBAL_NAMESPACES, NamespacePolicy, parse_global_namespaces
 from multus.kubelet.checkpoint import DEFAULT_CHECKPOINT
 from multus.kubelet.pod_resources import DEFAULT_SOCKET
@@ -142,16 +143,6 @@ class MultusConfig(LogSettings):
             global_namespaces=frozenset(self.global_namespaces) or DEFAULT_GLOBAL_NAMESPACES,
             system_namespaces=frozenset(self.system_namespaces),
         )
-
-
-def reply_version(stdin: bytes) -> str:
-    """The version to answer in, errors included: the config's when it has a readable one, even if
-    the rest of the config is bad."""
-    try:
-        version = decode_json(stdin).get("cniVersion")
-    except (MalformedJSON, AttributeError):
-        return LATEST_VERSION
-    return version if isinstance(version, str) and version else LATEST_VERSION
 
 
 @dataclass(frozen=True)
