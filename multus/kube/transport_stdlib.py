@@ -95,7 +95,7 @@ class StdlibTransport:
                 timeout=timeout,
             )
         except _NO_ANSWER as error:
-            raise unanswered(error) from error
+            raise unanswered(error, urllib.parse.urlsplit(url).netloc) from error
 
     def _open_stream(
         self,
@@ -133,7 +133,7 @@ class StdlibTransport:
                 self._open_stream, url, ssl_context, headers, connect_timeout, idle_seconds
             )
         except _NO_ANSWER as error:
-            raise unanswered(error) from error
+            raise unanswered(error, urllib.parse.urlsplit(url).netloc) from error
         try:
             if reply.status >= 400:
                 text = await asyncio.to_thread(reply.read)
@@ -141,7 +141,7 @@ class StdlibTransport:
             while line := await asyncio.to_thread(reply.readline):
                 yield line
         except _NO_ANSWER as error:
-            raise unanswered(error) from error
+            raise unanswered(error, urllib.parse.urlsplit(url).netloc) from error
         finally:
             connection.close()
 
