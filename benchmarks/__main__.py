@@ -19,6 +19,7 @@ MODULES = (
     "benchmarks.bench_shim",  # each shim against a no-op daemon
     "benchmarks.bench_http",  # the daemon's socket server, its own HTTP parser vs h11's (20 rounds)
     "benchmarks.bench_daemon",  # pod ADD/DEL through shim -> daemon vs the same delegates run directly
+    "benchmarks.bench_thin",  # the thin `multus` executable: VERSION, ADD/DEL vs direct, its imports
     "benchmarks.bench_dynamic",  # a running pod's annotation change to its interface (30 rounds)
     "benchmarks.bench_burst",  # 50 pods at once
     "benchmarks.bench_memory",  # daemon RSS with 1,000 pods and 200 NADs cached

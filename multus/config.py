@@ -21,12 +21,16 @@ from pydantic import (
 )
 
 from multus.cni.errors import InvalidConfig
-from multus.cni.jsontext import MalformedJSON, decode_json, load_json
-from multus.cni.versions import LATEST_VERSION, require_supported
+from multus.cni.jsontext import load_json
+from multus.cni.versions import reply_version as reply_version  # noqa: PLC0414  the daemon imports it from here
+from multus.cni.versions import require_supported
 from multus.k8s.namespaces import DEFAULT_GLOBAL_NAMESPACES, NamespacePolicy, parse_global_namespaces
 from multus.kubelet.checkpoint import DEFAULT_CHECKPOINT
 from multus.kubelet.pod_resources import DEFAULT_SOCKET
 from multus.logs import LEVELS, Rotation, configure
+
+# Every model here validates on first use, not at import (`defer_build`): building one costs milliseconds,
+# and the in-process plugin is a new process per pod operation that uses only some of them.
 
 
 class ApiTimeouts(BaseModel):
@@ -35,7 +39,7 @@ class ApiTimeouts(BaseModel):
     Numbers and booleans here and in MultusConfig are strict, as Go's encoding/json reads them:
     `"namespaceIsolation": "yes"` is refused, not read as true."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     request: StrictFloat = Field(10.0, gt=0, alias="requestSeconds")
     retries: StrictInt = Field(3, ge=0)
@@ -45,7 +49,7 @@ class ApiTimeouts(BaseModel):
 class LogOptions(BaseModel):
     """Rotation of `logFile`, upstream's `logOptions`; a key left out takes upstream's default."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
     max_size: StrictInt = Field(Rotation.max_megabytes, ge=0, alias="maxSize")  # MB; 0: the default
     max_backups: StrictInt = Field(Rotation.max_backups, ge=0, alias="maxBackups")  # 0: keep all
@@ -59,6 +63,8 @@ class LogOptions(BaseModel):
 class LogSettings(BaseModel):
     """Upstream's log keys, and our `logFormat`: the in-process plugin's config and the daemon's read them
     alike."""
+
+    model_config = ConfigDict(defer_build=True)
 
     log_level: str = Field("error", alias="logLevel")
     log_file: Path | None = Field(None, alias="logFile")
@@ -96,7 +102,7 @@ class MultusConfig(LogSettings):
     (`daemonSocketDir`, read by upstream's shim).
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
 
     cni_version: str = Field("1.1.0", alias="cniVersion")
     name: str = "multus-cni-network"
@@ -142,16 +148,6 @@ class MultusConfig(LogSettings):
             global_namespaces=frozenset(self.global_namespaces) or DEFAULT_GLOBAL_NAMESPACES,
             system_namespaces=frozenset(self.system_namespaces),
         )
-
-
-def reply_version(stdin: bytes) -> str:
-    """The version to answer in, errors included: the config's when it has a readable one, even if
-    the rest of the config is bad."""
-    try:
-        version = decode_json(stdin).get("cniVersion")
-    except (MalformedJSON, AttributeError):
-        return LATEST_VERSION
-    return version if isinstance(version, str) and version else LATEST_VERSION
 
 
 @dataclass(frozen=True)

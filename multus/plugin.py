@@ -2,23 +2,28 @@
 
 The runtime gives the CNI environment and the network config on stdin; the result (ADD) or the error
 goes to stdout as CNI JSON, with exit status 0 or 1. No failure ever ends in a traceback.
+
+Every run is a new process, so what it imports is most of what it costs: VERSION loads the standard
+library alone, and each command only what it uses (the config's pydantic models, asyncio, the cluster
+client), imported where it is first needed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from multus.cni.environment import CNIEnvironment, Command, NothingToDelete
 from multus.cni.errors import CNIError, InternalError, IOFailure
-from multus.cni.versions import version_reply
-from multus.config import MultusConfig, Stdin, read_stdin, reply_version
-from multus.k8s.view import ClusterView
+from multus.cni.versions import reply_version, version_reply
 from multus.logs import configure, fields, get_logger
+
+if TYPE_CHECKING:
+    from multus.config import MultusConfig, Stdin
+    from multus.k8s.view import ClusterView
 
 log = get_logger("plugin")
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
@@ -33,6 +38,7 @@ def make_view(config: MultusConfig, environ: Mapping[str, str]) -> ClusterView |
         return FileView(config.cluster_folder, config.state_folder)
     if config.kubeconfig is not None or environ.get(IN_CLUSTER_ENV):
         from multus.kube.apiview import ApiSettings, ApiView  # noqa: PLC0415
+        from multus.kube.transport_stdlib import StdlibTransport  # noqa: PLC0415  aiohttp costs more to import than the requests take
 
         settings = ApiSettings(
             kubeconfig=config.kubeconfig,
@@ -40,7 +46,7 @@ def make_view(config: MultusConfig, environ: Mapping[str, str]) -> ClusterView |
             retries=config.api.retries,
             retry_backoff=config.api.backoff,
         )
-        return ApiView(settings)
+        return ApiView(settings, StdlibTransport())
     return None
 
 
@@ -75,6 +81,10 @@ def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | N
         env = CNIEnvironment.from_environ(environ)
         if env.command == Command.VERSION:
             return version_reply(version).to_dict(), 0
+        import asyncio  # noqa: PLC0415  VERSION and a bad environment never need these
+
+        from multus.config import read_stdin  # noqa: PLC0415
+
         parsed = read_stdin(stdin)
         parsed.config.configure_logging()
         reply = asyncio.run(_run(env, parsed, _view_for(env.command, parsed.config, environ)))

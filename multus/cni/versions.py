@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from multus.cni.errors import DecodeFailure, IncompatibleVersion, InvalidConfig
-from multus.cni.jsontext import load_json
+from multus.cni.jsontext import MalformedJSON, decode_json, load_json
 
 SUPPORTED_VERSIONS: tuple[str, ...] = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 LATEST_VERSION = SUPPORTED_VERSIONS[-1]
@@ -129,3 +129,13 @@ def version_reply(requested: object = None) -> VersionInfo:
     """Our own answer to VERSION: in the requested version when we speak it, else in the latest."""
     reply_in = requested if isinstance(requested, str) and is_supported(requested) else LATEST_VERSION
     return VersionInfo(reply_in, SUPPORTED_VERSIONS)
+
+
+def reply_version(stdin: bytes) -> str:
+    """The version to answer in, errors included: the config's when it has a readable one, even if
+    the rest of the config is bad."""
+    try:
+        version = decode_json(stdin).get("cniVersion")
+    except (MalformedJSON, AttributeError):
+        return LATEST_VERSION
+    return version if isinstance(version, str) and version else LATEST_VERSION

@@ -21,7 +21,7 @@ from multus.kube.backoff import Backoff
 from multus.kube.credentials import ConfigError, Credentials, load_credentials
 from multus.kube.errors import ApiError, Conflict, Invalid, NotFound, Unavailable
 from multus.kube.paths import events_path, nad_path, pod_path, pod_status_path
-from multus.kube.rest import MERGE_PATCH, RestClient
+from multus.kube.rest import MERGE_PATCH, RestClient, Transport
 
 COMPONENT = "multus"
 
@@ -44,10 +44,11 @@ def _load(settings: ApiSettings) -> Credentials:
 
 
 class ApiView:
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: ApiSettings, transport: Transport | None = None) -> None:
+        """`transport`: see `multus.kube.rest.RestClient`."""
         self.settings = settings
         credentials = _load(settings)
-        self.client = RestClient(credentials, settings.request_timeout)
+        self.client = RestClient(credentials, settings.request_timeout, transport)
         self._credentials_stamp = self._stamp()
 
     def _stamp(self) -> tuple[tuple[float, int], ...]:

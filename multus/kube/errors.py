@@ -88,6 +88,8 @@ def error_for(status: int, reason: str, body: str = "") -> ApiError:
     return kind(status, reason, body)
 
 
-def unanswered(error: BaseException) -> Unavailable:
-    """No answer came: the connection failed, or timed out."""
-    return Unavailable(None, str(error) or type(error).__name__)
+def unanswered(error: BaseException, server: str = "") -> Unavailable:
+    """No answer came: the connection failed, or timed out. `server` is named when the error does not
+    name it itself."""
+    reason = str(error) or type(error).__name__
+    return Unavailable(None, f"{server}: {reason}" if server else reason)

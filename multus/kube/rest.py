@@ -2,51 +2,80 @@
 
 The official client loads models for the whole API: tens of megabytes and half a second per process,
 for a daemon that reads pods and NADs as plain JSON and writes one annotation and some Events. This one
-speaks HTTP through aiohttp with `multus.kube.credentials`, and raises the errors of
-`multus.kube.errors` for every failure, connection failures included.
+speaks HTTP with `multus.kube.credentials` through a `Transport`: aiohttp by default
+(`multus.kube.transport_aiohttp`), or `http.client` in threads (`multus.kube.transport_stdlib`) for the
+in-process plugin, which is a new process each time and cannot afford aiohttp's import. It raises the
+errors of `multus.kube.errors` for every failure, connection failures included.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
-
-import aiohttp
+import ssl
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
+from typing import Any, Protocol
 
 from multus.kube.credentials import Credentials
 from multus.kube.errors import error_for, unanswered
 
 MERGE_PATCH = "application/merge-patch+json"
-# What a request may fail with before any answer: refused, reset, TLS, timeouts; the token file.
-_NO_ANSWER = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+class Transport(Protocol):
+    """Moves bytes to and from the API server. Every failure to get an answer raises
+    `multus.kube.errors.Unavailable`; an answer is returned whatever its status."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        ssl_context: ssl.SSLContext | bool,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+        data: bytes | None,
+        timeout: float,
+    ) -> tuple[int, str, str]:
+        """Status, reason and body text of one request."""
+        ...
+
+    def lines(
+        self,
+        url: str,
+        *,
+        ssl_context: ssl.SSLContext | bool,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        connect_timeout: float,
+        idle_seconds: float,
+    ) -> AsyncGenerator[bytes, None]:
+        """The lines of a streamed GET, until the server ends it; an error status raises its ApiError."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class RestClient:
     """JSON over HTTPS to one API server. `timeout` bounds each request (watches excepted)."""
 
-    def __init__(self, credentials: Credentials, timeout: float) -> None:
+    def __init__(self, credentials: Credentials, timeout: float, transport: Transport | None = None) -> None:
         self.credentials = credentials
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        if transport is None:
+            from multus.kube.transport_aiohttp import AiohttpTransport  # noqa: PLC0415  only when chosen
 
-    def _client(self) -> aiohttp.ClientSession:
-        # A session belongs to one event loop; a caller that runs several loops in turn gets one each.
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._loop = loop
-            connector = aiohttp.TCPConnector(ssl=self.credentials.ssl_context, limit=64)
-            self._session = aiohttp.ClientSession(
-                connector=connector, json_serialize=json.dumps, headers={"Accept": "application/json"}
-            )
-        return self._session
+            transport = AiohttpTransport()
+        self.transport = transport
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.transport.close()
+
+    def _headers(self) -> dict[str, str]:
+        try:
+            return self.credentials.headers()
+        except OSError as error:  # the token file
+            raise unanswered(error) from error
 
     async def request(
         self,
@@ -59,22 +88,18 @@ class RestClient:
     ) -> dict[str, Any]:
         """The decoded answer; an `ApiError` subclass for an error status or for no answer."""
         data = None if body is None else json.dumps(body).encode()
-        try:
-            headers = self.credentials.headers()
-            if data is not None:
-                headers["Content-Type"] = content_type
-            async with self._client().request(
-                method,
-                self.credentials.server + path,
-                params=params,
-                data=data,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-            ) as reply:
-                text = await reply.text()
-                status, reason = reply.status, reply.reason or ""
-        except _NO_ANSWER as error:
-            raise unanswered(error) from error
+        headers = self._headers()
+        if data is not None:
+            headers["Content-Type"] = content_type
+        status, reason, text = await self.transport.request(
+            method,
+            self.credentials.server + path,
+            ssl_context=self.credentials.ssl_context,
+            params=params,
+            headers=headers,
+            data=data,
+            timeout=self.timeout,
+        )
         if status >= 400:
             raise error_for(status, reason, text)
         decoded: dict[str, Any] = json.loads(text) if text else {}
@@ -86,24 +111,22 @@ class RestClient:
         """The events of one watch request, until the server ends it. A connection silent for
         `idle_seconds` (bookmarks arrive about every minute) is taken as dead and ends the watch with
         `Unavailable`; an ERROR event ends it with the error its Status object means (`Gone`...)."""
-        try:
-            async with self._client().get(
-                self.credentials.server + path,
-                params={**params, "watch": "true"},
-                headers=self.credentials.headers(),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=idle_seconds),
-            ) as reply:
-                if reply.status >= 400:
-                    raise error_for(reply.status, reply.reason or "", await reply.text())
-                while line := await reply.content.readline():
-                    if not line.strip():
-                        continue
-                    event = json.loads(line)
-                    if event.get("type") == "ERROR":
-                        status = event.get("object") or {}
-                        raise error_for(
-                            int(status.get("code") or 500), str(status.get("message")), json.dumps(status)
-                        )
-                    yield event
-        except _NO_ANSWER as error:
-            raise unanswered(error) from error
+        stream = self.transport.lines(
+            self.credentials.server + path,
+            ssl_context=self.credentials.ssl_context,
+            params={**params, "watch": "true"},
+            headers=self._headers(),
+            connect_timeout=self.timeout,
+            idle_seconds=idle_seconds,
+        )
+        async with aclosing(stream) as lines:  # a watch given up closes its connection at once
+            async for line in lines:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    raise error_for(
+                        int(status.get("code") or 500), str(status.get("message")), json.dumps(status)
+                    )
+                yield event

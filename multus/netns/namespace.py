@@ -1,4 +1,9 @@
-"""Opening a pod's network namespace for netlink, without ever creating it."""
+"""Opening a pod's network namespace for netlink, without ever creating it.
+
+pyroute2 costs tens of milliseconds to import, more than the in-process plugin's whole ADD otherwise
+spends on the namespace (a list of interface names, which libc gives): it is imported by what opens a
+netlink handle, not here.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,13 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import TYPE_CHECKING
 
 from multus.cni.errors import InvalidEnvironment, IOFailure
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
 
 
 class NamespaceGone(IOFailure):
@@ -101,6 +108,9 @@ def netns_route(netns_path: str) -> Iterator[IPRoute]:
 
     pyroute2's own way forks a helper process per handle: tens of milliseconds on every pod operation.
     """
+    from pyroute2 import IPRoute  # noqa: PLC0415  see the module's docstring
+    from pyroute2.netlink.exceptions import NetlinkError  # noqa: PLC0415
+
     try:
         with inside(netns_path):
             handle = IPRoute()

@@ -7,8 +7,6 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from multus.cni.errors import InterfaceConflict, IOFailure
 from multus.netns.namespace import is_missing, netns_route
 
@@ -44,6 +42,8 @@ def default_routes(netns_path: str) -> list[DefaultRoute]:
 
 def replace_default_route(netns_path: str, ifname: str, gateway: str) -> None:
     """Make `gateway` via `ifname` the only default route of its family in the namespace."""
+    from pyroute2.netlink.exceptions import NetlinkError  # noqa: PLC0415  loaded by netns_route anyway
+
     family = _family_of(gateway)
     with netns_route(netns_path) as ipr:
         indexes = ipr.link_lookup(ifname=ifname)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,36 +13,52 @@ from kubernetes import client
 
 from multus.kube.credentials import ConfigError, load_credentials
 from multus.kube.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
-from multus.kube.rest import MERGE_PATCH, RestClient
+from multus.kube.rest import MERGE_PATCH, RestClient, Transport
+from multus.kube.transport_aiohttp import AiohttpTransport
+from multus.kube.transport_stdlib import StdlibTransport
 from tests.testenv import TestEnv
 
 pytestmark = pytest.mark.e2e
+
+# The daemon's transport and the in-process plugin's: every test here runs with each.
+TRANSPORTS: dict[str, Callable[[], Transport]] = {"aiohttp": AiohttpTransport, "stdlib": StdlibTransport}
+
+
+@pytest.fixture(params=sorted(TRANSPORTS))
+def transport(request: pytest.FixtureRequest) -> Callable[[], Transport]:
+    return TRANSPORTS[request.param]
 
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-async def fetch(kubeconfig: Path, path: str) -> dict[str, Any]:
-    rest = RestClient(load_credentials(kubeconfig), timeout=5)
+async def fetch(kubeconfig: Path, path: str, transport: Callable[[], Transport]) -> dict[str, Any]:
+    rest = RestClient(load_credentials(kubeconfig), timeout=5, transport=transport())
     try:
         return await rest.request("GET", path)
     finally:
         await rest.close()
 
 
-def test_client_certificate_files(apiserver: TestEnv) -> None:
-    answer = run(fetch(apiserver.kubeconfig, "/api/v1/namespaces/default"))
+def test_client_certificate_files(apiserver: TestEnv, transport: Callable[[], Transport]) -> None:
+    answer = run(fetch(apiserver.kubeconfig, "/api/v1/namespaces/default", transport))
     assert answer["metadata"]["name"] == "default"
 
 
-def test_inline_certificate_data(apiserver: TestEnv, tmp_path: Path) -> None:
+def test_inline_certificate_data(
+    apiserver: TestEnv, tmp_path: Path, transport: Callable[[], Transport]
+) -> None:
     inline = apiserver.kubeconfig_copy(tmp_path / "inline.kubeconfig", inline=True)
-    assert run(fetch(inline, "/api/v1/namespaces/default"))["kind"] == "Namespace"
+    assert run(fetch(inline, "/api/v1/namespaces/default", transport))["kind"] == "Namespace"
 
 
 def test_bearer_token_of_a_service_account(
-    apiserver: TestEnv, api_client: client.ApiClient, namespace: str, tmp_path: Path
+    apiserver: TestEnv,
+    api_client: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+    transport: Callable[[], Transport],
 ) -> None:
     core = client.CoreV1Api(api_client)
     core.create_namespaced_service_account(
@@ -59,19 +76,21 @@ def test_bearer_token_of_a_service_account(
 
     # Authenticated as the service account, which RBAC allows nothing: 403, not 401.
     with pytest.raises(Forbidden) as denied:
-        run(fetch(kubeconfig, f"/api/v1/namespaces/{namespace}/pods"))
+        run(fetch(kubeconfig, f"/api/v1/namespaces/{namespace}/pods", transport))
     assert denied.value.status == 403
     assert f"system:serviceaccount:{namespace}:reader" in denied.value.body
 
     (tmp_path / "reader.token").write_text("not-a-token")  # read again on every request
     with pytest.raises(Forbidden) as unknown:
-        run(fetch(kubeconfig, f"/api/v1/namespaces/{namespace}/pods"))
+        run(fetch(kubeconfig, f"/api/v1/namespaces/{namespace}/pods", transport))
     assert unknown.value.status == 401
 
 
-def test_error_answers_raise_their_class(apiserver: TestEnv, namespace: str) -> None:
+def test_error_answers_raise_their_class(
+    apiserver: TestEnv, namespace: str, transport: Callable[[], Transport]
+) -> None:
     async def scenario() -> None:
-        rest = RestClient(load_credentials(apiserver.kubeconfig), timeout=5)
+        rest = RestClient(load_credentials(apiserver.kubeconfig), timeout=5, transport=transport())
         configmaps = f"/api/v1/namespaces/{namespace}/configmaps"
         try:
             with pytest.raises(NotFound) as absent:
@@ -98,18 +117,22 @@ def test_error_answers_raise_their_class(apiserver: TestEnv, namespace: str) -> 
     run(scenario())
 
 
-def test_no_answer_is_unavailable_without_a_status(apiserver: TestEnv, tmp_path: Path) -> None:
+def test_no_answer_is_unavailable_without_a_status(
+    apiserver: TestEnv, tmp_path: Path, transport: Callable[[], Transport]
+) -> None:
     closed = apiserver.kubeconfig_copy(tmp_path / "closed.kubeconfig", server="https://127.0.0.1:1")
 
     with pytest.raises(Unavailable) as unreachable:
-        run(fetch(closed, "/api/v1/namespaces/default"))
+        run(fetch(closed, "/api/v1/namespaces/default", transport))
     assert unreachable.value.status is None
     assert "127.0.0.1:1" in str(unreachable.value)
 
 
-def test_watch_streams_events(apiserver: TestEnv, api_client: client.ApiClient, namespace: str) -> None:
+def test_watch_streams_events(
+    apiserver: TestEnv, api_client: client.ApiClient, namespace: str, transport: Callable[[], Transport]
+) -> None:
     async def scenario() -> list[tuple[str, str]]:
-        rest = RestClient(load_credentials(apiserver.kubeconfig), timeout=5)
+        rest = RestClient(load_credentials(apiserver.kubeconfig), timeout=5, transport=transport())
         listed = await rest.request("GET", f"/api/v1/namespaces/{namespace}/configmaps")
         seen: list[tuple[str, str]] = []
 

@@ -1,0 +1,198 @@
+"""The thin plugin: the `multus` executable, run by the runtime for every pod operation, against the
+same delegates run directly.
+
+- VERSION: one exec of the `multus` console script with a minimal environment (the CNI variables and
+  PATH), VERSION_RUNS times. All of it is start-up: the interpreter, the imports, the reply.
+- ADD and DEL: bench_daemon's pod (eth0 on the cluster network, named in `confDir`, and two NAD
+  networks: three bridge runs), through `multus` with a kubeconfig to a real API server: it reads the
+  pod and both NADs and writes the pod's network-status. In rotating order with the direct runs
+  (bench_daemon's `Direct`), each operation after a pause.
+- Imports: `python -X importtime` of one VERSION and one ADD, each through the console script: the
+  total, whether pydantic, aiohttp, yaml or pyroute2 were loaded, and the TOP_IMPORTS modules with the
+  largest cumulative time (their own time beside it).
+
+Needs root. Usage: python -m benchmarks.bench_thin [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_daemon import Direct
+from benchmarks.support import SYSTEM_PATH, Node, Sandbox, emit, ms, node, percentile, summary, timed_run
+from tests.testenv import CNI_BIN, REPO, running
+
+MULTUS = REPO / ".venv" / "bin" / "multus"
+GOAL_VERSION_MS = 40.0
+GOAL_ADD_OVERHEAD_MS = 80.0
+VERSION_RUNS = 30
+WARMUP = 3
+SETTLE_SECONDS = 0.1
+TOP_IMPORTS = 15
+HEAVY = ("pydantic", "aiohttp", "yaml", "pyroute2", "kubernetes")
+
+
+def version_times(runs: int) -> list[float]:
+    env = {"CNI_COMMAND": "VERSION", "PATH": SYSTEM_PATH}
+    stdin = b'{"cniVersion": "1.1.0"}'
+    times = []
+    for number in range(WARMUP + runs):
+        took, status, output = timed_run([str(MULTUS)], env, stdin)
+        if status != 0:
+            raise SystemExit(f"multus VERSION failed: {output!r}")
+        if number >= WARMUP:
+            times.append(took)
+    return times
+
+
+def thin_config(world: Node) -> bytes:
+    return json.dumps(
+        {
+            "cniVersion": "1.1.0",
+            "name": "multus-cni-network",
+            "type": "multus",
+            "kubeconfig": str(world.env.kubeconfig),
+            "clusterNetwork": world.cluster.name,
+            "confDir": str(world.conf_dir),
+            "cniDir": str(world.cni_dir),
+            "binDir": str(CNI_BIN),
+        }
+    ).encode()
+
+
+def through_multus(box: Sandbox, command: str, config: bytes) -> float:
+    took, status, output = timed_run([str(MULTUS)], box.environment(command), config)
+    if status != 0:
+        raise SystemExit(f"multus {command} failed: {output!r}")
+    return took
+
+
+def import_profile(path: str, env: dict[str, str], stdin: bytes) -> dict[str, Any]:
+    """`-X importtime` of one run of the console script: total, heavy packages, the slowest modules."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(MULTUS)],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"multus ({path}) failed under -X importtime: {done.stdout!r}")
+    rows = []
+    for line in done.stderr.decode().splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, cumulative, name = line.removeprefix("import time:").split("|")
+        rows.append((name.strip(), int(own), int(cumulative)))
+    top = sorted(rows, key=lambda row: row[2], reverse=True)[:TOP_IMPORTS]
+    loaded = {name for name, _, _ in rows}
+    return {
+        "bench": f"thin plugin imports: {path} path (python -X importtime)",
+        "path": path,
+        "modules": len(rows),
+        "total_ms": round(sum(own for _, own, _ in rows) / 1e3, 1),
+        "heavy_imported": [name for name in HEAVY if name in loaded],
+        "top": [
+            {"module": name, "self_ms": round(own / 1e3, 1), "cumulative_ms": round(cum / 1e3, 1)}
+            for name, own, cum in top
+        ],
+    }
+
+
+def report(command: str, direct: list[float], thin: list[float]) -> dict[str, Any]:
+    direct_median, thin_median = statistics.median(direct), statistics.median(thin)
+    line = {
+        "bench": f"pod {command} eth0+2 networks: thin multus vs direct delegates",
+        "command": command,
+        "rounds": len(direct),
+        "direct_median_ms": ms(direct_median),
+        "direct_p95_ms": ms(percentile(direct, 0.95)),
+        "thin_median_ms": ms(thin_median),
+        "thin_p95_ms": ms(percentile(thin, 0.95)),
+        "ratio": round(thin_median / direct_median, 3),
+        "overhead_median_ms": ms(thin_median - direct_median),
+        "overhead_p95_ms": ms(percentile(thin, 0.95) - percentile(direct, 0.95)),
+        "goal_overhead_median_ms": GOAL_ADD_OVERHEAD_MS if command == "ADD" else None,
+    }
+    emit(line)
+    return line
+
+
+def run(rounds: int, root: Path) -> list[dict[str, Any]]:
+    version = version_times(VERSION_RUNS)
+    lines = [
+        {
+            "bench": "thin plugin VERSION (exec of multus, minimal environment)",
+            "runs": len(version),
+            "version_median_ms": ms(statistics.median(version)),
+            "version_p95_ms": ms(percentile(version, 0.95)),
+            # A VERSION is start-up alone: all of it is what the plugin adds.
+            "overhead_median_ms": ms(statistics.median(version)),
+            "goal_overhead_median_ms": GOAL_VERSION_MS,
+        }
+    ]
+    emit(lines[0])
+    emit(
+        import_profile("VERSION", {"CNI_COMMAND": "VERSION", "PATH": SYSTEM_PATH}, b'{"cniVersion": "1.1.0"}')
+    )
+    samples: dict[tuple[str, str], list[float]] = {}
+    with running(root / "testenv") as env, node(env, root / "node") as world:
+        config = thin_config(world)
+        direct = Direct(world)
+        box = world.sandbox()
+        ways = ["direct", "thin"]
+        for round_number in range(WARMUP + rounds):
+            turn = ways[round_number % len(ways) :] + ways[: round_number % len(ways)]
+            timings: dict[tuple[str, str], float] = {}
+            for way in turn:
+                box.container_id = f"bench{os.urandom(10).hex()}"
+                time.sleep(SETTLE_SECONDS)
+                if way == "direct":
+                    timings[way, "ADD"], results = direct.add(box)
+                    time.sleep(SETTLE_SECONDS)
+                    timings[way, "DEL"] = direct.delete(box, results)
+                else:
+                    timings[way, "ADD"] = through_multus(box, "ADD", config)
+                    time.sleep(SETTLE_SECONDS)
+                    timings[way, "DEL"] = through_multus(box, "DEL", config)
+            if round_number >= WARMUP:
+                for key, value in timings.items():
+                    samples.setdefault(key, []).append(value)
+        box.container_id = f"bench{os.urandom(10).hex()}"
+        emit(import_profile("ADD", box.environment("ADD"), config))
+        through_multus(box, "DEL", config)
+        left = world.leftovers([box])
+        if left:
+            raise SystemExit(f"left behind after DEL: {left}")
+    lines += [
+        report(command, samples["direct", command], samples["thin", command]) for command in ("ADD", "DEL")
+    ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("needs root for network namespaces")
+    with tempfile.TemporaryDirectory(prefix="multus-bench-") as folder:
+        version, *pod = run(args.rounds, Path(folder))
+    parts = [f"{line['command']} +{line['overhead_median_ms']} ms ({line['ratio']}x)" for line in pod]
+    summary(
+        f"thin multus: VERSION {version['version_median_ms']} ms at the median;"
+        f" overhead vs direct delegates at the median: {', '.join(parts)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
