@@ -10,13 +10,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
-from multus.cni.errors import CNIError, InvalidConfig, UnknownContainer
-from multus.config import parse_config
+from multus.cni.errors import CNIError
 from multus.daemon.settings import DEFAULT_CNI_CONFIG_DIR
 from multus.k8s.constants import NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION
-from multus.plugin import make_view
 from multus.preflight import (
     DEFAULT_CONFIG_KEY,
     DEFAULT_CONFIG_MAP,
@@ -27,49 +24,18 @@ from multus.preflight import (
     gather,
     report,
 )
-from multus.resolution import PlannedAttachment, resolve_attachments
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def explain(args: argparse.Namespace) -> int:
     """Resolve a pod's attachments and print them, running nothing."""
-    raw: dict[str, Any] = json.loads(args.config.read_text()) if args.config else {}
-    if args.cluster_folder:
-        raw["clusterFolder"] = str(args.cluster_folder)
-    if args.kubeconfig:
-        raw["kubeconfig"] = str(args.kubeconfig)
-    if args.conf_dir:
-        raw["confDir"] = str(args.conf_dir)
-    config = parse_config(json.dumps(raw).encode())
-    view = make_view(config, os.environ)
-    if view is None:
-        raise InvalidConfig("explain needs a cluster: give --cluster-folder or --kubeconfig")
-    namespace, _, name = args.pod.rpartition("/")
+    from multus import explain as explaining  # noqa: PLC0415  the cluster client only for this command
 
-    async def resolve() -> list[PlannedAttachment]:
-        try:
-            pod = await view.get_pod(namespace or "default", name)
-            if pod is None:
-                raise UnknownContainer(f"pod {args.pod} not found")
-            return await resolve_attachments(config, view, pod, args.ifname, set())
-        finally:
-            await view.close()
-
-    attachments = asyncio.run(resolve())
-    report = [
-        {
-            "interface": a.ifname,
-            "network": a.network,
-            "default": a.is_default,
-            "config": a.config,
-            "runtimeConfig": a.capability_args,
-            "cniArgs": [f"{k}={v}" for k, v in a.cni_args],
-            **({"deviceInfo": a.device_info} if a.device_info else {}),
-        }
-        for a in attachments
-    ]
-    print(json.dumps(report, indent=2))
+    sources = explaining.Sources(
+        args.config, args.cni_conf_dir, args.conf_dir, args.cluster_folder, args.kubeconfig
+    )
+    print(explaining.run(sources, args.pod, args.ifname, args.output, os.environ))
     return 0
 
 
@@ -183,15 +149,32 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="multusctl", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
 
-    explain_cmd = commands.add_parser("explain", help="print the attachments a pod would get")
-    explain_cmd.add_argument("pod", help="NAMESPACE/NAME of the pod")
+    explain_cmd = commands.add_parser(
+        "explain",
+        help="print the attachments a pod would get",
+        description="Reads the node's multus config (--config, else 00-multus.conf in --cni-conf-dir) and "
+        "the cluster (--cluster-folder, else --kubeconfig, $KUBECONFIG, the config's kubeconfig, or the "
+        "pod's service account), and prints what each attachment would be, running nothing.",
+    )
+    explain_cmd.add_argument("pod", help="NAMESPACE/NAME of the pod (NAME alone: namespace default)")
     explain_cmd.add_argument("--cluster-folder", type=Path, help="read pods and NADs from YAML files here")
-    explain_cmd.add_argument("--kubeconfig", type=Path, help="read them from this cluster")
-    explain_cmd.add_argument("--config", type=Path, help="the node's multus config (e.g. 00-multus.conf)")
     explain_cmd.add_argument(
-        "--conf-dir", type=Path, help="the CNI conf dir (overrides the config's confDir)"
+        "--kubeconfig", type=Path, help="read them from this cluster (default: $KUBECONFIG)"
+    )
+    explain_cmd.add_argument(
+        "--config", type=Path, help="the node's multus config (default: its 00-multus.conf)"
+    )
+    explain_cmd.add_argument(
+        "--cni-conf-dir",
+        type=Path,
+        default=DEFAULT_CNI_CONFIG_DIR,
+        help=f"the folder of the node's 00-multus.conf (default {DEFAULT_CNI_CONFIG_DIR})",
+    )
+    explain_cmd.add_argument(
+        "--conf-dir", type=Path, help="where named networks are found (overrides the config's confDir)"
     )
     explain_cmd.add_argument("--ifname", default="eth0", help="the cluster network's interface (CNI_IFNAME)")
+    explain_cmd.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table")
     explain_cmd.set_defaults(run=explain)
 
     demo_cmd = commands.add_parser(
