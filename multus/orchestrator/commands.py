@@ -45,7 +45,7 @@ async def add(scope: RequestScope, parts: Parts) -> Result:
         )
     except CNIError as error:
         if pod is not None:
-            await report.event(view, pod, "Warning", "NoNetworkFound", str(error))
+            await report.event(view, pod, "Warning", report.refusal_reason(error), str(error))
         raise
     try:
         conflists = check_delegates(parts.runner, attachments)
@@ -74,9 +74,11 @@ async def add(scope: RequestScope, parts: Parts) -> Result:
             await report.report_added(view, pod, attachments, results, record)
     except Exception as error:  # whatever failed, the attachments made so far must go
         scope.settle()  # the undo's DELs want their prevResults
+        started = list(record.attachments)
         await undo(parts.runner, parts.records, env, record)
         if pod is not None:
             await report.event(view, pod, "Warning", "FailedAddingInterfaces", str(error))
+            await report.rolled_back(view, pod, started, left=record.attachments)
         raise
     if pod is not None and scope.replies_first:
         written = functools.partial(report.report_added, view, pod, attachments, results, record)

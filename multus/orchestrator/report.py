@@ -8,8 +8,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from multus.attachment_cache import ContainerRecord
-from multus.cni.errors import CNIError, UnknownContainer
+from multus.attachment_cache import AttachmentRecord, ContainerRecord
+from multus.cni.errors import (
+    CNIError,
+    InterfaceConflict,
+    InvalidAnnotation,
+    InvalidConfig,
+    NetworkForbidden,
+    NetworkNotFound,
+    UnknownContainer,
+)
 from multus.cni.results import Result, parse_result
 from multus.cni.versions import LATEST_VERSION
 from multus.k8s.device_info import parse_device_info
@@ -124,6 +132,40 @@ async def until_written(write: Callable[[], Awaitable[None]], record: ContainerR
         await asyncio.sleep(pause)
         pause *= 2
     log.error("network-status given up", extra=fields(**context, attempts=REPORT_ATTEMPTS))
+
+
+# The Warning reason of an ADD refused before any delegate ran, by what was wrong.
+REFUSAL_REASONS: dict[type[CNIError], str] = {
+    InvalidAnnotation: "InvalidNetworksAnnotation",
+    NetworkNotFound: "NoNetworkFound",
+    NetworkForbidden: "NetworkForbidden",
+    InterfaceConflict: "InterfaceNameConflict",
+    InvalidConfig: "InvalidNetworkConfig",
+}
+
+
+def refusal_reason(error: CNIError) -> str:
+    return next(
+        (reason for kind, reason in REFUSAL_REASONS.items() if isinstance(error, kind)), "NetworkNotUsable"
+    )
+
+
+async def rolled_back(
+    view: ClusterView | None, pod: Pod, started: list[AttachmentRecord], *, left: list[AttachmentRecord]
+) -> None:
+    """Say which attachments a failed ADD removed again, and which it could not (the runtime's DEL will
+    try them again)."""
+    if not started:
+        return
+    removed = [entry for entry in started if entry not in left]
+    message = "rolled back after the failed ADD: " + (_entries(removed) or "nothing")
+    if left:
+        message += f"; not removed yet: {_entries(left)}"
+    await event(view, pod, "Warning", "AttachmentsRolledBack", message)
+
+
+def _entries(entries: list[AttachmentRecord]) -> str:
+    return ", ".join(f"{entry.ifname} ({entry.network})" for entry in entries)
 
 
 async def event(view: ClusterView | None, pod: Pod, kind: str, reason: str, message: str) -> None:

@@ -226,17 +226,17 @@ def test_del_after_the_netns_was_removed_still_releases_addresses(rt: ShimRuntim
 
 
 @pytest.mark.parametrize(
-    ("annotation", "code", "named"),
+    ("annotation", "code", "named", "reason"),
     [
-        ("ns/name/extra", 102, "ns/name/extra"),  # more than one "/"
-        ('[{"name": "blue", "interface": 7}]', 102, "interface"),
-        ("[{", 102, "JSON"),
-        ("no-such-network", 103, "no-such-network"),
+        ("ns/name/extra", 102, "ns/name/extra", "InvalidNetworksAnnotation"),  # more than one "/"
+        ('[{"name": "blue", "interface": 7}]', 102, "interface", "InvalidNetworksAnnotation"),
+        ("[{", 102, "JSON", "InvalidNetworksAnnotation"),
+        ("no-such-network", 103, "no-such-network", "NoNetworkFound"),
     ],
     ids=["two-slashes", "interface-not-a-string", "broken-json", "missing-nad"],
 )
 def test_bad_annotation_is_a_cni_error_and_leaves_nothing(
-    rt: ShimRuntime, annotation: str, code: int, named: str
+    rt: ShimRuntime, annotation: str, code: int, named: str, reason: str
 ) -> None:
     blue = rt.bridge_net("blue", default_route=False)
     rt.nad("blue", blue.config)
@@ -247,7 +247,7 @@ def test_bad_annotation_is_a_cni_error_and_leaves_nothing(
     assert named.lower() in json.dumps(error).lower(), error
     assert rt.leftovers() == []
     assert rt.network_status() is None
-    assert [event[:2] for event in rt.events()] == [("Warning", "NoNetworkFound")]
+    assert [event[:2] for event in rt.events()] == [("Warning", reason)]
     rt.delete()  # the runtime calls DEL after a failed ADD: it succeeds and there is nothing to undo
     assert rt.leftovers() == []
 

@@ -51,7 +51,13 @@ def test_a_failed_add_undoes_the_attachments_it_made(failing_node: Node) -> None
 
     assert failing_node.plugin_calls() == [("ADD", "eth0"), ("DEL", "eth0")]
     assert failing_node.files_left() == []
-    assert failing_node.events() == [("Warning", "FailedAddingInterfaces")]
+    assert failing_node.events() == [
+        ("Warning", "FailedAddingInterfaces"),
+        ("Warning", "AttachmentsRolledBack"),
+    ]
+    assert failing_node.view.events[-1]["message"] == (
+        "rolled back after the failed ADD: eth0 (cluster), net1 (shop/blue)"
+    )
     assert failing_node.view.network_status("shop", "web") is None
 
 
