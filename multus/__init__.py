@@ -8,3 +8,14 @@ Layers, lowest first (a test enforces the import direction):
 - `multus` (orchestrator) and its entry points: the in-process CLI and the node daemon.
 - `multus.shim`: the tiny client the container runtime execs; it imports nothing of the project.
 """
+
+
+def version() -> str:
+    """The installed package's version (pyproject.toml), for `--version`."""
+    from importlib.metadata import PackageNotFoundError  # noqa: PLC0415  only `--version` pays for it
+    from importlib.metadata import version as installed  # noqa: PLC0415
+
+    try:
+        return installed("multus-py")
+    except PackageNotFoundError:
+        return "unknown"

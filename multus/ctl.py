@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from multus import version
 from multus.cni.errors import CNIError
 from multus.daemon.settings import DEFAULT_CNI_CONFIG_DIR
 from multus.k8s.constants import NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION
@@ -147,6 +148,7 @@ def _annotation(folder: Path) -> str:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="multusctl", description=__doc__)
+    top.add_argument("--version", action="version", version=f"multusctl {version()}")
     commands = top.add_subparsers(dest="command", required=True)
 
     explain_cmd = commands.add_parser(

@@ -109,6 +109,11 @@ def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | N
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:  # a person's question; a runtime gives no arguments
+        from multus import version  # noqa: PLC0415
+
+        print(f"multus {version()}")
+        sys.exit(0)
     configure()  # until the config says otherwise: what fails before it is read is logged all the same
     reply, status = handle(os.environ, sys.stdin.buffer.read())
     if reply is not None:

@@ -1060,7 +1060,15 @@ static void base64_encode(buf_t *out, const unsigned char *s, size_t n) {
     out->data[out->len] = '\0';
 }
 
-int main(void) {
+#ifndef MULTUS_VERSION
+#define MULTUS_VERSION "unknown"
+#endif
+
+int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        puts("multus-shim " MULTUS_VERSION " (native)");
+        return 0;
+    }
     signal(SIGPIPE, SIG_IGN); /* a daemon that hangs up is an error to report, not a reason to die */
     buf_t input = {0};
     buf_reserve(&input, 0);

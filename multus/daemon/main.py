@@ -21,6 +21,7 @@ from typing import NoReturn
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from multus import version
 from multus.cni.errors import CNIError
 from multus.config import MultusConfig
 from multus.daemon.dynamic import DynamicNetworks
@@ -109,6 +110,7 @@ class Daemon:
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
         await self.view.close()
+        log.info("stopped", extra=fields(node=self.config.node_name))
 
     def _node_multus_config(self) -> MultusConfig:
         """The config the runtime gives every request of this node: a change of a running pod's networks
@@ -158,6 +160,7 @@ def _refuse(problem: str) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="multus-daemon", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"multus-daemon {version()}")
     parser.add_argument("--config", type=Path, help="daemon config file (JSON)")
     args = parser.parse_args(argv)
     try:

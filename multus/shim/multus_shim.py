@@ -22,6 +22,8 @@ import socket
 import sys
 import time
 
+# The project's version (pyproject.toml), written here as this file is copied alone onto nodes.
+VERSION = "0.1.0"
 DEFAULT_SOCKET_DIR = "/run/multus"
 DEFAULT_WAIT_SECONDS = 10.0
 # What the product speaks (multus.cni.versions, which this stdlib-only file cannot import).
@@ -185,6 +187,9 @@ def forward(environ: dict[str, str], stdin: bytes) -> tuple[bytes, int]:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:
+        print(f"multus-shim {VERSION} (python)")
+        sys.exit(0)
     stdin = sys.stdin.buffer.read()
     try:
         output, status = forward(dict(os.environ), stdin)
