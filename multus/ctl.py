@@ -1,6 +1,6 @@
 """`multusctl`: the meta-plugin for people. `explain` shows what a pod would get, `demo` shows it work,
-`attach` and `detach` change a running pod's networks, `preflight` lists what changes when a cluster
-moves from upstream Multus to multus-py."""
+`attach` and `detach` change a running pod's networks, `status` shows what a node holds, `preflight`
+lists what changes when a cluster moves from upstream Multus to multus-py."""
 
 from __future__ import annotations
 
@@ -108,6 +108,17 @@ def _kubeconfig(given: Path | None) -> Path | None:
     )
 
 
+def status(args: argparse.Namespace) -> int:
+    """What the node's daemon holds, through its socket."""
+    from multus import status as node_status  # noqa: PLC0415
+
+    document = node_status.fetch(args.socket_dir)
+    if args.pod:
+        document = node_status.only_pod(document, args.pod)
+    print(json.dumps(document, indent=2) if args.output == "json" else node_status.render(document))
+    return 0
+
+
 def preflight(args: argparse.Namespace) -> int:
     """Exit 0 when nothing would change, 1 when something would, 2 when the cluster cannot be read."""
     conf_dir = args.cni_conf_dir
@@ -198,6 +209,20 @@ def parser() -> argparse.ArgumentParser:
         change_cmd.add_argument("--kubeconfig", type=Path, help="the cluster (default: $KUBECONFIG)")
         change_cmd.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default 30)")
         change_cmd.set_defaults(run=change_networks)
+
+    status_cmd = commands.add_parser(
+        "status",
+        help="what this node's daemon holds: readiness, caches, node config, pods and their attachments",
+    )
+    status_cmd.add_argument(
+        "--socket-dir",
+        type=Path,
+        default=Path("/run/multus"),
+        help="the daemon's socketDir (default /run/multus)",
+    )
+    status_cmd.add_argument("--pod", type=_namespaced_name, help="only this pod (NAMESPACE/NAME)")
+    status_cmd.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    status_cmd.set_defaults(run=status)
 
     preflight_cmd = commands.add_parser(
         "preflight",

@@ -12,23 +12,26 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from multus import version
+from multus.attachment_cache import AttachmentCache
 from multus.cni.errors import CNIError
-from multus.config import MultusConfig
+from multus.config import MultusConfig, parse_config
 from multus.daemon.dynamic import DynamicNetworks
 from multus.daemon.metrics import DaemonMetrics
 from multus.daemon.nodeconfig import NodeConfigSettings, NodeConfigWriter
 from multus.daemon.server import CNIServer, ServerSettings, UnsafeSocketDir, secure_socket_dir
 from multus.daemon.settings import ConfigRefused, DaemonConfig, load_config
+from multus.daemon.status import NodeStatus
 from multus.kube.apiview import ApiSettings, ApiView
 from multus.kube.cacheview import CacheView
 from multus.logs import fields, get_logger
@@ -82,6 +85,16 @@ class Daemon:
             self.view,
             self.metrics,
             ready=self.ready,
+            status=self._status_document,
+        )
+        self.status = NodeStatus(
+            version=version(),
+            node_name=config.node_name,
+            records=AttachmentCache(parse_config(json.dumps(config.node_config_options()).encode()).cni_dir),
+            node_config=self.node_config.path,
+            not_ready=self.not_ready,
+            cache_sizes=lambda: {"pods": len(self.view.pods), "networks": len(self.view.networks)},
+            in_flight=lambda: self.server.in_flight,
         )
         self._metrics_runner: web.AppRunner | None = None
         self.dynamic: DynamicNetworks | None = None
@@ -119,7 +132,22 @@ class Daemon:
 
     def ready(self) -> bool:
         """Caches synced and the node config in place: before that, the runtime has no way to us."""
-        return self.view.synced and self.node_config.in_place()
+        return not self.not_ready()
+
+    def not_ready(self) -> list[str]:
+        reasons = [
+            f"the {cache.kind} cache has not synced"
+            for cache in (self.view.pods, self.view.networks)
+            if not cache.synced.is_set()
+        ]
+        if not self.node_config.in_place():
+            reasons.append(
+                f"{self.node_config.path} is not written (no primary config, or no readiness indicator)"
+            )
+        return reasons
+
+    def _status_document(self) -> dict[str, Any]:
+        return self.status.document()
 
     async def _start_metrics(self) -> None:
         if not self.config.metrics_port:

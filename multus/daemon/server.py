@@ -112,11 +112,14 @@ class CNIServer:
         metrics: DaemonMetrics | None = None,
         *,
         ready: Any = None,
+        status: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.view = view
         self.metrics = metrics or DaemonMetrics()
         self._is_ready = ready or (lambda: True)
+        self._status = status
+        self.in_flight = 0  # requests admitted and not yet answered, dynamic-network changes included
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self._container_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # lock, requests using it
         self.draining = False
@@ -156,6 +159,7 @@ class CNIServer:
             "/delegate": {"POST": self.handle_delegate},
             "/healthz": {"GET": self.handle_healthz, "POST": self.handle_healthz},  # upstream takes both
             "/readyz": {"GET": self.handle_readyz},
+            "/status": {"GET": self.handle_status},
         }
 
     async def start(self) -> None:
@@ -206,6 +210,14 @@ class CNIServer:
     async def handle_readyz(self, request: Request) -> None:
         ready = self._ready()
         request.respond(200 if ready else 503, {"ready": ready})
+
+    async def handle_status(self, request: Request) -> None:
+        """What the node holds (`multusctl status`): read from disk, in a worker thread."""
+        if self._status is None:
+            request.respond(404, {"error": "this daemon keeps no status"})
+            return
+        document = await asyncio.to_thread(self._status)
+        request.respond(200, document | {"draining": self.draining})
 
     async def handle_cni(self, request: Request) -> None:
         await self._serve(request, self._cni_scope, self._run)
@@ -315,11 +327,13 @@ class CNIServer:
     async def admitted(self, container_id: str) -> AsyncIterator[None]:
         """Within the concurrency bound, and after any other request for the same container."""
         self.metrics.in_flight.inc()
+        self.in_flight += 1
         try:
             async with self._slots, self._serialised(container_id):
                 yield
         finally:
             self.metrics.in_flight.dec()
+            self.in_flight -= 1
 
     @asynccontextmanager
     async def _serialised(self, container_id: str) -> AsyncIterator[None]:
