@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from multus import version
-from multus.cni.errors import CNIError
+from multus.cni.errors import CNIError, InvalidConfig
 from multus.daemon.settings import DEFAULT_CNI_CONFIG_DIR
 from multus.k8s.constants import NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION
 from multus.preflight import (
@@ -41,45 +41,58 @@ def explain(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
+    """Run one folder of examples/ for real: each pod attached in a namespace of its own, shown, then
+    deleted; exit 0 when every pod was attached, or refused as the example's expected.json says, and
+    nothing is left behind."""
     if os.geteuid() != 0:
         print("multusctl demo: run as root (it makes network namespaces and links)", file=sys.stderr)
         return 1
     from multus.demo import ExampleRun  # noqa: PLC0415  pyroute2 is only needed here
 
-    folder = args.examples / "00-demo"
+    folder = _example_folder(args.examples, args.example)
+    failed = False
     with ExampleRun(folder, args.cni_bin) as run:
-        pod = run.pods[0]
-        namespace = run.namespaces[pod]
-        print(f"== Pod {pod} in network namespace {namespace}, networks from {folder}")
-        print(f"   annotation: {_annotation(folder)}")
-        print(f"\n== ADD (the multus plugin, as a container runtime runs it; plugins from {run.cni_bin})")
-        outcome = run.add(pod)
-        if outcome.exit_code != 0:
-            print(json.dumps(outcome.reply, indent=2))
-            return 1
-        print(f"\n== {NETWORK_STATUS_ANNOTATION} written on the pod:")
-        print(json.dumps(outcome.status, indent=2))
-        print(f"\n== Addresses in {namespace}:")
-        for ifname, addresses in outcome.addresses.items():
-            print(f"   {ifname:<8} {' '.join(addresses)}")
-        print(f"\n== Default routes in {namespace}:")
-        for route in outcome.default_routes:
-            print(f"   default via {route}")
+        print(f"== Example {folder.name} (plugins from {run.cni_bin})")
+        for pod in run.pods:
+            namespace = run.namespaces[pod]
+            print(f"\n== Pod {pod} in network namespace {namespace}")
+            print(f"   annotation: {_annotation(folder, pod)}")
+            outcome = run.add(pod)
+            refusal = run.expected[pod].get("error")
+            if outcome.exit_code != 0:
+                print(f"   ADD refused (exit {outcome.exit_code}): {json.dumps(outcome.reply)}")
+                failed |= refusal is None or refusal.get("code") != outcome.reply.get("code")
+                continue
+            failed |= refusal is not None
+            print(f"   {NETWORK_STATUS_ANNOTATION}:")
+            print("\n".join("     " + line for line in json.dumps(outcome.status, indent=2).splitlines()))
+            for ifname, addresses in outcome.addresses.items():
+                print(f"   {ifname:<8} {' '.join(addresses)}")
+            for route in outcome.default_routes:
+                print(f"   default via {route}")
         print("\n== DEL")
-        code, reply = run.delete(pod)
-        if code != 0:
-            print(json.dumps(reply, indent=2))
-            return 1
-        left = run.leftovers(pod)
-        print(
-            "   left behind: "
-            + (
-                "nothing (no interface, attachment record, cached result or IP allocation)"
-                if not left
-                else "; ".join(left)
-            )
-        )
-        return 0 if not left else 1
+        for pod in run.pods:
+            code, reply = run.delete(pod)
+            left = run.leftovers(pod)
+            failed |= code != 0 or bool(left)
+            said = "nothing (no interface, attachment record, cached result or IP allocation)"
+            print(f"   {pod}: exit {code}; left behind: {'; '.join(left) if left else said}")
+            if code != 0:
+                print(f"   {json.dumps(reply)}")
+    return 1 if failed else 0
+
+
+def _example_folder(examples: Path, name: str) -> Path:
+    """The example named in full (`03-static-ip-mac`) or by its number (`03`, `3`)."""
+    folders = sorted(p for p in examples.iterdir() if (p / "expected.json").exists())
+    for folder in folders:
+        number = folder.name.split("-", 1)[0]
+        if name in (folder.name, number) or (
+            name.isdigit() and number.isdigit() and int(name) == int(number)
+        ):
+            return folder
+    known = ", ".join(folder.name for folder in folders)
+    raise InvalidConfig(f"no example {name!r} in {examples}: {known}")
 
 
 def change_networks(args: argparse.Namespace) -> int:
@@ -150,11 +163,22 @@ def _namespaced_name(value: str) -> str:
     return value
 
 
-def _annotation(folder: Path) -> str:
+def _annotation(folder: Path, pod: str) -> str:
+    """The networks annotation of `pod` (namespace/name) as the example's YAML gives it."""
     import yaml  # noqa: PLC0415
 
-    pod = yaml.safe_load((folder / "pod.yaml").read_text())
-    return " ".join(pod["metadata"]["annotations"][NETWORKS_ANNOTATION].split())
+    namespace, _, name = pod.partition("/")
+    for path in sorted(folder.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            meta = (document or {}).get("metadata") or {}
+            if (document or {}).get("kind") == "Pod" and (meta.get("namespace"), meta.get("name")) == (
+                namespace,
+                name,
+            ):
+                return " ".join(
+                    str((meta.get("annotations") or {}).get(NETWORKS_ANNOTATION, "(none)")).split()
+                )
+    return "(none)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -191,7 +215,10 @@ def parser() -> argparse.ArgumentParser:
     explain_cmd.set_defaults(run=explain)
 
     demo_cmd = commands.add_parser(
-        "demo", help="attach a pod's networks in a namespace, show them, remove them"
+        "demo", help="run an example of examples/ for real: attach its pods' networks, show them, remove them"
+    )
+    demo_cmd.add_argument(
+        "example", nargs="?", default="00-demo", help="the example's folder name or number (default 00-demo)"
     )
     demo_cmd.add_argument("--examples", type=Path, default=EXAMPLES, help="the examples folder")
     demo_cmd.add_argument("--cni-bin", type=Path, default=None, help="folder of CNI plugin binaries")
