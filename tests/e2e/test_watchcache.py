@@ -47,6 +47,7 @@ def test_retry_pauses_grow_to_the_bound_and_start_over_after_a_good_watch(
             "configmaps",
             lambda: current[0],
             f"/api/v1/namespaces/{namespace}/configmaps",
+            lambda obj: obj,  # kept whole
             lambda obj: obj,
             backoff=backoff,
             sleep=sleep,
