@@ -175,7 +175,11 @@ def keep_network(nad: dict[str, Any]) -> CachedNetwork:
         _interned(meta.get("namespace")),
         meta.get("name"),
         _read_annotations(meta),
-        tuple((nad.get("spec") or {}).items()),
+        # The same config in several namespaces is held once.
+        tuple(
+            (key, sys.intern(value) if isinstance(value, str) else value)
+            for key, value in (nad.get("spec") or {}).items()
+        ),
     )
 
 
