@@ -7,14 +7,22 @@ container statuses) so the cache holds what it would hold in a cluster. The NADs
 configs spread over ten namespaces. Once the daemon's metrics show every object cached (and it has served
 a few ADD/DEL requests, so the request path is warm too), VmRSS is read from /proc/<pid>/status.
 
-Prints RSS before and after loading the caches, the peak (VmHWM), the average pod size as the API
-serves it, and the goal (under 80 MiB). Needs root (the ADD/DEL warm-up uses a network namespace).
+Prints RSS before and after loading the caches (and how much of it is anonymous memory, how much
+mapped files such as shared libraries), the peak (VmHWM), the average pod size as the API serves it,
+and the goal (under 45 MiB; upstream's daemon idles at 47 MiB); then RSS and peak of a daemon started
+afresh on that node, whose caches fill from one list each. Then where it goes: what importing
+the daemon costs by package (benchmarks.import_memory, in a fresh interpreter: RSS, tracemalloc bytes
+and time), and what each of the daemon's caches holds, by tracemalloc, with a CacheView like the
+daemon's run in this process against the same API server. Needs root (the ADD/DEL warm-up uses a
+network namespace).
 Usage: python -m benchmarks.bench_memory [--pods N] [--nads N]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import json
 import os
 import subprocess
@@ -44,9 +52,11 @@ from benchmarks.support import (
     summary,
     timed_run,
 )
+from multus.kube.apiview import ApiSettings, ApiView
+from multus.kube.cacheview import CacheView, keep_pod
 from tests.testenv import TestEnv, running
 
-GOAL_MIB = 80.0
+GOAL_MIB = 45.0
 NAMESPACES = 10
 LOADERS = 8
 WARM_ROUNDS = 5
@@ -285,7 +295,7 @@ def warm_up(world: Node, served: Daemon, root: Path) -> None:
                 raise SystemExit(f"{command} failed: {output!r}")
 
 
-def parsed_kib(raw: bytes, keep: Callable[[dict[str, Any]], dict[str, Any]]) -> float:
+def parsed_kib(raw: bytes, keep: Callable[[dict[str, Any]], object]) -> float:
     """What one pod costs in Python objects once parsed (and trimmed by `keep`), by tracemalloc."""
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -301,15 +311,6 @@ def without_managed_fields(pod: dict[str, Any]) -> dict[str, Any]:
     return pod
 
 
-def what_the_daemon_reads(pod: dict[str, Any]) -> dict[str, Any]:
-    """The fields multus.k8s.view.Pod.from_object reads."""
-    meta = pod["metadata"]
-    return {
-        "metadata": {key: meta[key] for key in ("namespace", "name", "uid", "annotations") if key in meta},
-        "spec": {"nodeName": pod["spec"].get("nodeName")},
-    }
-
-
 def import_rss_mib(statement: str) -> float:
     """VmRSS of a fresh interpreter after `statement`."""
     probe = (
@@ -319,42 +320,98 @@ def import_rss_mib(statement: str) -> float:
     return round(int(done.stdout) / 1024, 1)
 
 
-def where_it_goes(sample: bytes) -> None:
-    """Figures that explain the total: start-up imports and the size of one cached pod."""
+def import_costs(module: str, *options: str, shown: int = 12) -> dict[str, Any]:
+    """benchmarks.import_memory's figures for `module`, the most costly packages only."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.import_memory", *options, module],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found: dict[str, Any] = json.loads(done.stdout)
+    packages = list(found["by_package"].items())
+    found["by_package"] = dict(packages[:shown])
+    found["by_package"]["(the rest)"] = round(sum(cost for _, cost in packages[shown:]), 2)
+    return found
+
+
+def cache_mib(env: TestEnv, node_name: str) -> dict[str, float]:
+    """What each of the daemon's caches holds once listed, by tracemalloc: a CacheView as the daemon
+    makes it, in this process; the caches are filled one after the other, each measured on its own."""
+
+    async def measure() -> dict[str, float]:
+        view = CacheView(ApiView(ApiSettings(kubeconfig=env.kubeconfig)), node_name)
+        await view.api.get_network("default", "no-such-network")  # the connection is not counted
+        figures: dict[str, float] = {}
+        tracemalloc.start()
+        try:
+            for cache in (view.pods, view.networks):
+                gc.collect()
+                before = tracemalloc.get_traced_memory()[0]
+                cache.start()
+                await asyncio.wait_for(cache.synced.wait(), 60)
+                gc.collect()
+                figures[cache.kind] = round((tracemalloc.get_traced_memory()[0] - before) / 2**20, 2)
+        finally:
+            tracemalloc.stop()
+            await view.close()
+        return figures
+
+    return asyncio.run(measure())
+
+
+def where_it_goes(sample: bytes, caches: dict[str, float]) -> None:
+    """Figures that explain the total: the imports, by package, and what the caches hold."""
+    imports_rss = import_costs("multus.daemon.main")
+    imports_traced = import_costs("multus.daemon.main", "--traced")
     emit(
         {
             "bench": "daemon memory: where it goes",
             "interpreter_rss_mib": import_rss_mib("pass"),
             "after_imports_rss_mib": import_rss_mib("import multus.daemon.main"),
-            # The daemon's ApiView makes a CoreV1Api, which loads the pydantic models of the core API.
-            "after_imports_and_core_api_rss_mib": import_rss_mib(
-                "import multus.daemon.main\nfrom kubernetes import client\n"
-                "client.CoreV1Api(client.ApiClient())"
-            ),
-            "imports_rss_mib": {
-                module: import_rss_mib(f"import {module}")
-                for module in ("kubernetes", "aiohttp", "pyroute2", "prometheus_client", "pydantic")
-            },
+            "import_ms": imports_rss["import_ms"],
+            "imports_rss_mib_by_package": imports_rss["by_package"],
+            "imports_traced_mib": imports_traced["total"],
+            "imports_traced_mib_by_package": imports_traced["by_package"],
+            "cache_traced_mib": caches,
             "pod_json_bytes": len(sample),
             "pod_parsed_kib": parsed_kib(sample, lambda pod: pod),
             "pod_parsed_kib_without_managed_fields": parsed_kib(sample, without_managed_fields),
-            "pod_parsed_kib_fields_read": parsed_kib(sample, what_the_daemon_reads),
+            "pod_kept_kib": parsed_kib(sample, keep_pod),
         }
     )
 
 
-def run(pods: int, nads: int, root: Path) -> dict[str, Any]:
-    with running(root / "testenv") as env, node(env, root / "node") as world, daemon(world) as served:
-        warm_up(world, served, root)
-        time.sleep(1.0)
-        idle_kib = served.status_kib("VmRSS")
-        started = time.monotonic()
-        sample = load(env, world.node_name, pods, nads)
-        cached = wait_for_caches(served, pods + 1, nads + len(world.extra))
-        load_seconds = time.monotonic() - started
+def restarted(world: Node, root: Path, pods: int, nads: int) -> dict[str, Any]:
+    """A daemon started on a node that has the objects already: its caches fill from one list each
+    (the whole list parsed at once), not one watch event per object."""
+    with daemon(world) as served:
+        wait_for_caches(served, pods + 1, nads + len(world.extra))
         warm_up(world, served, root)
         time.sleep(2.0)
-        rss_kib, peak_kib = served.status_kib("VmRSS"), served.status_kib("VmHWM")
+        return {
+            "bench": f"daemon memory with {pods} pods and {nads} NADs cached, started after they were made",
+            "rss_mib": round(served.status_kib("VmRSS") / 1024, 1),
+            "peak_rss_mib": round(served.status_kib("VmHWM") / 1024, 1),
+        }
+
+
+def run(pods: int, nads: int, root: Path) -> dict[str, Any]:
+    with running(root / "testenv") as env, node(env, root / "node") as world:
+        with daemon(world) as served:
+            warm_up(world, served, root)
+            time.sleep(1.0)
+            idle_kib = served.status_kib("VmRSS")
+            started = time.monotonic()
+            sample = load(env, world.node_name, pods, nads)
+            cached = wait_for_caches(served, pods + 1, nads + len(world.extra))
+            load_seconds = time.monotonic() - started
+            warm_up(world, served, root)
+            time.sleep(2.0)
+            rss_kib, peak_kib = served.status_kib("VmRSS"), served.status_kib("VmHWM")
+            anon_kib, file_kib = served.status_kib("RssAnon"), served.status_kib("RssFile")
+        after_restart = restarted(world, root, pods, nads)
+        caches = cache_mib(env, world.node_name)
     line = {
         "bench": f"daemon memory with {pods} pods and {nads} NADs cached",
         "cached_pods": int(cached["pods"]),
@@ -362,13 +419,16 @@ def run(pods: int, nads: int, root: Path) -> dict[str, Any]:
         "pod_json_bytes": len(sample),
         "rss_idle_mib": round(idle_kib / 1024, 1),
         "rss_mib": round(rss_kib / 1024, 1),
+        "rss_anon_mib": round(anon_kib / 1024, 1),
+        "rss_file_mib": round(file_kib / 1024, 1),
         "peak_rss_mib": round(peak_kib / 1024, 1),
         "kib_per_cached_object": round((rss_kib - idle_kib) / (pods + nads), 1),
         "load_seconds": round(load_seconds, 1),
         "goal_rss_mib": GOAL_MIB,
     }
     emit(line)
-    where_it_goes(sample)
+    emit(after_restart)
+    where_it_goes(sample, caches)
     return line
 
 

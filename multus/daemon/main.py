@@ -16,17 +16,14 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
-
-from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from multus import version
 from multus.attachment_cache import AttachmentCache
 from multus.cni.errors import CNIError
 from multus.config import MultusConfig, parse_config
-from multus.daemon.dynamic import DynamicNetworks
 from multus.daemon.metrics import DaemonMetrics
 from multus.daemon.nodeconfig import NodeConfigSettings, NodeConfigWriter
 from multus.daemon.server import CNIServer, ServerSettings, UnsafeSocketDir, secure_socket_dir
@@ -35,6 +32,9 @@ from multus.daemon.status import NodeStatus
 from multus.kube.apiview import ApiSettings, ApiView
 from multus.kube.cacheview import CacheView
 from multus.logs import fields, get_logger
+
+if TYPE_CHECKING:
+    from multus.daemon.dynamic import DynamicNetworks
 
 log = get_logger("daemon")
 
@@ -96,9 +96,13 @@ class Daemon:
             cache_sizes=lambda: {"pods": len(self.view.pods), "networks": len(self.view.networks)},
             in_flight=lambda: self.server.in_flight,
         )
-        self._metrics_runner: web.AppRunner | None = None
+        for cache in (self.view.pods, self.view.networks):
+            self.metrics.count_cached(cache.kind, cache.__len__)
+        self._stop_metrics: Callable[[], None] | None = None
         self.dynamic: DynamicNetworks | None = None
         if config.dynamic_networks:
+            from multus.daemon.dynamic import DynamicNetworks  # noqa: PLC0415  only when turned on
+
             self.dynamic = DynamicNetworks(
                 self._node_multus_config, self.view, self.server.admitted, self.server.parts_for
             )
@@ -107,7 +111,8 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> None:
         self.view.start()
         await self.server.start()
-        await self._start_metrics()
+        if self.config.metrics_port:
+            self._stop_metrics = self.metrics.serve(self.config.metrics_address, self.config.metrics_port)
         tasks = [
             asyncio.create_task(self._watch_credentials()),
             asyncio.create_task(self._freeze_when_synced()),
@@ -120,8 +125,8 @@ class Daemon:
         await self.server.drain()
         if self.dynamic is not None:
             await self.dynamic.idle()
-        if self._metrics_runner is not None:
-            await self._metrics_runner.cleanup()
+        if self._stop_metrics is not None:
+            await asyncio.to_thread(self._stop_metrics)
         await self.view.close()
         log.info("stopped", extra=fields(node=self.config.node_name))
 
@@ -148,22 +153,6 @@ class Daemon:
 
     def _status_document(self) -> dict[str, Any]:
         return self.status.document()
-
-    async def _start_metrics(self) -> None:
-        if not self.config.metrics_port:
-            return
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        self._metrics_runner = web.AppRunner(app, access_log=None)
-        await self._metrics_runner.setup()
-        await web.TCPSite(self._metrics_runner, self.config.metrics_address, self.config.metrics_port).start()
-
-    async def _metrics(self, _: web.Request) -> web.Response:
-        for cache in (self.view.pods, self.view.networks):
-            self.metrics.cache_objects.labels(cache.kind).set(len(cache))
-        return web.Response(
-            body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
 
     async def _freeze_when_synced(self) -> None:
         """Once the caches hold the cluster, what is alive stays alive for long: frozen, the collector no

@@ -1,5 +1,5 @@
-"""WatchCache against the real API server: its retry pauses grow while the server cannot be reached,
-and start over once a watch has run in good order."""
+"""WatchCache against the real API server: it lists in pages, and its retry pauses grow while the
+server cannot be reached and start over once a watch has run in good order."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ def test_retry_pauses_grow_to_the_bound_and_start_over_after_a_good_watch(
             "configmaps",
             lambda: current[0],
             f"/api/v1/namespaces/{namespace}/configmaps",
+            lambda obj: obj,  # kept whole
             lambda obj: obj,
             backoff=backoff,
             sleep=sleep,
@@ -70,3 +71,31 @@ def test_retry_pauses_grow_to_the_bound_and_start_over_after_a_good_watch(
 
     # Had the good watch not reset them, the second outage would start at the bound (3.0).
     assert asyncio.run(scenario()) == first_outage + second_outage
+
+
+def test_a_list_in_pages_fills_the_cache_whole(apiserver: TestEnv, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    made = {f"map-{index}" for index in range(7)}
+
+    async def scenario() -> set[str]:
+        client = RestClient(load_credentials(apiserver.kubeconfig), timeout=5)
+        for name in made:
+            await client.request("POST", path, body={"metadata": {"name": name}, "data": {"k": name}})
+        cache = WatchCache(
+            "configmaps",
+            lambda: client,
+            path,
+            lambda obj: (obj.get("data") or {}).get("k", ""),  # kept: one string
+            lambda kept: {"data": {"k": kept}},
+            page=3,
+        )
+        cache.start()
+        try:
+            await asyncio.wait_for(cache.synced.wait(), 30)
+            return {name for name in made if cache.get(namespace, name) == {"data": {"k": name}}}
+        finally:
+            cache.stop()
+            await client.close()
+
+    # Seven objects (and the namespace's own) in pages of three: each page was kept, as it was kept.
+    assert asyncio.run(scenario()) == made
