@@ -12,6 +12,7 @@ run). Usage: python -m benchmarks.plots
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,10 +66,14 @@ def scale(samples: dict[str, Any], target: Path) -> None:
     figure, (adds, relists, rss) = plt.subplots(1, 3, figsize=(16, 4))
     ecdf(adds, samples["add_seconds"], "steady-state ADD")
     adds.set_title(f"{nodes} nodes: pod ADD through the native shim")
-    relists.hist(samples["relist_seconds"], bins=max(1, int(max(samples["relist_seconds"], default=1)) + 1))
-    relists.set_title("cache relists after an API server restart")
-    relists.set_xlabel("seconds after the API server answered again")
+    down = samples["apiserver_down_s"]
+    after_stop = [down + seconds for seconds in samples["relist_seconds"]]
+    relists.hist(after_stop, bins=range(math.floor(min(after_stop)), math.ceil(max(after_stop)) + 1))
+    relists.axvline(down, color="black", linestyle="--", label="API server answers /readyz again")
+    relists.set_title("cache relists after an API server restart, per second")
+    relists.set_xlabel("seconds after the API server was stopped")
     relists.set_ylabel("relists (2 per daemon)")
+    relists.legend(loc="upper left")
     rss.hist(samples["rss_mib"], bins=20)
     rss.set_title(f"RSS of each of the {nodes} daemons")
     rss.set_xlabel("MiB")
