@@ -42,7 +42,7 @@ def ecdf(axes: Axes, seconds: Sequence[float], label: str, **style: Any) -> None
 def daemon(samples: dict[str, dict[str, list[float]]], target: Path) -> None:
     figure, panes = plt.subplots(1, len(samples), figsize=(6 * len(samples), 4), squeeze=False)
     for axes, (command, ways) in zip(panes[0], samples.items(), strict=True):
-        for way, seconds in ways.items():
+        for way, seconds in sorted(ways.items(), key=lambda item: item[0] != "direct"):  # the floor first
             if way == "direct":
                 ecdf(axes, seconds, "delegates run directly (the floor)", color="black", linestyle="--")
             else:
