@@ -507,6 +507,7 @@ def run(nodes: int, pods_per_node: int, nads: int, root: Path) -> dict[str, Any]
         {
             "add_seconds": latencies,
             "relist_seconds": relists,
+            "apiserver_gone_s": recovery["apiserver_stopping_s"],
             "apiserver_down_s": recovery["apiserver_stopping_s"] + recovery["apiserver_starting_s"],
             "rss_mib": rss,
             "goals": line,

@@ -69,10 +69,12 @@ def scale(samples: dict[str, Any], target: Path) -> None:
     down = samples["apiserver_down_s"]
     after_stop = [down + seconds for seconds in samples["relist_seconds"]]
     relists.hist(after_stop, bins=range(math.floor(min(after_stop)), math.ceil(max(after_stop)) + 1))
+    relists.axvline(samples["apiserver_gone_s"], color="red", linestyle=":", label="old API server gone")
     relists.axvline(down, color="black", linestyle="--", label="API server answers /readyz again")
     relists.set_title("cache relists after an API server restart, per second")
     relists.set_xlabel("seconds after the API server was stopped")
     relists.set_ylabel("relists (2 per daemon)")
+    relists.set_ylim(top=relists.get_ylim()[1] * 1.3)  # room for the legend above the bars
     relists.legend(loc="upper left")
     rss.hist(samples["rss_mib"], bins=20)
     rss.set_title(f"RSS of each of the {nodes} daemons")
