@@ -17,7 +17,7 @@ help:
 	@echo "make demo          run the standalone demo (root, no cluster needed)"
 	@echo "make test          install everything, lint, run every test"
 	@echo "make bench         benchmarks, printed as JSON lines"
-	@echo "make bench-scale   100 daemons on one API server (about 10 minutes, 8 GiB)"
+	@echo "make bench-scale   100 daemons on one API server (about 5 minutes, 7 GiB of RAM)"
 	@echo "make lint          ruff + mypy --strict"
 	@echo "make testenv       start etcd + kube-apiserver on loopback, print a kubeconfig path"
 	@echo "make testenv-down  stop them and remove their state"
