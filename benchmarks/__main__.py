@@ -3,7 +3,11 @@
 Each module prints its figures as JSON lines and one `summary:` line; they are passed through as they
 come. At the end, one line per goal says whether this run met it. A module that fails (a failed ADD, an
 error in the burst, something left behind) makes the whole run fail; a missed goal does not: it is a
-figure to report, not a broken build.
+figure to report, not a broken build. Last, benchmarks/plots.py draws the samples the modules left in
+benchmarks/out/ as PNGs there.
+
+`make bench-scale` (benchmarks.bench_scale: 100 daemons on one API server) is not in the list: it takes
+minutes and gigabytes of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import subprocess
 import sys
 import time
 from typing import Any
+
+from benchmarks import plots
+from benchmarks.support import OUT
 
 MODULES = (
     "benchmarks.bench_cni",  # multus.cni's delegate execution vs direct exec
@@ -26,13 +33,16 @@ MODULES = (
     "benchmarks.bench_kubelet",  # time to Running on a real kubelet: 10 pods with multus vs 10 plain
     "benchmarks.bench_faults",  # 500 ADD/DEL cycles with one injected fault each: what leaked
 )
+# The modules that also write their raw samples, for the plots: the file each writes them to.
+SAMPLES = {"benchmarks.bench_daemon": "daemon.json", "benchmarks.bench_burst": "burst.json"}
 
 
 def run_module(module: str, figures: list[dict[str, Any]]) -> int:
     print(f"# {module}", flush=True)
     started = time.monotonic()
+    samples = ["--samples", str(OUT / SAMPLES[module])] if module in SAMPLES else []
     with subprocess.Popen(
-        [sys.executable, "-m", module], stdout=subprocess.PIPE, text=True, bufsize=1
+        [sys.executable, "-m", module, *samples], stdout=subprocess.PIPE, text=True, bufsize=1
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:
@@ -65,6 +75,25 @@ def goals(figures: list[dict[str, Any]]) -> list[str]:
                 f"{'met' if met else 'MISSED'}: {figure['bench']}: {figure['rss_mib']} MiB"
                 f" (goal < {figure['goal_rss_mib']:g} MiB)"
             )
+        if "goal_reads_per_add" in figure:
+            met = figure["reads_per_add"] <= figure["goal_reads_per_add"]
+            lines.append(
+                f"{'met' if met else 'MISSED'}: {figure['bench']}: {figure['reads_per_add']} reads per ADD"
+                f" (goal {figure['goal_reads_per_add']})"
+            )
+        if "goal_status_writes_per_add" in figure:
+            met = figure["status_writes_per_add"] <= figure["goal_status_writes_per_add"]
+            lines.append(
+                f"{'met' if met else 'MISSED'}: {figure['bench']}: {figure['status_writes_per_add']} pod"
+                f" writes per ADD (goal {figure['goal_status_writes_per_add']}; the Events come on top)"
+            )
+        if "goal_ready_seconds" in figure and figure.get("ready_after_up_max_s") is not None:
+            met = figure["ready_after_up_max_s"] < figure["goal_ready_seconds"]
+            lines.append(
+                f"{'met' if met else 'MISSED'}: {figure['bench']}: every daemon relisted"
+                f" {figure['ready_after_up_max_s']} s after the API server's restart"
+                f" (goal < {figure['goal_ready_seconds']:g} s)"
+            )
         if "goal_errors" in figure:
             met = figure["errors"] == figure["goal_errors"]
             lines.append(
@@ -78,6 +107,7 @@ def main() -> None:
     failed = [module for module in MODULES if run_module(module, figures) != 0]
     for line in goals(figures):
         print(f"goal {line}", flush=True)
+    plots.main()
     if failed:
         print(f"failed: {', '.join(failed)}", flush=True)
         sys.exit(1)

@@ -8,13 +8,14 @@ Then the 50 DELs go the same way, and nothing may be left behind.
 Prints the ADD and DEL latency (median, p99), the wall time of the whole burst and the error count
 (which must be 0: the benchmark fails otherwise). Uses the native shim when it is built (what the
 DaemonSet installs), the Python one otherwise. Needs root.
-Usage: python -m benchmarks.bench_burst [--pods N]
+Usage: python -m benchmarks.bench_burst [--pods N] [--samples FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -73,12 +74,13 @@ def wait_for_cache(served: Daemon, pods: int, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def run(pods: int, root: Path) -> list[dict[str, Any]]:
+def run(pods: int, root: Path, samples_file: Path | None = None) -> list[dict[str, Any]]:
     measured, missing = shims(root / "bin")
     if missing and require_native():
         raise SystemExit(missing)
     shim = measured[0]
     lines = []
+    raw: dict[str, Any] = {"pods": pods}  # every latency in seconds, by command, for benchmarks/plots.py
     with (
         running(root / "testenv") as env,
         node(env, root / "node") as world,
@@ -88,6 +90,7 @@ def run(pods: int, root: Path) -> list[dict[str, Any]]:
         wait_for_cache(served, pods)
         for command in ("ADD", "DEL"):
             latencies, errors, wall = asyncio.run(burst(shim, served, boxes, command))
+            raw[command] = latencies
             line = {
                 "bench": f"{pods} pods {command} at once: {shim.name} shim -> daemon, eth0 + 2 networks each",
                 "pods": pods,
@@ -106,17 +109,21 @@ def run(pods: int, root: Path) -> list[dict[str, Any]]:
         left = world.leftovers(boxes)
         if left:
             raise SystemExit(f"left behind after DEL: {left[:10]}")
+    if samples_file is not None:
+        samples_file.parent.mkdir(parents=True, exist_ok=True)
+        samples_file.write_text(json.dumps(raw))
     return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--pods", type=int, default=50)
+    parser.add_argument("--samples", type=Path, help="also write every latency to this JSON file")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root for network namespaces")
     with tempfile.TemporaryDirectory(prefix="multus-bench-") as folder:
-        lines = run(args.pods, Path(folder))
+        lines = run(args.pods, Path(folder), args.samples)
     summary(
         "; ".join(
             f"{line['pods']} concurrent {command}s: median {line['median_ms']} ms, p99 {line['p99_ms']} ms,"

@@ -18,7 +18,7 @@ never deletes a sandbox milliseconds after creating it.
 
 Prints one JSON line per command and shim: median and p95 of each way, the ratio and the overhead
 (shim minus direct) in ms, next to the goal (5 ms at the median with the native shim).
-Needs root. Usage: python -m benchmarks.bench_daemon [--rounds N]
+Needs root. Usage: python -m benchmarks.bench_daemon [--rounds N] [--samples FILE]
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def report(command: str, shim: str, direct: list[float], layer: list[float]) -> 
     return line
 
 
-def run(rounds: int, root: Path) -> list[dict[str, Any]]:
+def run(rounds: int, root: Path, samples_file: Path | None = None) -> list[dict[str, Any]]:
     measured, missing = shims(root / "bin")
     if missing:
         if require_native():
@@ -162,17 +162,24 @@ def run(rounds: int, root: Path) -> list[dict[str, Any]]:
         for command in ("ADD", "DEL")
     ]
     emit({"bench": "pod ADD/DEL: daemon requests served", "requests": requests})
+    if samples_file is not None:  # every sample in seconds, by command and way, for benchmarks/plots.py
+        by_command: dict[str, dict[str, list[float]]] = {}
+        for (way, command), values in samples.items():
+            by_command.setdefault(command, {})[way] = values
+        samples_file.parent.mkdir(parents=True, exist_ok=True)
+        samples_file.write_text(json.dumps(by_command))
     return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--samples", type=Path, help="also write every sample to this JSON file")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root for network namespaces")
     with tempfile.TemporaryDirectory(prefix="multus-bench-") as folder:
-        lines = run(args.rounds, Path(folder))
+        lines = run(args.rounds, Path(folder), args.samples)
     parts = [
         f"{line['command']} {line['shim']} +{line['overhead_median_ms']} ms ({line['ratio']}x)"
         for line in lines

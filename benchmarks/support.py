@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import time
@@ -28,6 +29,8 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes import config as kube_config
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -40,6 +43,7 @@ NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
 DAEMON = REPO / ".venv" / "bin" / "multus-daemon"
 PYTHON_SHIM_SOURCE = REPO / "multus" / "shim" / "multus_shim.py"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"  # what a node's runtime has; no virtualenv on it
+OUT = REPO / "benchmarks" / "out"  # the samples of the last run and the plots drawn from them
 
 _octet = itertools.count(230)
 
@@ -168,6 +172,13 @@ class Sandbox:
         }
 
 
+def network_namespace(name: str) -> None:
+    """A pod sandbox's network namespace, /var/run/netns/`name`, with its loopback up."""
+    netns.create(name)
+    with IPRoute(netns=name, flags=0) as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+
+
 class Node:
     """A node's worth of CNI state in `root`, pods in namespace `namespace` of `env`'s API server."""
 
@@ -236,10 +247,8 @@ class Node:
             },
         )
         netns_name = f"bench-{uuid.uuid4().hex[:10]}"
-        netns.create(netns_name)
+        network_namespace(netns_name)
         self.netns_names.append(netns_name)
-        with IPRoute(netns=netns_name, flags=0) as ipr:
-            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         return Sandbox(self.namespace, name, str(created.metadata.uid), netns_name)
 
     def leftovers(self, sandboxes: Sequence[Sandbox]) -> list[str]:
@@ -396,3 +405,16 @@ def daemon(world: Node, **settings: Any) -> Iterator[Daemon]:
         yield served
     finally:
         served.stop()
+
+
+# the API server's side --------------------------------------------------------------------------------
+
+
+def apiserver_samples(env: TestEnv) -> list[Sample]:
+    """Every sample of the API server's own /metrics, read with the admin certificate."""
+    pki = env.root / "pki"
+    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+    with urllib.request.urlopen(f"{env.server}/metrics", context=context, timeout=30) as reply:  # noqa: S310
+        text = reply.read().decode()
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]

@@ -123,6 +123,7 @@ class TestEnv:
     api_port: int = 0
     etcd_port: int = 0
     pids: dict[str, int] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)  # how each process was started
 
     @property
     def kubeconfig(self) -> Path:
@@ -226,6 +227,7 @@ class TestEnv:
         )
         log.close()
         self.pids[name] = proc.pid
+        self.commands[name] = argv
         self._state.write_text(json.dumps({"pids": self.pids, "api_port": self.api_port}))
 
     def _write_kubeconfig(self, pki: Path) -> None:
@@ -271,6 +273,16 @@ class TestEnv:
                 last = str(error)
             time.sleep(0.25)
         raise TestEnvError(f"kube-apiserver not ready after {timeout:.0f}s: {last}")
+
+    def stop_apiserver(self) -> None:
+        """Stop the API server alone; etcd and its data stay, for `start_apiserver`."""
+        _terminate(self.pids.pop("kube-apiserver"))
+
+    def start_apiserver(self, timeout: float = 120.0) -> None:
+        """Start the API server again as it was (same port, same etcd), as after an upgrade or a crash of
+        the control plane; returns once it answers /readyz."""
+        self._spawn("kube-apiserver", self.commands["kube-apiserver"])
+        self._wait_ready(self.root / "pki", timeout)
 
     def kubectl(self, *args: str) -> str:
         done = subprocess.run(
