@@ -39,6 +39,8 @@ def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) ->
     operator.posting.reporting_component = COMPONENT
     operator.posting.reporting_instance = socket.gethostname()
     operator.admission.server = server
+    # kopf's default (60 s) would leave NADs unhandled for up to a minute after the active replica dies.
+    operator.peering.lifetime = settings.peering_lifetime
     # kopf must not manage webhook configurations: controller.webhook_configuration does.
     operator.admission.managed = None
     return operator
