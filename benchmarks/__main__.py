@@ -32,6 +32,7 @@ MODULES = (
     "benchmarks.bench_memory",  # daemon RSS with 1,000 pods and 200 NADs cached
     "benchmarks.bench_kubelet",  # time to Running on a real kubelet: 10 pods with multus vs 10 plain
     "benchmarks.bench_faults",  # 500 ADD/DEL cycles with one injected fault each: what leaked
+    "benchmarks.bench_failover",  # the controller's active replica SIGKILLed: time until the other takes over
 )
 # The modules that also write their raw samples, for the plots: the file each writes them to.
 SAMPLES = {"benchmarks.bench_daemon": "daemon.json", "benchmarks.bench_burst": "burst.json"}

@@ -17,20 +17,23 @@ under `status.<handler id>` for every handler), and Events through `kopf.event`.
 Both pod events and NAD handlers refresh a NAD's usage through one `UsageWriter` (see there why).
 Besides kopf's own client, the controller calls the API through one `ApiView` (`multus.kube`): kopf
 logs in with its credentials, usage is written and NADs are read through it.
-No handler needs a finalizer except `deletion_protection`, so with protection off kopf holds none
-(and releases the ones it held), and NADs stay deletable when the controller is gone.
+No handler needs a finalizer except `deletion_protection`, and that one only on NADs in use, so with
+protection off kopf holds none (and releases the ones it held), and unused NADs stay deletable when
+the controller is gone.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import kopf
 
 from controller.login import connection_info
 from controller.pod_admission import networks_changed, review_pod_under_failure_policy
+from controller.protection import protection_needed
 from controller.reconcile import StatusPlan, plan_status
 from controller.settings import PodValidation, Settings
 from controller.usage import NetworkKey, PodReference, networks_in_use, networks_to_refresh
@@ -45,6 +48,7 @@ POD = ("", "v1", "pods")
 # The HTTP code kopf puts in a refusal: the object is well-formed but its content is not acceptable.
 UNPROCESSABLE = 422
 USAGE_INDEX = "pods_by_network"
+DELETION_HANDLER_ID = "deletion_protection"
 # What a pod was attached to at its previous event, kept in kopf's per-object memo.
 ATTACHED_MEMO = "attached_networks"
 
@@ -105,8 +109,8 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: 
         await apply_plan(body, patch, kwargs)
 
     if settings.deletion_protection:
-
-        @kopf.on.delete(*NAD, id="deletion_protection", registry=registry)
+        # kopf holds its finalizer only on NADs this filter matches (see controller.protection).
+        @kopf.on.delete(*NAD, id=DELETION_HANDLER_ID, when=_in_use, registry=registry)
         async def deletion_protection(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
             plan = await apply_plan(body, patch, kwargs)
             if plan.blocked_deletion is not None:
@@ -116,6 +120,7 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: 
     def validate_nad(body: kopf.Body, **kwargs: Any) -> None:
         problems = admission_problems(body, kwargs.get("old"))
         if problems:
+            _log_refusal("NAD", body, problems)
             raise kopf.AdmissionError("; ".join(problems), code=UNPROCESSABLE)
 
     if settings.pod_validation is not PodValidation.OFF:
@@ -129,7 +134,18 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: 
             )
             warnings.extend(verdict.warnings)
             if not verdict.allowed:
+                _log_refusal("pod", body, verdict.problems)
                 raise kopf.AdmissionError("; ".join(verdict.problems), code=UNPROCESSABLE)
+
+
+def _log_refusal(kind: str, body: kopf.Body, problems: Sequence[str]) -> None:
+    # A refusal is the webhook working: a warning for the user's mistake (controller.log_levels).
+    name = body.metadata.name or f"{body.metadata.get('generateName', '')}<generated>"
+    logger.warning("refused %s %s/%s: %s", kind, body.metadata.namespace, name, "; ".join(problems))
+
+
+def _in_use(status: kopf.Status, **_: Any) -> bool:
+    return protection_needed(status)
 
 
 def _now() -> str:

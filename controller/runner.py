@@ -16,10 +16,11 @@ from pathlib import Path
 
 import kopf
 
-from controller.handlers import register_handlers
+from controller import log_levels
+from controller.handlers import DELETION_HANDLER_ID, register_handlers
 from controller.protection import FINALIZER
 from controller.settings import Settings
-from controller.webhook_configuration import publish, webhook_configuration
+from controller.webhook_configuration import NAD_WEBHOOK_ID, POD_WEBHOOK_ID, publish, webhook_configuration
 from controller.webhooks import Publisher, serving_certificate, webhook_server
 from multus.kube.apiview import ApiSettings, ApiView
 
@@ -38,6 +39,8 @@ def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) ->
     operator.posting.reporting_component = COMPONENT
     operator.posting.reporting_instance = socket.gethostname()
     operator.admission.server = server
+    # kopf's default (60 s) would leave NADs unhandled for up to a minute after the active replica dies.
+    operator.peering.lifetime = settings.peering_lifetime
     # kopf must not manage webhook configurations: controller.webhook_configuration does.
     operator.admission.managed = None
     return operator
@@ -50,6 +53,7 @@ def run(settings: Settings) -> None:
         # kopf logs a line per handler run and aiohttp one per webhook call: every pod event logs one.
         for chatty in ("kopf.objects", "aiohttp.access"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
+    log_levels.install(webhooks=(NAD_WEBHOOK_ID, POD_WEBHOOK_ID), waiting=(DELETION_HANDLER_ID,))
     # The controller's one API client besides kopf's (InvalidConfig when the credentials cannot load).
     api = ApiView(ApiSettings(kubeconfig=settings.kubeconfig))
     registry = kopf.OperatorRegistry()

@@ -67,6 +67,8 @@ class Settings:
     standalone: bool = False
     peering: str = "multus-controller"
     priority: int | None = None
+    # How long a replica that stopped answering (killed, partitioned) keeps the others paused.
+    peering_lifetime: int = 15
     kubeconfig: Path | None = None  # from KUBECONFIG; None means the pod's service account
     verbose: bool = False
 
@@ -85,6 +87,8 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] = os.environ)
     service = None if args.webhook_url is not None else _parse_service(args.webhook_service)
     if args.deletion_retry_interval <= 0:
         raise SettingsError("--deletion-retry-interval must be a positive number of seconds")
+    if args.peering_lifetime < 2:
+        raise SettingsError("--peering-lifetime must be at least 2 seconds")
     if args.listed_pods < 0:
         raise SettingsError("--listed-pods must not be negative")
     if not is_dns1123_label(args.multus_namespace):
@@ -116,6 +120,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str] = os.environ)
         standalone=args.standalone,
         peering=args.peering,
         priority=args.priority,
+        peering_lifetime=args.peering_lifetime,
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         verbose=args.verbose,
     )
@@ -201,6 +206,13 @@ def _parser() -> argparse.ArgumentParser:
     operator.add_argument("--peering", default=defaults.peering, help="ClusterKopfPeering name")
     operator.add_argument(
         "--priority", type=int, help="peering priority; default random, so one replica is active"
+    )
+    operator.add_argument(
+        "--peering-lifetime",
+        type=int,
+        default=defaults.peering_lifetime,
+        help="seconds after its last keep-alive that a vanished active replica is taken over; each replica "
+        "renews its own every 5-10 s below this; default %(default)s",
     )
     operator.add_argument("-v", "--verbose", action="store_true", help="log kopf's details")
     return parser

@@ -6,6 +6,7 @@
         - type: Valid                # True / False, reason ConfigValid, ConfigOnNode or InvalidConfig
         - type: DeletionBlocked      # only while a deletion waits for pods (reason InUse)
       pluginTypes: [bridge, tuning]
+      plugins: bridge,tuning         # the same joined, for kubectl's PLUGINS column
       cniVersion: 1.0.0              # the version the nodes will run the config at
       podCount: 2
       pods: [ns/a, ns/b]             # the first few users by name
@@ -35,7 +36,7 @@ REASON_INVALID_CONFIG = "InvalidConfig"
 REASON_IN_USE = "InUse"
 
 # The status fields the NAD handlers own; a field they no longer want is removed with a null.
-CONFIG_FIELDS = ("observedGeneration", "conditions", "pluginTypes", "cniVersion")
+CONFIG_FIELDS = ("observedGeneration", "conditions", "pluginTypes", "plugins", "cniVersion")
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ def desired_status(
     status: dict[str, Any] = {
         "conditions": [_render(condition, generation, current, now) for condition in conditions],
         "pluginTypes": list(verdict.plugin_types),
+        # A printer column shows an array as JSON; people read `macvlan,tuning`.
+        "plugins": ",".join(verdict.plugin_types),
     }
     if generation is not None:
         status["observedGeneration"] = generation

@@ -5,7 +5,10 @@ per-webhook failure policy), replacing the `webhooks` list each time its webhook
 so the CA bundle follows the certificate in use. `deploy/controller/webhook.yaml` holds the same object
 for the default settings; a test keeps the two equal.
 
-- NADs: CREATE and UPDATE, failure policy Fail: a NAD the controller could not check might break pods.
+- NADs: CREATE and UPDATE, failure policy Ignore: with no replica answering, NADs are stored unchecked
+  rather than every network change in the cluster failing. Nothing unsafe gets through: the node
+  checks a NAD's config again at each ADD and fails that pod's sandbox naming the problem, and the
+  controller's resume handler sets `Valid=False` (and an InvalidConfig Event) once a replica is back.
 - Pods (unless `--pod-validation off`): CREATE and UPDATE (a change of the networks annotations: running
   pods follow it) in the namespaces the label selects, failure policy per
   `--pod-failure-policy`.
@@ -47,7 +50,7 @@ def webhook_configuration(settings: Settings, ca_bundle: bytes | None) -> dict[s
                 "operations": ["CREATE", "UPDATE"],
                 "scope": "Namespaced",
             },
-            fail_open=False,
+            fail_open=True,
         )
     ]
     if settings.pod_validation is not PodValidation.OFF:

@@ -34,6 +34,7 @@ NAD_API = ("k8s.cni.cncf.io", "v1")
 NAD_PLURAL = "network-attachment-definitions"
 NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
+PEERING = "multus-controller"  # deploy/controller/peering.yaml
 
 T = TypeVar("T")
 
@@ -103,6 +104,11 @@ class ControllerProcess:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a lost node: no chance to leave the peering object."""
+        self.process.kill()
+        self.process.wait()
 
 
 def published_url(api: client.ApiClient, name: str = WEBHOOK_CONFIGURATION) -> str | None:
@@ -262,3 +268,56 @@ def nad_events(api: client.ApiClient, namespace: str, name: str) -> list[client.
         field_selector=f"involvedObject.kind=NetworkAttachmentDefinition,involvedObject.name={name}",
     )
     return list(events.items)
+
+
+def peers(api: client.ApiClient, peering: str = PEERING) -> dict[str, Any]:
+    """The keep-alive entries in the ClusterKopfPeering `peering`, by operator identity."""
+    obj = client.CustomObjectsApi(api).get_cluster_custom_object(
+        "kopf.dev", "v1", "clusterkopfpeerings", peering
+    )
+    return dict(obj.get("status") or {})
+
+
+def install_peering(env: TestEnv) -> None:
+    """The ClusterKopfPeering CRD and object of deploy/controller, installed as deploy/README.md says."""
+    env.kubectl("apply", "-f", str(DEPLOY / "peering-crd.yaml"))
+    env.kubectl("wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev", "--timeout=60s")
+    env.kubectl("apply", "-f", str(DEPLOY / "peering.yaml"))
+
+
+def failover_seconds(
+    env: TestEnv, api: client.ApiClient, kubeconfig: Path, logs: Path, *, namespace: str, name: str
+) -> float:
+    """Two peered replicas; SIGKILL the active one, then change a NAD: seconds from the kill until the
+    other replica has written that change's status. The paused replica answers webhooks meanwhile."""
+    high = running_controller(
+        env, api, kubeconfig, logs / f"{name}-high.log", "--priority=200", standalone=False
+    )
+    low = running_controller(
+        env, api, kubeconfig, logs / f"{name}-low.log", "--priority=100", standalone=False
+    )
+    with high as active, low as paused:
+        wait_for(
+            lambda: sorted(entry["priority"] for entry in peers(api).values()) == [100, 200], "two peers"
+        )
+        create_nad(api, namespace, name, '{"cniVersion": "1.0.0", "type": "bridge"}')
+        wait_for(lambda: condition(read_nad(api, namespace, name), "Valid"), "status from the active replica")
+        # The paused replica published last, so it is the one the API server calls.
+        assert published_url(api) == f"{paused.webhook_url}/validate-nad"
+        active.kill()
+        killed = time.monotonic()
+        client.CustomObjectsApi(api).patch_namespaced_custom_object(
+            *NAD_API,
+            namespace,
+            NAD_PLURAL,
+            name,
+            {"spec": {"config": '{"cniVersion": "1.0.0", "type": "macvlan"}'}},
+        )
+        wait_for(
+            lambda: (
+                ((read_nad(api, namespace, name) or {}).get("status") or {}).get("observedGeneration") == 2
+            ),
+            "status from the other replica",
+            timeout=120,
+        )
+        return time.monotonic() - killed

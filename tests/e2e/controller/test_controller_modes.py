@@ -76,8 +76,11 @@ def test_without_deletion_protection_a_used_nad_goes_at_once(
     log = tmp_path / "log"
     with running_controller(apiserver, api_client, controller_kubeconfig, log):
         create_nad(api_client, namespace, "loose", '{"cniVersion": "1.0.0", "type": "bridge"}')
-        wait_for(lambda: (read_nad(api_client, namespace, "loose") or {}).get("status"), "a status")
-        assert read_nad(api_client, namespace, "loose")["metadata"]["finalizers"]  # type: ignore[index]
+        create_attached_pod(api_client, namespace, "user", f"{namespace}/loose")
+        wait_for(
+            lambda: (read_nad(api_client, namespace, "loose") or {}).get("metadata", {}).get("finalizers"),
+            "the finalizer on a NAD in use",
+        )
 
     # Restarted without protection, the controller takes back the finalizer it had added.
     with running_controller(apiserver, api_client, controller_kubeconfig, log, "--no-deletion-protection"):
@@ -87,11 +90,7 @@ def test_without_deletion_protection_a_used_nad_goes_at_once(
             ),
             "the finalizer to be removed",
         )
-        create_attached_pod(api_client, namespace, "user", f"{namespace}/loose")
-        wait_for(
-            lambda: (read_nad(api_client, namespace, "loose") or {}).get("status", {}).get("podCount"),
-            "usage",
-        )
+        assert (read_nad(api_client, namespace, "loose") or {})["status"]["podCount"] == 1
 
         client.CustomObjectsApi(api_client).delete_namespaced_custom_object(
             *NAD_API, namespace, NAD_PLURAL, "loose"
@@ -139,6 +138,6 @@ def test_fail_closed_pod_webhook_is_published_with_failure_policy_fail(
         )
         policies = {webhook.name: webhook.failure_policy for webhook in configuration.webhooks or []}
         assert policies == {
-            "network-attachment-definitions.validation.multus-py.io": "Fail",
+            "network-attachment-definitions.validation.multus-py.io": "Ignore",
             "pods.validation.multus-py.io": "Fail",
         }

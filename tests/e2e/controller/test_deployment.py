@@ -6,36 +6,32 @@ import json
 import subprocess
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client
 
-from tests.e2e.controller.support import DEPLOY, condition, create_nad, read_nad, running_controller, wait_for
+from controller.settings import Settings
+from tests.e2e.controller.support import (
+    DEPLOY,
+    PEERING,
+    condition,
+    create_nad,
+    failover_seconds,
+    install_peering,
+    peers,
+    read_nad,
+    running_controller,
+    wait_for,
+)
 from tests.testenv import KUBE_BIN, TestEnv
 
 pytestmark = pytest.mark.e2e
 
-PEERING = "multus-controller"
-
 
 @pytest.fixture(scope="module")
 def peering(apiserver: TestEnv) -> str:
-    """The ClusterKopfPeering CRD and object of deploy/controller, installed as the README says."""
-    apiserver.kubectl("apply", "-f", str(DEPLOY / "peering-crd.yaml"))
-    apiserver.kubectl(
-        "wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev", "--timeout=60s"
-    )
-    apiserver.kubectl("apply", "-f", str(DEPLOY / "peering.yaml"))
+    install_peering(apiserver)
     return PEERING
-
-
-def peers(api: client.ApiClient) -> dict[str, dict[str, Any]]:
-    """The kopf peering status: one entry per running replica, with its priority."""
-    found: Any = client.CustomObjectsApi(api).get_cluster_custom_object(
-        "kopf.dev", "v1", "clusterkopfpeerings", PEERING
-    )
-    return dict(found.get("status") or {})
 
 
 AS_CONTROLLER = "system:serviceaccount:kube-system:multus-controller"
@@ -154,3 +150,20 @@ def test_two_replicas_with_peering_hand_over(
             lambda: condition(read_nad(api_client, namespace, "second"), "Valid"),
             "status from the other replica",
         )
+
+
+@pytest.mark.usefixtures("peering")
+def test_a_killed_active_replica_is_taken_over_within_the_peering_lifetime(
+    apiserver: TestEnv,
+    api_client: client.ApiClient,
+    controller_kubeconfig: Path,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    seconds = failover_seconds(
+        apiserver, api_client, controller_kubeconfig, tmp_path, namespace=namespace, name="failover"
+    )
+
+    # The dead replica's keep-alive expires at most --peering-lifetime (15 s) after it was renewed;
+    # the rest is the survivor resuming its watches on a loaded machine.
+    assert seconds < Settings().peering_lifetime + 15, seconds

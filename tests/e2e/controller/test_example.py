@@ -48,4 +48,4 @@ def test_the_example_behaves_as_its_readme_says(apiserver: TestEnv, api_client: 
         lambda: condition(read_nad(api_client, "demo-validated", "storage"), "Valid"), "the NAD's status"
     )
     row = apiserver.kubectl("get", "net-attach-def", "-n", "demo-validated", "--no-headers").split()
-    assert row[:4] == ["storage", '["macvlan","tuning"]', "True", "0"]
+    assert row[:4] == ["storage", "macvlan,tuning", "True", "0"]

@@ -13,9 +13,11 @@ from kubernetes.client.exceptions import ApiException
 from tests.e2e.controller.support import (
     NAD_API,
     NAD_PLURAL,
+    ControllerProcess,
     create_nad,
     nad_body,
     read_nad,
+    wait_for,
 )
 from tests.testenv import KUBE_BIN, TestEnv
 
@@ -160,3 +162,20 @@ def test_update_to_an_invalid_config_is_refused_and_metadata_updates_pass(
     )
     assert patched["metadata"]["labels"] == {"team": "storage"}
     assert patched["spec"]["config"] == '{"cniVersion": "1.0.0", "type": "bridge"}'
+
+
+def test_a_refusal_is_logged_as_a_warning_naming_the_nad_and_the_field(
+    api_client: client.ApiClient, namespace: str, controller: ControllerProcess
+) -> None:
+    refusal(api_client, namespace, "typo", '{"cniVersion": "1.0.0", "type": "../bin/sh"}')
+
+    lines = wait_for(
+        lambda: [line for line in controller.log_tail(100_000).splitlines() if f"{namespace}/typo" in line],
+        "the refusal in the controller's log",
+    )
+    assert len(lines) == 1, lines
+    assert "[WARNING" in lines[0]
+    assert f"refused NAD {namespace}/typo: " in lines[0]
+    assert "type: '../bin/sh' must be a plain file" in lines[0]
+    # kopf's own "[ERROR] Webhook 'validate-nad' failed permanently" line is gone.
+    assert "failed permanently" not in controller.log_tail(100_000)

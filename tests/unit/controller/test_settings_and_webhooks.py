@@ -93,7 +93,7 @@ def test_webhook_configuration_for_a_url_with_a_ca() -> None:
     nad_hook, pod_hook = configuration["webhooks"]
     assert nad_hook["clientConfig"] == {"url": "https://127.0.0.1:9443/validate-nad", "caBundle": "UEVN"}
     assert pod_hook["clientConfig"]["url"] == "https://127.0.0.1:9443/validate-pod-networks"
-    assert (nad_hook["failurePolicy"], pod_hook["failurePolicy"]) == ("Fail", "Fail")
+    assert (nad_hook["failurePolicy"], pod_hook["failurePolicy"]) == ("Ignore", "Fail")
     assert base64.b64decode(pod_hook["clientConfig"]["caBundle"]) == b"PEM"
 
 

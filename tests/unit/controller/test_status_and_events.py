@@ -63,6 +63,7 @@ def test_desired_status_of_a_valid_config() -> None:
         "observedGeneration": 4,
         "cniVersion": "1.0.0",
         "pluginTypes": ["bridge"],
+        "plugins": "bridge",
         "conditions": [
             {
                 "type": "Valid",
@@ -145,6 +146,7 @@ def test_plan_for_a_new_valid_nad_then_nothing_more() -> None:
     plan = plan_status(fresh, [], listed_pods=10, protection=True, now=T0)
 
     assert plan.patch["pluginTypes"] == ["bridge", "tuning"]
+    assert plan.patch["plugins"] == "bridge,tuning"
     assert plan.notices == ()
     assert plan.blocked_deletion is None
     assert plan_status(applied(fresh, plan.patch), [], listed_pods=10, protection=True, now=T1).patch == {}
