@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +72,33 @@ def test_example(folder: Path, cni_bin: Path) -> None:
             assert code == 0, reply
             assert run.leftovers(pod) == []
             assert run.delete(pod)[0] == 0  # the runtime's second DEL
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
+def test_multusctl_demo_runs_each_example_as_its_readme_says(folder: Path) -> None:
+    command = f"multusctl demo {folder.name}"
+    assert command in (folder / "README.md").read_text(), f"{folder.name}'s README shows `{command}`"
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "multusctl"), "demo", folder.name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    expected = json.loads((folder / "expected.json").read_text())
+    for pod, outcome in expected.items():
+        assert f"== Pod {pod} " in shown.stdout
+        if "error" in outcome:
+            assert f'"code": {outcome["error"]["code"]}' in shown.stdout
+        for entry in outcome.get("status", []):
+            assert f'"interface": "{entry["interface"]}"' in shown.stdout
+    left = [line for line in shown.stdout.splitlines() if "left behind:" in line]
+    assert len(left) == len(expected)
+    assert all(
+        line.endswith(
+            "left behind: nothing (no interface, attachment record, cached result or IP allocation)"
+        )
+        for line in left
+    )
