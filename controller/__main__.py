@@ -13,11 +13,15 @@ from controller.certificates import CertificateError
 from controller.runner import run
 from controller.settings import SettingsError, parse_settings
 from controller.uninstall import main as uninstall
+from multus import version
 from multus.cni.errors import CNIError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments == ["--version"]:
+        print(f"multus-controller {version()}")
+        return 0
     try:
         if arguments[:1] == ["uninstall"]:
             return uninstall(arguments[1:])

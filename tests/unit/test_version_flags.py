@@ -17,7 +17,7 @@ BIN = Path(sys.executable).parent
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 
 
-@pytest.mark.parametrize("name", ["multus", "multusctl", "multus-daemon", "multus-shim"])
+@pytest.mark.parametrize("name", ["multus", "multusctl", "multus-daemon", "multus-shim", "multus-controller"])
 def test_each_console_script_says_its_version(name: str) -> None:
     said = subprocess.run(
         [str(BIN / name), "--version"], capture_output=True, text=True, timeout=30, check=False
