@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from multus.k8s.view import Pod
@@ -38,6 +38,15 @@ class DeviceAllocations:
         cls, socket: Path = DEFAULT_SOCKET, checkpoint: Path = DEFAULT_CHECKPOINT
     ) -> DeviceAllocations:
         return cls(functools.partial(kubelet_devices, socket, checkpoint))
+
+    def excluding(self, taken: Collection[str]) -> DeviceAllocations:
+        """The same pods' devices but `taken` (held by attachments made before)."""
+        lookup = self._lookup
+
+        def rest(pod: Pod) -> dict[str, list[str]]:
+            return {name: [i for i in ids if i not in taken] for name, ids in lookup(pod).items()}
+
+        return DeviceAllocations(rest)
 
     async def take(self, pod: Pod, resource: str) -> str | None:
         """The next free device of `resource` allocated to `pod`; None when none is left."""

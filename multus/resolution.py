@@ -74,7 +74,7 @@ async def resolve_attachments(
             for selection in parse_networks_annotation(
                 pod.annotations.get(NETWORKS_ANNOTATION), pod.namespace
             ):
-                attachments.append(await _selected_network(config, view, pod, selection, devices))
+                attachments.append(await resolve_selection(config, view, pod, selection, devices))
     names = assign_interface_names(
         [InterfaceRequest(a.network, a.selection.interface if a.selection else None) for a in attachments],
         cluster_ifname,
@@ -145,13 +145,15 @@ async def _named_network(config: MultusConfig, view: ClusterView | None, name: s
     )
 
 
-async def _selected_network(
+async def resolve_selection(
     config: MultusConfig,
     view: ClusterView | None,
     pod: Pod,
     selection: NetworkSelection,
     devices: DeviceAllocations | None,
 ) -> PlannedAttachment:
+    """One selection of the pod's annotation: its NAD's config, with a device of the pod's when the NAD
+    names a resource. Its interface name is the caller's to give."""
     check_network_access(pod.namespace, selection.namespace, selection.name, config.namespace_policy)
     attachment = await _nad_attachment(config, view, selection, pod, devices)
     check_capabilities(selection, attachment.config)

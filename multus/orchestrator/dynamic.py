@@ -17,6 +17,7 @@ from multus.attachment_cache import AttachmentRecord, ContainerRecord
 from multus.cni.environment import CNIEnvironment, Command
 from multus.cni.errors import CNIError, InterfaceConflict
 from multus.config import MultusConfig
+from multus.devices import DeviceAllocations
 from multus.k8s.view import Pod
 from multus.logs import fields, get_logger
 from multus.orchestrator import report
@@ -25,7 +26,7 @@ from multus.orchestrator.parts import Parts
 from multus.orchestrator.pods import POD_NAME_ARG, POD_NAMESPACE_ARG, POD_UID_ARG, pod_ref
 from multus.orchestrator.records import attachment_entry, cni_attachment, conflist_of
 from multus.orchestrator.sequence import delete_record
-from multus.resolution import PlannedAttachment, resolve_attachments
+from multus.resolution import PlannedAttachment, resolve_attachments, resolve_selection
 
 log = get_logger("dynamic")
 
@@ -50,7 +51,10 @@ class Changes:
 async def plan_changes(config: MultusConfig, parts: Parts, pod: Pod, record: ContainerRecord) -> Changes:
     """The attachments the pod's annotation asks for that the record lacks, and those it no longer
     asks for. Raises `ChangeRefused`, or the resolution's own error (a missing NAD...)."""
-    wanted = await resolve_attachments(config, parts.view, pod, "eth0", set(), devices=parts.devices())
+    # Matched first with no device taken: a device is for an attachment still to make, and must not be
+    # one an attachment of the record holds.
+    no_devices = DeviceAllocations(lambda _: {})
+    wanted = await resolve_attachments(config, parts.view, pod, "eth0", set(), devices=no_devices)
     default = next((entry for entry in record.attachments if entry.is_default), None)
     if default is not None and wanted[0].network != default.network:
         raise ChangeRefused(
@@ -84,7 +88,19 @@ async def plan_changes(config: MultusConfig, parts: Parts, pod: Pod, record: Con
     for attachment in [a for a in to_add if a in unnamed]:
         attachment.ifname = _free_name(attachment.ifname, taken)
         taken.add(attachment.ifname)
-    return Changes(add=[a for a in selected if a in to_add], remove=unmatched)
+    held = {
+        str(d)
+        for e in record.attachments
+        if (d := e.capability_args.get("deviceID") or e.config.get("deviceID"))
+    }
+    devices = parts.devices().excluding(held)
+    added = []
+    for attachment in (a for a in selected if a in to_add):
+        assert attachment.selection is not None
+        with_device = await resolve_selection(config, parts.view, pod, attachment.selection, devices)
+        with_device.ifname = attachment.ifname
+        added.append(with_device)
+    return Changes(add=added, remove=unmatched)
 
 
 def _take(entries: list[AttachmentRecord], network: str, ifname: str | None) -> AttachmentRecord | None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from multus.cni.environment import CNIEnvironment
 from multus.config import read_stdin
+from multus.devices import DeviceAllocations
 from multus.kube.fileview import FileView
 from multus.netns import Link
 from multus.orchestrator import Parts, RequestScope, run_command
@@ -86,6 +87,8 @@ class Node:
         (root / "cluster" / "all.yaml").write_text("\n---\n".join(json.dumps(doc) for doc in documents))
         self.view = FileView(root / "cluster", root / "state")
         self.namespace = Namespace()
+        # The kubelet's devices for the pods, when a test gives them.
+        self.devices: Callable[[], DeviceAllocations] | None = None
         self.stdin = json.dumps(
             {
                 "cniVersion": "1.0.0",
@@ -116,6 +119,8 @@ class Node:
             scope.config, self.view, cni_path=scope.env.path, results_dir=self.root / "results"
         )
         parts.namespace = self.namespace
+        if self.devices is not None:
+            parts.devices = self.devices
         return parts
 
     def run(self, command: str) -> dict[str, Any] | None:

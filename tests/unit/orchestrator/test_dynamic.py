@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from multus.cni.errors import CNIError, NetworkNotFound
+from multus.devices import DeviceAllocations
+from multus.k8s.constants import RESOURCE_NAME_ANNOTATION
 from multus.orchestrator.dynamic import ChangeRefused, Changes, apply_changes
 from tests.unit.orchestrator.node import CONTAINER, Node, recording
 
@@ -44,6 +47,10 @@ def attached(node: Node) -> list[tuple[str, str]]:
     record = node.parts(scope).records.load(CONTAINER)
     assert record is not None
     return [(entry.network, entry.ifname) for entry in record.attachments]
+
+
+def recorded(calls: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in calls.read_text().splitlines()]
 
 
 def status(node: Node) -> list[tuple[str, str]]:
@@ -118,3 +125,27 @@ def test_the_pods_final_del_removes_what_was_attached_live(node: Node) -> None:
 
     assert node.plugin_calls()[-4:] == [("DEL", "net3"), ("DEL", "net2"), ("DEL", "net1"), ("DEL", "eth0")]
     assert node.files_left() == []
+
+
+def test_a_device_network_attached_live_takes_a_device_no_attachment_holds(tmp_path: Path) -> None:
+    calls = tmp_path / "calls.jsonl"
+    vfs = ("0000:00:01.1", "0000:00:01.2", "0000:00:01.3")
+    names = ("vf-a", "vf-b", "vf-c")
+    node = Node(tmp_path, {name: recording(calls, "net1", "192.168.5.7/24") for name in names}, "vf-a,vf-b")
+    for name in names:
+        node.view.networks["shop", name]["metadata"]["annotations"] = {
+            RESOURCE_NAME_ANNOTATION: "example.com/vf"
+        }
+    node.devices = lambda: DeviceAllocations(lambda pod: {"example.com/vf": list(vfs)})
+    node.run("ADD")
+    change(node, "vf-b")  # frees the first device
+
+    change(node, "vf-b,vf-c")
+
+    adds = [
+        (line["env"]["CNI_IFNAME"], line["stdin"].get("deviceID"))
+        for line in recorded(calls)
+        if line["command"] == "ADD"
+    ]
+    assert adds[2] == ("net2", vfs[1])  # vf-b, from the pod's ADD
+    assert adds[-1] == ("net1", vfs[0])  # vf-c, on vf-a's free name: vf-a's free device, not vf-b's
