@@ -138,14 +138,14 @@ def test_a_device_network_attached_live_takes_a_device_no_attachment_holds(tmp_p
         }
     node.devices = lambda: DeviceAllocations(lambda pod: {"example.com/vf": list(vfs)})
     node.run("ADD")
-    change(node, "vf-b")  # frees the first device
+    change(node, "vf-a")  # frees the second device
 
-    change(node, "vf-b,vf-c")
+    change(node, "vf-a,vf-c")
 
     adds = [
         (line["env"]["CNI_IFNAME"], line["stdin"].get("deviceID"))
         for line in recorded(calls)
         if line["command"] == "ADD"
     ]
-    assert adds[2] == ("net2", vfs[1])  # vf-b, from the pod's ADD
-    assert adds[-1] == ("net1", vfs[0])  # vf-c, on vf-a's free name: vf-a's free device, not vf-b's
+    assert adds[1] == ("net1", vfs[0])  # vf-a, from the pod's ADD
+    assert adds[-1] == ("net2", vfs[1])  # vf-c: vf-b's free device, not vf-a's
