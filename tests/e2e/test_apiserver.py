@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -91,7 +92,9 @@ def test_pod_annotation_through_status_subresource(api_client: client.ApiClient,
     assert got.metadata.uid == created.metadata.uid
 
 
-def test_the_lines_make_testenv_prints_give_a_bare_kubectl_this_server(apiserver: TestEnv) -> None:
+def test_the_lines_make_testenv_prints_give_a_bare_kubectl_this_server(
+    apiserver: TestEnv, tmp_path: Path
+) -> None:
     """`make testenv` prints them for people: run in a shell whose PATH has no kubectl, `kubectl` is the
     built one and reaches this API server."""
     script = shell_exports(apiserver) + (
@@ -99,7 +102,7 @@ def test_the_lines_make_testenv_prints_give_a_bare_kubectl_this_server(apiserver
     )
     done = subprocess.run(
         ["sh", "-c", script],
-        env={"PATH": "/usr/bin:/bin"},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},  # kubectl keeps its cache under HOME
         capture_output=True,
         text=True,
         check=False,
