@@ -1,7 +1,8 @@
 """A real etcd + kube-apiserver on loopback, for tests and for people.
 
-`python -m tests.testenv up [DIR]` starts both in the background, applies `crds/`, and prints the path of
-an admin kubeconfig; `python -m tests.testenv down [DIR]` stops them and removes DIR. The pytest session
+`python -m tests.testenv up [DIR]` starts both in the background, applies `crds/`, and prints the shell
+lines that point `kubectl` at them (KUBECONFIG, the admin kubeconfig; PATH, with the built kubectl
+first); `python -m tests.testenv down [DIR]` stops them and removes DIR. The pytest session
 fixture in `tests/conftest.py` drives the same `TestEnv` class.
 
 Everything is generated for the run: a CA, the API server's serving certificate, an admin client
@@ -15,6 +16,7 @@ import base64
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -348,6 +350,12 @@ def running(root: Path | None = None) -> Iterator[TestEnv]:
         env.stop()
 
 
+def shell_exports(env: TestEnv) -> str:
+    """The lines a person runs to use `env` from a shell: nothing puts the built kubectl on PATH."""
+    kubeconfig, kubectl_dir = shlex.quote(str(env.kubeconfig)), shlex.quote(str(KUBE_BIN))
+    return f'export KUBECONFIG={kubeconfig}\nexport PATH={kubectl_dir}:"$PATH"\n'
+
+
 def main(argv: list[str]) -> int:
     if len(argv) not in (1, 2) or argv[0] not in ("up", "down"):
         print("usage: python -m tests.testenv up|down [DIR]", file=sys.stderr)
@@ -357,7 +365,8 @@ def main(argv: list[str]) -> int:
         if argv[0] == "up":
             env = TestEnv(root=root)
             env.start()
-            print(env.kubeconfig)
+            print(f"# kube-apiserver is up at {env.server}; to use it from this shell, run:")
+            print(shell_exports(env), end="")
         elif (root / "state.json").exists():
             TestEnv.load(root).stop()
         else:

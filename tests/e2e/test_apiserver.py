@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+from tests.testenv import KUBE_BIN, TestEnv, shell_exports
 
 pytestmark = pytest.mark.e2e
 
@@ -86,3 +90,25 @@ def test_pod_annotation_through_status_subresource(api_client: client.ApiClient,
     assert json.loads(got.metadata.annotations["k8s.v1.cni.cncf.io/network-status"]) == status
     assert got.metadata.annotations["k8s.v1.cni.cncf.io/networks"] == "macvlan-a"
     assert got.metadata.uid == created.metadata.uid
+
+
+def test_the_lines_make_testenv_prints_give_a_bare_kubectl_this_server(
+    apiserver: TestEnv, tmp_path: Path
+) -> None:
+    """`make testenv` prints them for people: run in a shell whose PATH has no kubectl, `kubectl` is the
+    built one and reaches this API server."""
+    script = shell_exports(apiserver) + (
+        "command -v kubectl\nkubectl get crd network-attachment-definitions.k8s.cni.cncf.io -o name\n"
+    )
+    done = subprocess.run(
+        ["sh", "-c", script],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},  # kubectl keeps its cache under HOME
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        str(KUBE_BIN / "kubectl"),
+        "customresourcedefinition.apiextensions.k8s.io/network-attachment-definitions.k8s.cni.cncf.io",
+    ]
