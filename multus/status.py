@@ -62,13 +62,15 @@ def render(document: dict[str, Any]) -> str:
     ]
     if document.get("draining"):
         lines.append("draining: finishing what is in flight before it stops")
-    caches = document["caches"]
-    lines.append(
-        f"caches: {caches['pods']} pods, {caches['networks']} networks; in flight: {document['inFlight']}"
+    caches = ", ".join(
+        f"{kind} {cache['objects']} (listed {cache['lastListed'] or 'not yet'})"
+        for kind, cache in document["caches"].items()
     )
+    lines.append(f"caches: {caches}; in flight: {document['inFlight']}")
     node = document["nodeConfig"]
     if node["present"]:
         written = f"cniVersion {node['cniVersion']}, cluster network {node['clusterNetwork']}"
+        written += f", from {node['primary']}" if node["primary"] else ""
         lines.append(f"node config: {node['path']} ({written})")
     else:
         lines.append(f"node config: {node['path']} missing ({node.get('error', '')})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
 import gc
 import json
 import os
@@ -93,7 +94,8 @@ class Daemon:
             records=AttachmentCache(parse_config(json.dumps(config.node_config_options()).encode()).cni_dir),
             node_config=self.node_config.path,
             not_ready=self.not_ready,
-            cache_sizes=lambda: {"pods": len(self.view.pods), "networks": len(self.view.networks)},
+            node_config_source=lambda: (self.node_config.source, self.node_config.waiting),
+            caches=self._caches,
             in_flight=lambda: self.server.in_flight,
         )
         for cache in (self.view.pods, self.view.networks):
@@ -151,6 +153,12 @@ class Daemon:
             )
         return reasons
 
+    def _caches(self) -> dict[str, dict[str, Any]]:
+        return {
+            cache.kind: {"objects": len(cache), "lastListed": _iso(cache.listed_at)}
+            for cache in (self.view.pods, self.view.networks)
+        }
+
     def _status_document(self) -> dict[str, Any]:
         return self.status.document()
 
@@ -168,6 +176,14 @@ class Daemon:
             with contextlib.suppress(Exception):
                 if await asyncio.to_thread(self.api.reload_if_changed):
                     log.info("credentials reloaded")
+
+
+def _iso(epoch: float | None) -> str | None:
+    return (
+        None
+        if epoch is None
+        else datetime.datetime.fromtimestamp(epoch, datetime.UTC).isoformat(timespec="seconds")
+    )
 
 
 def _refuse(problem: str) -> NoReturn:

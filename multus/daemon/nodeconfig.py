@@ -106,15 +106,22 @@ class NodeConfigWriter:
         user_file = settings.user_file
         self.path = settings.conf_dir / (user_file.name if user_file is not None else OWN_CONFIG)
         self._waiting = ""  # why the file is not in place, as last logged
+        self.source: Path | None = None  # the primary config (or multusConfigFile) it was last written from
 
     def in_place(self) -> bool:
         return self.path.exists()
+
+    @property
+    def waiting(self) -> str:
+        """Why the file is not in place, when it is not; empty otherwise."""
+        return self._waiting
 
     def sync(self) -> bool:
         """Make the file what it should be now; whether the file is in place afterwards."""
         wanted, source = self._wanted()
         if wanted is None:
             return False
+        self.source = source
         if not (self.path.exists() and self.path.read_text() == wanted):
             _write(self.path, wanted)
             log.info("node config written", extra=fields(file=str(self.path), source=str(source)))

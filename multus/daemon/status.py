@@ -26,8 +26,10 @@ class NodeStatus:
     node_name: str
     records: AttachmentCache
     node_config: Path
+    # The primary config the node config was last written from, and why it is not in place, if not.
+    node_config_source: Callable[[], tuple[Path | None, str]]
     not_ready: NotReadyReasons
-    cache_sizes: Callable[[], dict[str, int]]
+    caches: Callable[[], dict[str, dict[str, Any]]]
     in_flight: Callable[[], int]
     started: float = 0.0
 
@@ -42,19 +44,20 @@ class NodeStatus:
             "uptimeSeconds": round(time.time() - self.started, 1),
             "ready": not reasons,
             "notReady": reasons,
-            "caches": self.cache_sizes(),
+            "caches": self.caches(),
             "nodeConfig": self._node_config(),
             "inFlight": self.in_flight(),
             "pods": self._pods(),
         }
 
     def _node_config(self) -> dict[str, Any]:
+        source, waiting = self.node_config_source()
+        state: dict[str, Any] = {"path": str(self.node_config), "primary": str(source) if source else None}
         try:
             written = json.loads(self.node_config.read_text())
         except (OSError, ValueError) as error:
-            return {"path": str(self.node_config), "present": False, "error": str(error)}
-        return {
-            "path": str(self.node_config),
+            return state | {"present": False, "error": waiting or str(error)}
+        return state | {
             "present": True,
             "cniVersion": written.get("cniVersion"),
             "clusterNetwork": written.get("clusterNetwork"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
@@ -79,6 +80,7 @@ class WatchCache(Generic[Kept]):
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.on_change: OnChange | None = None
+        self.listed_at: float | None = None  # when the last full list arrived (epoch seconds)
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -127,6 +129,7 @@ class WatchCache(Generic[Kept]):
             for gone in before.values():
                 self._changed(gone, None)
         self.synced.set()
+        self.listed_at = time.time()
         log.info("cache listed", extra=fields(kind=self.kind, objects=len(self._objects)))
         return version
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.daemon.conftest import RuntimeFor, StartDaemon
-from tests.e2e.daemon.support import ShimRuntime, wait_for
+from tests.e2e.daemon.support import PLACEHOLDER_PRIMARY, ShimRuntime, wait_for
 from tests.e2e.meta.runtime import address_in
 
 MULTUSCTL = Path(sys.executable).parent / "multusctl"
@@ -50,6 +50,12 @@ def test_status_shows_the_node_and_each_pods_attachments(
     assert document["ready"] is True
     assert document["notReady"] == []
     assert document["nodeConfig"]["present"] is True
+    assert document["nodeConfig"]["primary"] == str(daemon.conf_dir / PLACEHOLDER_PRIMARY)
+    assert {kind: cache["objects"] > 0 for kind, cache in document["caches"].items()} == {
+        "pods": True,
+        "network-attachment-definitions": True,
+    }
+    assert all(cache["lastListed"] for cache in document["caches"].values())
     [shown] = document["pods"]
     assert (shown["uid"], shown["container"]) == (box.pod_uid, box.container_id)
     links = rt.links()
