@@ -18,6 +18,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -136,6 +137,8 @@ class Sandbox:
     uid: str
     netns_name: str
     container_id: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:20]}")
+    # True: plugins get only PATH and the CNI variables, as some runtimes give them (none of theirs).
+    minimal_environment: bool = False
 
     @property
     def netns(self) -> str:
@@ -152,18 +155,23 @@ class Sandbox:
             ]
         )
 
-    def environment(self, command: str, ifname: str = "eth0") -> dict[str, str]:
+    def environment(
+        self, command: str, ifname: str = "eth0", extra_args: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, str]:
         """What a runtime execs a plugin (or the shim) with: its own environment and the CNI variables,
         as libcni does. The daemon's delegates inherit the daemon's environment, so direct runs get the
-        same size of environment, which every Go plugin copies at start and passes to its IPAM plugin."""
+        same size of environment, which every Go plugin copies at start and passes to its IPAM plugin.
+        `extra_args` go at the end of CNI_ARGS (the `IP=`/`MAC=` the daemon adds for a selection)."""
+        inherited = {} if self.minimal_environment else os.environ
+        cni_args = ";".join([self.cni_args(), *(f"{key}={value}" for key, value in extra_args)])
         return {
-            **{name: value for name, value in os.environ.items() if not name.startswith("CNI_")},
+            **{name: value for name, value in inherited.items() if not name.startswith("CNI_")},
             "PATH": SYSTEM_PATH,
             "CNI_COMMAND": command,
             "CNI_CONTAINERID": self.container_id,
             "CNI_NETNS": self.netns,
             "CNI_IFNAME": ifname,
-            "CNI_ARGS": self.cni_args(),
+            "CNI_ARGS": cni_args,
             "CNI_PATH": str(CNI_BIN),
         }
 
@@ -189,7 +197,7 @@ class Node:
         self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=self.namespace)))
         self.octet = next(_octet)
         self._subnets = itertools.count(1)
-        self.bridges: list[str] = []
+        self.bridges: list[str] = []  # links of the host namespace to delete at the end (veths too)
         self.netns_names: list[str] = []
         self.cluster = self.bridge_network("bench-cluster", gateway_route=True)
         (self.conf_dir / "10-cluster.conflist").write_text(
@@ -222,10 +230,31 @@ class Node:
         }
         self.custom.create_namespaced_custom_object(*NAD_API, self.namespace, NAD_PLURAL, body)
 
-    def sandbox(self) -> Sandbox:
-        """A pod on this node asking for both extra networks, and a network namespace for it."""
+    def veth_master(self) -> str:
+        """A veth pair made for the run: the host end's name, up (a macvlan master); its peer is up in a
+        network namespace of its own."""
+        host, peer, peer_ns = (
+            f"bv{uuid.uuid4().hex[:10]}",
+            f"bp{uuid.uuid4().hex[:10]}",
+            f"bench-{uuid.uuid4().hex[:10]}",
+        )
+        netns.create(peer_ns)
+        self.netns_names.append(peer_ns)
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=host, kind="veth", peer={"ifname": peer, "net_ns_fd": peer_ns})
+            self.bridges.append(host)
+            ipr.link("set", index=ipr.link_lookup(ifname=host)[0], state="up")
+        with IPRoute(netns=peer_ns, flags=0) as ipr:
+            ipr.link("set", index=ipr.link_lookup(ifname=peer)[0], state="up")
+        return host
+
+    def sandbox(self, networks: str | None = None, *, minimal_environment: bool = False) -> Sandbox:
+        """A pod on this node asking for `networks` (the annotation's value; default: both extra
+        networks by name), and a network namespace for it."""
         name = f"pod-{uuid.uuid4().hex[:10]}"
-        annotations = {NETWORKS_ANNOTATION: ",".join(network.name for network in self.extra)}
+        if networks is None:
+            networks = ",".join(network.name for network in self.extra)
+        annotations = {NETWORKS_ANNOTATION: networks}
         created = self.core.create_namespaced_pod(
             self.namespace,
             {
@@ -240,7 +269,13 @@ class Node:
         self.netns_names.append(netns_name)
         with IPRoute(netns=netns_name, flags=0) as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-        return Sandbox(self.namespace, name, str(created.metadata.uid), netns_name)
+        return Sandbox(
+            self.namespace,
+            name,
+            str(created.metadata.uid),
+            netns_name,
+            minimal_environment=minimal_environment,
+        )
 
     def leftovers(self, sandboxes: Sequence[Sandbox]) -> list[str]:
         """Links, attachment records and IP allocations still present after every DEL."""
@@ -276,6 +311,19 @@ class Node:
         with contextlib.suppress(client.ApiException):
             self.core.delete_namespace(self.namespace)
         self.api.close()
+
+
+@contextlib.contextmanager
+def busy_core(seconds: float, core: int = 0) -> Iterator[None]:
+    """A background CPU load: one process spinning on `core` for at most `seconds`, killed on leaving."""
+    spin = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+    process = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        os.sched_setaffinity(process.pid, {core})
+        yield
+    finally:
+        process.kill()
+        process.wait()
 
 
 @contextlib.contextmanager
