@@ -37,25 +37,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.support import (
     Daemon,
-    Node,
     Sandbox,
+    Shape,
     Shim,
+    bridges_shape,
     busy_core,
     daemon,
     emit,
+    macvlan_shape,
     ms,
     node,
     percentile,
@@ -64,129 +63,12 @@ from benchmarks.support import (
     summary,
     timed_run,
 )
-from multus.cni import (
-    NetworkConfigList,
-    PluginConfig,
-    Result,
-    parse_network_config,
-    parse_result,
-    plugin_stdin,
-)
-from tests.testenv import CNI_BIN, running
+from tests.testenv import running
 
 GOAL_OVERHEAD_MS = 5.0
 WARMUP = 5
 SETTLE_SECONDS = 0.1
 SECONDS_PER_LOADED_ROUND = 3.0  # the busy loop's bound: far more than a round takes on a busy node
-
-
-@dataclass(frozen=True)
-class Delegate:
-    """One attachment as the daemon runs it: its config list and what its selection adds."""
-
-    ifname: str
-    conflist: NetworkConfigList
-    capability_args: dict[str, Any] = field(default_factory=dict)
-    cni_args: tuple[tuple[str, str], ...] = ()
-
-
-class Direct:
-    """The pod's delegates, exec'd directly in the order the daemon runs them."""
-
-    def __init__(self, delegates: list[Delegate]) -> None:
-        self.delegates = delegates
-
-    def _run(
-        self, box: Sandbox, command: str, delegate: Delegate, plugin: PluginConfig, prev: Result | None
-    ) -> tuple[float, bytes]:
-        stdin = plugin_stdin(
-            delegate.conflist, plugin, prev_result=prev, capability_args=delegate.capability_args
-        )
-        environment = box.environment(command, delegate.ifname, delegate.cni_args)
-        took, status, output = timed_run([str(CNI_BIN / plugin.type)], environment, stdin)
-        if status != 0:
-            raise SystemExit(f"direct {command} of {delegate.ifname} ({plugin.type}) failed: {output!r}")
-        return took, output
-
-    def add(self, box: Sandbox) -> tuple[float, list[Result]]:
-        elapsed, results = 0.0, []
-        for delegate in self.delegates:
-            result: Result | None = None
-            for plugin in delegate.conflist.plugins:
-                took, output = self._run(box, "ADD", delegate, plugin, result)
-                elapsed += took
-                result = parse_result(output)
-            assert result is not None
-            results.append(result)
-        return elapsed, results
-
-    def delete(self, box: Sandbox, results: list[Result]) -> float:
-        elapsed = 0.0
-        for delegate, result in reversed(list(zip(self.delegates, results, strict=True))):
-            for plugin in reversed(delegate.conflist.plugins):
-                elapsed += self._run(box, "DEL", delegate, plugin, result)[0]
-        return elapsed
-
-
-@dataclass
-class Shape:
-    """A pod shape: the daemon settings that make it, its sandbox and its delegates run directly."""
-
-    name: str
-    settings: dict[str, Any]
-    box: Sandbox
-    direct: Direct
-
-
-def bridges_shape(world: Node) -> Shape:
-    cluster = json.loads((world.conf_dir / "10-cluster.conflist").read_text())
-    configs = [cluster, *({"cniVersion": "1.1.0", "name": n.name, **n.config} for n in world.extra)]
-    delegates = [
-        Delegate(ifname, parse_network_config(config))
-        for ifname, config in zip(("eth0", "net1", "net2"), configs, strict=True)
-    ]
-    return Shape("eth0+2 bridges", {}, world.sandbox(), Direct(delegates))
-
-
-def macvlan_shape(world: Node) -> Shape:
-    """eth0 from `confDir` by name, net1 a bridge NAD, net2 macvlan + tuning with static `ips` and `mac`."""
-    conf_dir = world.root / "multus-net.d"  # the daemon's confDir (Daemon's config)
-    conf_dir.mkdir(exist_ok=True)
-    shutil.copyfile(world.conf_dir / "10-cluster.conflist", conf_dir / "10-cluster.conflist")
-    address, mac = f"10.{world.octet}.250.10/24", f"02:00:0a:{world.octet:02x}:fa:0a"
-    macvlan = {
-        "cniVersion": "1.1.0",
-        "name": "net-mv",
-        "plugins": [
-            {
-                "type": "macvlan",
-                "master": world.veth_master(),
-                "mode": "bridge",
-                "capabilities": {"ips": True},
-                "ipam": {"type": "static"},
-            },
-            {"type": "tuning", "capabilities": {"mac": True}},
-        ],
-    }
-    world.create_nad("net-mv", macvlan)
-    bridge = world.extra[0]
-    selections = [{"name": bridge.name}, {"name": "net-mv", "ips": [address], "mac": mac}]
-    box = world.sandbox(json.dumps(selections), minimal_environment=True)
-    cluster = json.loads((conf_dir / "10-cluster.conflist").read_text())
-    delegates = [
-        Delegate("eth0", parse_network_config(cluster)),
-        Delegate("net1", parse_network_config({"cniVersion": "1.1.0", "name": bridge.name, **bridge.config})),
-        Delegate(
-            "net2",
-            parse_network_config(macvlan),
-            capability_args={"ips": [address], "mac": mac},
-            cni_args=(("IP", address), ("MAC", mac)),
-        ),
-    ]
-    settings = {"clusterNetwork": world.cluster.name}
-    return Shape(
-        "eth0 bridge+bridge+macvlan/tuning, cluster network by name", settings, box, Direct(delegates)
-    )
 
 
 def through_shim(shim: Shim, served: Daemon, box: Sandbox, command: str) -> float:

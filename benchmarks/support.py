@@ -3,6 +3,8 @@
 `Node` is one benchmark's world in a temporary folder: a cluster network (bridge + host-local) in a CNI
 conf dir, two NADs (bridge + host-local, bridges of their own), a Kubernetes namespace, and the network
 namespaces of its pod sandboxes. `Daemon` runs `multus-daemon` on that node as a process of its own.
+A `Shape` is a pod on that node (its networks, the daemon settings they need) with its delegates, run
+directly as the daemon would run them: the floor to measure the daemon against.
 Every address is in 10.23x.0.0/16 on bridges that exist only for the run; everything is removed at the end.
 """
 
@@ -33,6 +35,14 @@ from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from multus.attachment_cache import SpareFiles
+from multus.cni import (
+    NetworkConfigList,
+    PluginConfig,
+    Result,
+    parse_network_config,
+    parse_result,
+    plugin_stdin,
+)
 from tests.testenv import CNI_BIN, REPO, TestEnv, free_port
 
 NAD_API = ("k8s.cni.cncf.io", "v1")
@@ -311,6 +321,126 @@ class Node:
         with contextlib.suppress(client.ApiException):
             self.core.delete_namespace(self.namespace)
         self.api.close()
+
+
+# pod shapes ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delegate:
+    """One attachment as the daemon runs it: its config list and what its selection adds."""
+
+    ifname: str
+    conflist: NetworkConfigList
+    capability_args: dict[str, Any] = field(default_factory=dict)
+    cni_args: tuple[tuple[str, str], ...] = ()
+
+    def invocation(
+        self, box: Sandbox, command: str, plugin: PluginConfig, prev: Result | None
+    ) -> tuple[list[str], dict[str, str], bytes]:
+        """The argv, environment and stdin of one of its plugins' runs, as the daemon gives them."""
+        stdin = plugin_stdin(self.conflist, plugin, prev_result=prev, capability_args=self.capability_args)
+        environment = box.environment(command, self.ifname, self.cni_args)
+        return [str(CNI_BIN / plugin.type)], environment, stdin
+
+
+class Direct:
+    """The pod's delegates, exec'd directly in the order the daemon runs them."""
+
+    def __init__(self, delegates: list[Delegate]) -> None:
+        self.delegates = delegates
+
+    def _run(
+        self, box: Sandbox, command: str, delegate: Delegate, plugin: PluginConfig, prev: Result | None
+    ) -> tuple[float, bytes]:
+        took, status, output = timed_run(*delegate.invocation(box, command, plugin, prev))
+        if status != 0:
+            raise SystemExit(f"direct {command} of {delegate.ifname} ({plugin.type}) failed: {output!r}")
+        return took, output
+
+    def add(self, box: Sandbox) -> tuple[float, list[Result]]:
+        elapsed, results = 0.0, []
+        for delegate in self.delegates:
+            result: Result | None = None
+            for plugin in delegate.conflist.plugins:
+                took, output = self._run(box, "ADD", delegate, plugin, result)
+                elapsed += took
+                result = parse_result(output)
+            assert result is not None
+            results.append(result)
+        return elapsed, results
+
+    def delete(self, box: Sandbox, results: list[Result]) -> float:
+        elapsed = 0.0
+        for delegate, result in reversed(list(zip(self.delegates, results, strict=True))):
+            for plugin in reversed(delegate.conflist.plugins):
+                elapsed += self._run(box, "DEL", delegate, plugin, result)[0]
+        return elapsed
+
+
+@dataclass
+class Shape:
+    """A pod shape: the daemon settings that make it, its sandbox and its delegates run directly."""
+
+    name: str
+    settings: dict[str, Any]
+    box: Sandbox
+    direct: Direct
+
+
+def bridges_delegates(world: Node) -> list[Delegate]:
+    """The delegates of a pod of `world.sandbox()`: the cluster network's bridge, then both extra ones."""
+    cluster = json.loads((world.conf_dir / "10-cluster.conflist").read_text())
+    configs = [cluster, *({"cniVersion": "1.1.0", "name": n.name, **n.config} for n in world.extra)]
+    return [
+        Delegate(ifname, parse_network_config(config))
+        for ifname, config in zip(("eth0", "net1", "net2"), configs, strict=True)
+    ]
+
+
+def bridges_shape(world: Node) -> Shape:
+    return Shape("eth0+2 bridges", {}, world.sandbox(), Direct(bridges_delegates(world)))
+
+
+def macvlan_shape(world: Node) -> Shape:
+    """eth0 from `confDir` by name, net1 a bridge NAD, net2 macvlan + tuning with static `ips` and `mac`."""
+    conf_dir = world.root / "multus-net.d"  # the daemon's confDir (Daemon's config)
+    conf_dir.mkdir(exist_ok=True)
+    shutil.copyfile(world.conf_dir / "10-cluster.conflist", conf_dir / "10-cluster.conflist")
+    address, mac = f"10.{world.octet}.250.10/24", f"02:00:0a:{world.octet:02x}:fa:0a"
+    macvlan = {
+        "cniVersion": "1.1.0",
+        "name": "net-mv",
+        "plugins": [
+            {
+                "type": "macvlan",
+                "master": world.veth_master(),
+                "mode": "bridge",
+                "capabilities": {"ips": True},
+                "ipam": {"type": "static"},
+            },
+            {"type": "tuning", "capabilities": {"mac": True}},
+        ],
+    }
+    world.create_nad("net-mv", macvlan)
+    bridge = world.extra[0]
+    selections = [{"name": bridge.name}, {"name": "net-mv", "ips": [address], "mac": mac}]
+    box = world.sandbox(json.dumps(selections), minimal_environment=True)
+    cluster = json.loads((conf_dir / "10-cluster.conflist").read_text())
+    delegates = [
+        Delegate("eth0", parse_network_config(cluster)),
+        Delegate("net1", parse_network_config({"cniVersion": "1.1.0", "name": bridge.name, **bridge.config})),
+        Delegate(
+            "net2",
+            parse_network_config(macvlan),
+            capability_args={"ips": [address], "mac": mac},
+            cni_args=(("IP", address), ("MAC", mac)),
+        ),
+    ]
+    settings = {"clusterNetwork": world.cluster.name}
+    return Shape(
+        "eth0 bridge+bridge+macvlan/tuning, cluster network by name", settings, box, Direct(delegates)
+    )
 
 
 @contextlib.contextmanager
