@@ -10,13 +10,15 @@ sampling profiler of the event loop cannot show. Nested functions are listed sep
 not add up: read them as "this part of the ADD took this long".
 
 Not part of `python -m benchmarks`; run it by hand when the overhead figure moves.
-Needs root. Usage: python -m benchmarks.profile_daemon [--rounds N] [--shape bridges|macvlan]
+`--busy-core` keeps core 0 busy meanwhile, as bench_daemon's loaded runs do.
+Needs root. Usage: python -m benchmarks.profile_daemon [--rounds N] [--shape bridges|macvlan] [--busy-core]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import inspect
 import os
@@ -42,7 +44,7 @@ import multus.orchestrator.parts
 import multus.orchestrator.records
 import multus.orchestrator.report
 import multus.resolution
-from benchmarks.support import Daemon, bridges_shape, macvlan_shape, node, shims, timed_run
+from benchmarks.support import Daemon, bridges_shape, busy_core, macvlan_shape, node, shims, timed_run
 from multus.daemon import main as daemon_main
 from multus.daemon.settings import load_config
 from multus.logs import configure
@@ -143,7 +145,7 @@ def drive(
 SHAPES = {"bridges": bridges_shape, "macvlan": macvlan_shape}
 
 
-def run(rounds: int, shape_name: str, root: Path) -> None:
+def run(rounds: int, shape_name: str, root: Path, *, busy: bool = False) -> None:
     timers = Timers()
     for owner, names in TIMED:
         for name in names:
@@ -178,7 +180,8 @@ def run(rounds: int, shape_name: str, root: Path) -> None:
                 try:
                     while not (settings.node_config.exists() and served.view.synced):
                         time.sleep(0.1)
-                    samples.update(drive(run_shim, timers, rounds, new_container))
+                    with busy_core(rounds * 3.0) if busy else contextlib.nullcontext():
+                        samples.update(drive(run_shim, timers, rounds, new_container))
                 finally:
                     loop.call_soon_threadsafe(stop.set)
 
@@ -187,7 +190,8 @@ def run(rounds: int, shape_name: str, root: Path) -> None:
 
         asyncio.run(serve())
     print(
-        f"{shim.name} shim, {shape.name}, {rounds} rounds; median wall time of the shim exec:"
+        f"{shim.name} shim, {shape.name}{', one core busy' if busy else ''}, {rounds} rounds;"
+        " median wall time of the shim exec:"
         f" ADD {statistics.median(samples['ADD']) * 1e3:.1f} ms,"
         f" DEL {statistics.median(samples['DEL']) * 1e3:.1f} ms"
     )
@@ -202,11 +206,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--shape", choices=sorted(SHAPES), default="bridges")
+    parser.add_argument("--busy-core", action="store_true", help="a process spinning on core 0 meanwhile")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root for network namespaces")
     with tempfile.TemporaryDirectory(prefix="multus-profile-") as folder:
-        run(args.rounds, args.shape, Path(folder))
+        run(args.rounds, args.shape, Path(folder), busy=args.busy_core)
 
 
 if __name__ == "__main__":
