@@ -70,6 +70,13 @@ def goals(figures: list[dict[str, Any]]) -> list[str]:
                 f"{'met' if met else 'MISSED'}: {figure['bench']}: overhead {figure['overhead_median_ms']} ms"
                 f" at the median (goal < {goal:g} ms)"
             )
+        if "goal_ratio" in figure:
+            for key in sorted(key for key in figure if key.startswith("ratio_")):
+                met = figure[key] <= figure["goal_ratio"]
+                lines.append(
+                    f"{'met' if met else 'MISSED'}: {figure['bench']}: {key.removeprefix('ratio_')}"
+                    f" {figure[key]}x (goal <= {figure['goal_ratio']:g}x)"
+                )
         if "goal_rss_mib" in figure:
             met = figure["rss_mib"] < figure["goal_rss_mib"]
             lines.append(

@@ -1,29 +1,42 @@
 """What thick mode adds to a pod's ADD and DEL: shim → daemon, against running the same delegates directly.
 
-A real `multus-daemon` serves a real API server (tests.testenv) on loopback. The pod has `eth0` (the
-cluster network: bridge + host-local) and two NAD networks (bridge + host-local each), so one ADD runs
-the bridge plugin three times. Each round, in rotating order:
+A real `multus-daemon` serves a real API server (tests.testenv) on loopback. Two pod shapes, each with a
+daemon of its own:
 
-- direct: the three bridge ADDs (then DELs, in reverse, with their prevResult) exec'd one after the
-  other with the stdin the daemon would give them, from this process, with this process's environment
-  and the CNI variables, as a runtime's libcni gives them (the daemon's delegates get the daemon's);
+- `eth0+2 bridges`: `eth0` is the cluster network (bridge + host-local) of the runtime's conf dir, the
+  node config's `clusterNetwork` names its file; two NAD networks (bridge + host-local each), so one ADD
+  runs the bridge plugin three times. Plugins get the bench's environment and the CNI variables.
+- `eth0 bridge + bridge + macvlan`: the daemon's `clusterNetwork` is the cluster network's *name*,
+  found in `confDir` (looked up as a NAD first, as upstream does); net1 is a bridge NAD, net2 a NAD
+  config list of macvlan (on a veth made for the run, static IPAM) and tuning, selected with `ips` and
+  `mac`. The runtime gives its plugins only PATH and the CNI variables. One ADD runs four plugins.
+
+Each round, in rotating order:
+
+- direct: the pod's plugin calls (ADDs, then DELs in reverse with their prevResult) exec'd one after the
+  other with the stdin and CNI_ARGS the daemon would give them, from this process, with the environment
+  a runtime's libcni gives them (the daemon's delegates get the daemon's);
 - each shim (native, Python): one exec of the shim with the node's 00-multus.conf on stdin, as the
-  runtime does; the daemon resolves the NADs from its caches, runs the same three plugins, writes the
-  pod's network-status and Events.
+  runtime does; the daemon resolves the NADs from its caches, runs the same plugins, writes the pod's
+  network-status and Events.
 
 Every operation starts after a pause of SETTLE_SECONDS, whichever way it goes: the previous one's
 background work (network-status and Events written after the reply, the API server's handling of them
 on this same machine, the kernel's deferred cleanup of deleted links) must not land in it. A runtime
 never deletes a sandbox milliseconds after creating it.
 
-Prints one JSON line per command and shim: median and p95 of each way, the ratio and the overhead
-(shim minus direct) in ms, next to the goal (5 ms at the median with the native shim).
-Needs root. Usage: python -m benchmarks.bench_daemon [--rounds N] [--samples FILE]
+Then each shape runs once more, direct and native shim only, while a process spins on one core for
+the duration (`busy_core`): the overhead on a busy node.
+
+Prints one JSON line per shape, load, command and shim: median and p95 of each way, the ratio and the
+overhead (shim minus direct) in ms, next to the goal (5 ms at the median with the native shim).
+Needs root. Usage: python -m benchmarks.bench_daemon [--rounds N] [--load-rounds N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -35,11 +48,14 @@ from typing import Any
 
 from benchmarks.support import (
     Daemon,
-    Node,
     Sandbox,
+    Shape,
     Shim,
+    bridges_shape,
+    busy_core,
     daemon,
     emit,
+    macvlan_shape,
     ms,
     node,
     percentile,
@@ -48,49 +64,12 @@ from benchmarks.support import (
     summary,
     timed_run,
 )
-from multus.cni import parse_network_config, parse_result, plugin_stdin
-from tests.testenv import CNI_BIN, running
+from tests.testenv import running
 
 GOAL_OVERHEAD_MS = 5.0
 WARMUP = 5
 SETTLE_SECONDS = 0.1
-
-
-class Direct:
-    """The pod's three delegates, exec'd directly: eth0 (cluster network), net1, net2."""
-
-    def __init__(self, world: Node) -> None:
-        cluster = json.loads((world.conf_dir / "10-cluster.conflist").read_text())
-        configs: list[dict[str, Any]] = [
-            cluster,
-            *({"cniVersion": "1.1.0", "name": n.name, **n.config} for n in world.extra),
-        ]
-        self.delegates = [
-            (ifname, parse_network_config(config))
-            for ifname, config in zip(("eth0", "net1", "net2"), configs, strict=True)
-        ]
-        self.bridge = str(CNI_BIN / "bridge")
-
-    def add(self, box: Sandbox) -> tuple[float, list[Any]]:
-        elapsed, results = 0.0, []
-        for ifname, conflist in self.delegates:
-            stdin = plugin_stdin(conflist, conflist.plugins[0])
-            took, status, output = timed_run([self.bridge], box.environment("ADD", ifname), stdin)
-            if status != 0:
-                raise SystemExit(f"direct ADD of {ifname} failed: {output!r}")
-            elapsed += took
-            results.append(parse_result(output))
-        return elapsed, results
-
-    def delete(self, box: Sandbox, results: list[Any]) -> float:
-        elapsed = 0.0
-        for (ifname, conflist), result in reversed(list(zip(self.delegates, results, strict=True))):
-            stdin = plugin_stdin(conflist, conflist.plugins[0], prev_result=result)
-            took, status, output = timed_run([self.bridge], box.environment("DEL", ifname), stdin)
-            if status != 0:
-                raise SystemExit(f"direct DEL of {ifname} failed: {output!r}")
-            elapsed += took
-        return elapsed
+SECONDS_PER_LOADED_ROUND = 3.0  # the busy loop's bound: far more than a round takes on a busy node
 
 
 def through_shim(shim: Shim, served: Daemon, box: Sandbox, command: str) -> float:
@@ -100,10 +79,42 @@ def through_shim(shim: Shim, served: Daemon, box: Sandbox, command: str) -> floa
     return elapsed
 
 
-def report(command: str, shim: str, direct: list[float], layer: list[float]) -> dict[str, Any]:
+def measure(
+    shape: Shape, served: Daemon, measured: list[Shim], rounds: int
+) -> dict[tuple[str, str], list[float]]:
+    """`rounds` interleaved rounds of direct and each shim, after WARMUP rounds."""
+    samples: dict[tuple[str, str], list[float]] = {}
+    box, ways = shape.box, ["direct", *(shim.name for shim in measured)]
+    by_name = {shim.name: shim for shim in measured}
+    for round_number in range(WARMUP + rounds):
+        turn = ways[round_number % len(ways) :] + ways[: round_number % len(ways)]
+        timings: dict[tuple[str, str], float] = {}
+        for way in turn:
+            box.container_id = f"bench{os.urandom(10).hex()}"
+            time.sleep(SETTLE_SECONDS)
+            if way == "direct":
+                timings[way, "ADD"], results = shape.direct.add(box)
+                time.sleep(SETTLE_SECONDS)
+                timings[way, "DEL"] = shape.direct.delete(box, results)
+            else:
+                timings[way, "ADD"] = through_shim(by_name[way], served, box, "ADD")
+                time.sleep(SETTLE_SECONDS)
+                timings[way, "DEL"] = through_shim(by_name[way], served, box, "DEL")
+        if round_number >= WARMUP:
+            for key, value in timings.items():
+                samples.setdefault(key, []).append(value)
+    return samples
+
+
+def report(
+    shape: str, command: str, shim: str, direct: list[float], layer: list[float], *, loaded: bool
+) -> dict[str, Any]:
     direct_median, layer_median = statistics.median(direct), statistics.median(layer)
+    load = ", one core busy" if loaded else ""
     line = {
-        "bench": f"pod {command} eth0+2 networks: {shim} shim -> daemon vs direct delegates",
+        "bench": f"pod {command} {shape}{load}: {shim} shim -> daemon vs direct delegates",
+        "shape": shape,
+        "load": "busy core" if loaded else "none",
         "shim": shim,
         "command": command,
         "rounds": len(direct),
@@ -120,52 +131,58 @@ def report(command: str, shim: str, direct: list[float], layer: list[float]) -> 
     return line
 
 
-def run(rounds: int, root: Path, samples_file: Path | None = None) -> list[dict[str, Any]]:
+def run(rounds: int, load_rounds: int, root: Path, samples_file: Path | None = None) -> list[dict[str, Any]]:
     measured, missing = shims(root / "bin")
     if missing:
         if require_native():
             raise SystemExit(missing)
         emit({"bench": "pod ADD/DEL: native shim", "missing": missing})
-    samples: dict[tuple[str, str], list[float]] = {}
-    with running(root / "testenv") as env, node(env, root / "node") as world, daemon(world) as served:
-        direct = Direct(world)
-        box = world.sandbox()
-        ways = ["direct", *(shim.name for shim in measured)]
-        by_name = {shim.name: shim for shim in measured}
-        for round_number in range(WARMUP + rounds):
-            turn = ways[round_number % len(ways) :] + ways[: round_number % len(ways)]
-            timings: dict[tuple[str, str], float] = {}
-            for way in turn:
-                box.container_id = f"bench{os.urandom(10).hex()}"
-                time.sleep(SETTLE_SECONDS)
-                if way == "direct":
-                    timings[way, "ADD"], results = direct.add(box)
-                    time.sleep(SETTLE_SECONDS)
-                    timings[way, "DEL"] = direct.delete(box, results)
-                else:
-                    timings[way, "ADD"] = through_shim(by_name[way], served, box, "ADD")
-                    time.sleep(SETTLE_SECONDS)
-                    timings[way, "DEL"] = through_shim(by_name[way], served, box, "DEL")
-            if round_number >= WARMUP:
-                for key, value in timings.items():
-                    samples.setdefault(key, []).append(value)
-        time.sleep(0.5)  # network-status writes still queued, if the daemon defers them
-        left = world.leftovers([box])
-        if left:
-            raise SystemExit(f"left behind after DEL: {left}")
-        requests = {
-            key: value for key, value in served.metrics().items() if key.startswith("multus_requests_total")
-        }
-    lines = [
-        report(command, shim.name, samples["direct", command], samples[shim.name, command])
-        for shim in measured
-        for command in ("ADD", "DEL")
-    ]
-    emit({"bench": "pod ADD/DEL: daemon requests served", "requests": requests})
-    if samples_file is not None:  # every sample in seconds, by command and way, for benchmarks/plots.py
-        by_command: dict[str, dict[str, list[float]]] = {}
-        for (way, command), values in samples.items():
-            by_command.setdefault(command, {})[way] = values
+    lines: list[dict[str, Any]] = []
+    # Every sample in seconds, by "command, shape" and way, for benchmarks/plots.py (idle runs only).
+    by_command: dict[str, dict[str, list[float]]] = {}
+    with running(root / "testenv") as env, node(env, root / "node") as world:
+        for shape in (bridges_shape(world), macvlan_shape(world)):
+            with daemon(world, **shape.settings) as served:
+                runs = [(False, measured, rounds)]
+                if load_rounds:
+                    runs.append((True, measured[:1], load_rounds))
+                for loaded, ways, count in runs:
+                    busy = busy_core(count * SECONDS_PER_LOADED_ROUND) if loaded else contextlib.nullcontext()
+                    with busy:
+                        samples = measure(shape, served, ways, count)
+                    for (way, command), values in samples.items():
+                        if not loaded:
+                            by_command.setdefault(f"{command}, {shape.name}", {})[way] = values
+                    lines += [
+                        report(
+                            shape.name,
+                            command,
+                            shim.name,
+                            samples["direct", command],
+                            samples[shim.name, command],
+                            loaded=loaded,
+                        )
+                        for shim in ways
+                        for command in ("ADD", "DEL")
+                    ]
+                time.sleep(0.5)  # network-status writes still queued, if the daemon defers them
+                left = world.leftovers([shape.box])
+                if left:
+                    raise SystemExit(f"left behind after DEL: {left}")
+                metrics = served.metrics()
+                requests = {
+                    key: value for key, value in metrics.items() if key.startswith("multus_requests_total")
+                }
+                # Cache misses read the API server: a cluster network named after a conf file costs one
+                # every 30 s at most, the time the cache view believes the NAD absent.
+                emit(
+                    {
+                        "bench": f"pod ADD/DEL {shape.name}: daemon requests served",
+                        "requests": requests,
+                        "cache_misses": metrics.get("multus_cache_misses_total", 0.0),
+                    }
+                )
+    if samples_file is not None:
         samples_file.parent.mkdir(parents=True, exist_ok=True)
         samples_file.write_text(json.dumps(by_command))
     return lines
@@ -174,14 +191,16 @@ def run(rounds: int, root: Path, samples_file: Path | None = None) -> list[dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--load-rounds", type=int, default=100, help="rounds under load per shape; 0: none")
     parser.add_argument("--samples", type=Path, help="also write every sample to this JSON file")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root for network namespaces")
     with tempfile.TemporaryDirectory(prefix="multus-bench-") as folder:
-        lines = run(args.rounds, Path(folder), args.samples)
+        lines = run(args.rounds, args.load_rounds, Path(folder), args.samples)
     parts = [
-        f"{line['command']} {line['shim']} +{line['overhead_median_ms']} ms ({line['ratio']}x)"
+        f"{line['shape']}{' (busy core)' if line['load'] != 'none' else ''}: {line['command']} {line['shim']}"
+        f" +{line['overhead_median_ms']} ms ({line['ratio']}x)"
         for line in lines
     ]
     summary("shim -> daemon overhead at the median vs direct delegates: " + ", ".join(parts))

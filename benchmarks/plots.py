@@ -40,14 +40,18 @@ def ecdf(axes: Axes, seconds: Sequence[float], label: str, **style: Any) -> None
 
 
 def daemon(samples: dict[str, dict[str, list[float]]], target: Path) -> None:
-    figure, panes = plt.subplots(1, len(samples), figsize=(6 * len(samples), 4), squeeze=False)
-    for axes, (command, ways) in zip(panes[0], samples.items(), strict=True):
+    rows = (len(samples) + 1) // 2
+    columns = min(2, len(samples))
+    figure, panes = plt.subplots(rows, columns, figsize=(7 * columns, 4 * rows), squeeze=False)
+    for axes, (command, ways) in zip(
+        panes.flat, samples.items(), strict=False
+    ):  # an odd count leaves one pane
         for way, seconds in sorted(ways.items(), key=lambda item: item[0] != "direct"):  # the floor first
             if way == "direct":
                 ecdf(axes, seconds, "delegates run directly (the floor)", color="black", linestyle="--")
             else:
                 ecdf(axes, seconds, f"{way} shim -> daemon")
-        axes.set_title(f"pod {command}, eth0 + 2 networks")
+        axes.set_title(f"pod {command}")
         axes.legend(loc="lower right")
     save(figure, target)
 
@@ -55,7 +59,9 @@ def daemon(samples: dict[str, dict[str, list[float]]], target: Path) -> None:
 def burst(samples: dict[str, Any], target: Path) -> None:
     figure, axes = plt.subplots(figsize=(6, 4))
     for command in ("ADD", "DEL"):
-        ecdf(axes, samples[command], f"{command}")
+        ecdf(axes, samples[command], f"{command} through the daemon")
+        if command in samples.get("direct", {}):
+            ecdf(axes, samples["direct"][command], f"{command} direct (the floor)", linestyle="--")
     axes.set_title(f"{samples['pods']} pods at once, each from its shim's start to its exit")
     axes.legend(loc="lower right")
     save(figure, target)

@@ -1,20 +1,24 @@
 """Where a pod's ADD and DEL spend their time inside the daemon: wall-clock milliseconds per function.
 
 Runs the real daemon (multus.daemon.main.Daemon) in this process against a real API server, drives it
-with the native shim (the Python one when the native is not built) for the same pod as bench_daemon
-(eth0 + 2 bridge networks), and wraps the functions on the request path with wall-clock timers. A
+with the native shim (the Python one when the native is not built) for one of bench_daemon's pod shapes
+(`--shape bridges`: eth0 + 2 bridge networks; `--shape macvlan`: bridge + bridge + macvlan/tuning with
+`ips` and `mac`, the cluster network by name in `confDir`, plugins given only PATH and the CNI
+variables), and wraps the functions on the request path with wall-clock timers. A
 coroutine's time includes what it awaits (threads, subprocesses, the API server), which is what a
 sampling profiler of the event loop cannot show. Nested functions are listed separately, so times do
 not add up: read them as "this part of the ADD took this long".
 
 Not part of `python -m benchmarks`; run it by hand when the overhead figure moves.
-Needs root. Usage: python -m benchmarks.profile_daemon [--rounds N]
+`--busy-core` keeps core 0 busy meanwhile, as bench_daemon's loaded runs do.
+Needs root. Usage: python -m benchmarks.profile_daemon [--rounds N] [--shape bridges|macvlan] [--busy-core]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import inspect
 import os
@@ -39,7 +43,8 @@ import multus.orchestrator.commands
 import multus.orchestrator.parts
 import multus.orchestrator.records
 import multus.orchestrator.report
-from benchmarks.support import Daemon, node, shims, timed_run
+import multus.resolution
+from benchmarks.support import Daemon, bridges_shape, busy_core, macvlan_shape, node, shims, timed_run
 from multus.daemon import main as daemon_main
 from multus.daemon.settings import load_config
 from multus.logs import configure
@@ -53,12 +58,23 @@ TIMED: list[tuple[Any, tuple[str, ...]]] = [
     (multus.daemon.server, ("read_stdin", "run_command")),
     (
         multus.orchestrator.commands,
-        ("add", "delete", "find_pod", "attachments_for", "add_all", "apply_default_route", "delete_record"),
+        (
+            "add",
+            "delete",
+            "find_pod",
+            "attachments_for",
+            "check_delegates",
+            "add_all",
+            "check_requests",
+            "apply_default_route",
+            "delete_record",
+        ),
     ),
     (multus.orchestrator.report, ("report_added", "event")),
     (multus.orchestrator.records, ("resolve_attachments",)),
-    (multus.orchestrator.parts.Netlink, ("interface_names",)),
-    (multus.devices.DeviceAllocations, ("from_checkpoint",)),
+    (multus.resolution, ("_cluster_network", "_named_network", "find_conf_by_name", "_selected_network")),
+    (multus.orchestrator.parts.Netlink, ("interface_names", "interfaces", "ethernet_mac")),
+    (multus.devices.DeviceAllocations, ("from_kubelet",)),
     (multus.cni.conflist.ConfigListRunner, ("add", "delete")),
     (multus.cni.exec.DelegateExecutor, ("execute", "_spawn")),
     (multus.cni.cache.ResultCache, ("write", "read", "delete")),
@@ -126,7 +142,10 @@ def drive(
     return samples
 
 
-def run(rounds: int, root: Path) -> None:
+SHAPES = {"bridges": bridges_shape, "macvlan": macvlan_shape}
+
+
+def run(rounds: int, shape_name: str, root: Path, *, busy: bool = False) -> None:
     timers = Timers()
     for owner, names in TIMED:
         for name in names:
@@ -134,10 +153,11 @@ def run(rounds: int, root: Path) -> None:
     measured, _ = shims(root / "bin")
     shim = measured[0]
     with running(root / "testenv") as env, node(env, root / "node") as world:
-        settings = Daemon(world)  # writes the same config file bench_daemon uses
+        shape = SHAPES[shape_name](world)
+        settings = Daemon(world, **shape.settings)  # writes the same config file bench_daemon uses
         config = load_config(settings.config_file, {})
         configure("verbose", root / "daemon.log", to_stderr=False)
-        box = world.sandbox()
+        box = shape.box
         samples: dict[str, list[float]] = {}
 
         def run_shim(command: str) -> float:
@@ -160,7 +180,8 @@ def run(rounds: int, root: Path) -> None:
                 try:
                     while not (settings.node_config.exists() and served.view.synced):
                         time.sleep(0.1)
-                    samples.update(drive(run_shim, timers, rounds, new_container))
+                    with busy_core(rounds * 3.0) if busy else contextlib.nullcontext():
+                        samples.update(drive(run_shim, timers, rounds, new_container))
                 finally:
                     loop.call_soon_threadsafe(stop.set)
 
@@ -169,7 +190,8 @@ def run(rounds: int, root: Path) -> None:
 
         asyncio.run(serve())
     print(
-        f"{shim.name} shim, {rounds} rounds; median wall time of the shim exec:"
+        f"{shim.name} shim, {shape.name}{', one core busy' if busy else ''}, {rounds} rounds;"
+        " median wall time of the shim exec:"
         f" ADD {statistics.median(samples['ADD']) * 1e3:.1f} ms,"
         f" DEL {statistics.median(samples['DEL']) * 1e3:.1f} ms"
     )
@@ -183,11 +205,13 @@ def run(rounds: int, root: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="bridges")
+    parser.add_argument("--busy-core", action="store_true", help="a process spinning on core 0 meanwhile")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root for network namespaces")
     with tempfile.TemporaryDirectory(prefix="multus-profile-") as folder:
-        run(args.rounds, Path(folder))
+        run(args.rounds, args.shape, Path(folder), busy=args.busy_core)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 `Node` is one benchmark's world in a temporary folder: a cluster network (bridge + host-local) in a CNI
 conf dir, two NADs (bridge + host-local, bridges of their own), a Kubernetes namespace, and the network
 namespaces of its pod sandboxes. `Daemon` runs `multus-daemon` on that node as a process of its own.
+A `Shape` is a pod on that node (its networks, the daemon settings they need) with its delegates, run
+directly as the daemon would run them: the floor to measure the daemon against.
 Every address is in 10.23x.0.0/16 on bridges that exist only for the run; everything is removed at the end.
 """
 
@@ -19,6 +21,7 @@ import socket
 import ssl
 import statistics
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -35,6 +38,14 @@ from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from multus.attachment_cache import SpareFiles
+from multus.cni import (
+    NetworkConfigList,
+    PluginConfig,
+    Result,
+    parse_network_config,
+    parse_result,
+    plugin_stdin,
+)
 from tests.testenv import CNI_BIN, REPO, TestEnv, free_port
 
 NAD_API = ("k8s.cni.cncf.io", "v1")
@@ -140,6 +151,8 @@ class Sandbox:
     uid: str
     netns_name: str
     container_id: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:20]}")
+    # True: plugins get only PATH and the CNI variables, as some runtimes give them (none of theirs).
+    minimal_environment: bool = False
 
     @property
     def netns(self) -> str:
@@ -156,18 +169,23 @@ class Sandbox:
             ]
         )
 
-    def environment(self, command: str, ifname: str = "eth0") -> dict[str, str]:
+    def environment(
+        self, command: str, ifname: str = "eth0", extra_args: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, str]:
         """What a runtime execs a plugin (or the shim) with: its own environment and the CNI variables,
         as libcni does. The daemon's delegates inherit the daemon's environment, so direct runs get the
-        same size of environment, which every Go plugin copies at start and passes to its IPAM plugin."""
+        same size of environment, which every Go plugin copies at start and passes to its IPAM plugin.
+        `extra_args` go at the end of CNI_ARGS (the `IP=`/`MAC=` the daemon adds for a selection)."""
+        inherited = {} if self.minimal_environment else os.environ
+        cni_args = ";".join([self.cni_args(), *(f"{key}={value}" for key, value in extra_args)])
         return {
-            **{name: value for name, value in os.environ.items() if not name.startswith("CNI_")},
+            **{name: value for name, value in inherited.items() if not name.startswith("CNI_")},
             "PATH": SYSTEM_PATH,
             "CNI_COMMAND": command,
             "CNI_CONTAINERID": self.container_id,
             "CNI_NETNS": self.netns,
             "CNI_IFNAME": ifname,
-            "CNI_ARGS": self.cni_args(),
+            "CNI_ARGS": cni_args,
             "CNI_PATH": str(CNI_BIN),
         }
 
@@ -200,7 +218,7 @@ class Node:
         self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=self.namespace)))
         self.octet = next(_octet)
         self._subnets = itertools.count(1)
-        self.bridges: list[str] = []
+        self.bridges: list[str] = []  # links of the host namespace to delete at the end (veths too)
         self.netns_names: list[str] = []
         self.cluster = self.bridge_network("bench-cluster", gateway_route=True)
         (self.conf_dir / "10-cluster.conflist").write_text(
@@ -233,10 +251,31 @@ class Node:
         }
         self.custom.create_namespaced_custom_object(*NAD_API, self.namespace, NAD_PLURAL, body)
 
-    def sandbox(self) -> Sandbox:
-        """A pod on this node asking for both extra networks, and a network namespace for it."""
+    def veth_master(self) -> str:
+        """A veth pair made for the run: the host end's name, up (a macvlan master); its peer is up in a
+        network namespace of its own."""
+        host, peer, peer_ns = (
+            f"bv{uuid.uuid4().hex[:10]}",
+            f"bp{uuid.uuid4().hex[:10]}",
+            f"bench-{uuid.uuid4().hex[:10]}",
+        )
+        netns.create(peer_ns)
+        self.netns_names.append(peer_ns)
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=host, kind="veth", peer={"ifname": peer, "net_ns_fd": peer_ns})
+            self.bridges.append(host)
+            ipr.link("set", index=ipr.link_lookup(ifname=host)[0], state="up")
+        with IPRoute(netns=peer_ns, flags=0) as ipr:
+            ipr.link("set", index=ipr.link_lookup(ifname=peer)[0], state="up")
+        return host
+
+    def sandbox(self, networks: str | None = None, *, minimal_environment: bool = False) -> Sandbox:
+        """A pod on this node asking for `networks` (the annotation's value; default: both extra
+        networks by name), and a network namespace for it."""
         name = f"pod-{uuid.uuid4().hex[:10]}"
-        annotations = {NETWORKS_ANNOTATION: ",".join(network.name for network in self.extra)}
+        if networks is None:
+            networks = ",".join(network.name for network in self.extra)
+        annotations = {NETWORKS_ANNOTATION: networks}
         created = self.core.create_namespaced_pod(
             self.namespace,
             {
@@ -249,7 +288,13 @@ class Node:
         netns_name = f"bench-{uuid.uuid4().hex[:10]}"
         network_namespace(netns_name)
         self.netns_names.append(netns_name)
-        return Sandbox(self.namespace, name, str(created.metadata.uid), netns_name)
+        return Sandbox(
+            self.namespace,
+            name,
+            str(created.metadata.uid),
+            netns_name,
+            minimal_environment=minimal_environment,
+        )
 
     def leftovers(self, sandboxes: Sequence[Sandbox]) -> list[str]:
         """Links, attachment records and IP allocations still present after every DEL."""
@@ -285,6 +330,139 @@ class Node:
         with contextlib.suppress(client.ApiException):
             self.core.delete_namespace(self.namespace)
         self.api.close()
+
+
+# pod shapes ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delegate:
+    """One attachment as the daemon runs it: its config list and what its selection adds."""
+
+    ifname: str
+    conflist: NetworkConfigList
+    capability_args: dict[str, Any] = field(default_factory=dict)
+    cni_args: tuple[tuple[str, str], ...] = ()
+
+    def invocation(
+        self, box: Sandbox, command: str, plugin: PluginConfig, prev: Result | None
+    ) -> tuple[list[str], dict[str, str], bytes]:
+        """The argv, environment and stdin of one of its plugins' runs, as the daemon gives them."""
+        stdin = plugin_stdin(self.conflist, plugin, prev_result=prev, capability_args=self.capability_args)
+        environment = box.environment(command, self.ifname, self.cni_args)
+        return [str(CNI_BIN / plugin.type)], environment, stdin
+
+
+class Direct:
+    """The pod's delegates, exec'd directly in the order the daemon runs them."""
+
+    def __init__(self, delegates: list[Delegate]) -> None:
+        self.delegates = delegates
+
+    def _run(
+        self, box: Sandbox, command: str, delegate: Delegate, plugin: PluginConfig, prev: Result | None
+    ) -> tuple[float, bytes]:
+        took, status, output = timed_run(*delegate.invocation(box, command, plugin, prev))
+        if status != 0:
+            raise SystemExit(f"direct {command} of {delegate.ifname} ({plugin.type}) failed: {output!r}")
+        return took, output
+
+    def add(self, box: Sandbox) -> tuple[float, list[Result]]:
+        elapsed, results = 0.0, []
+        for delegate in self.delegates:
+            result: Result | None = None
+            for plugin in delegate.conflist.plugins:
+                took, output = self._run(box, "ADD", delegate, plugin, result)
+                elapsed += took
+                result = parse_result(output)
+            assert result is not None
+            results.append(result)
+        return elapsed, results
+
+    def delete(self, box: Sandbox, results: list[Result]) -> float:
+        elapsed = 0.0
+        for delegate, result in reversed(list(zip(self.delegates, results, strict=True))):
+            for plugin in reversed(delegate.conflist.plugins):
+                elapsed += self._run(box, "DEL", delegate, plugin, result)[0]
+        return elapsed
+
+
+@dataclass
+class Shape:
+    """A pod shape: the daemon settings that make it, its sandbox and its delegates run directly."""
+
+    name: str
+    settings: dict[str, Any]
+    box: Sandbox
+    direct: Direct
+
+
+def bridges_delegates(world: Node) -> list[Delegate]:
+    """The delegates of a pod of `world.sandbox()`: the cluster network's bridge, then both extra ones."""
+    cluster = json.loads((world.conf_dir / "10-cluster.conflist").read_text())
+    configs = [cluster, *({"cniVersion": "1.1.0", "name": n.name, **n.config} for n in world.extra)]
+    return [
+        Delegate(ifname, parse_network_config(config))
+        for ifname, config in zip(("eth0", "net1", "net2"), configs, strict=True)
+    ]
+
+
+def bridges_shape(world: Node) -> Shape:
+    return Shape("eth0+2 bridges", {}, world.sandbox(), Direct(bridges_delegates(world)))
+
+
+def macvlan_shape(world: Node) -> Shape:
+    """eth0 from `confDir` by name, net1 a bridge NAD, net2 macvlan + tuning with static `ips` and `mac`."""
+    conf_dir = world.root / "multus-net.d"  # the daemon's confDir (Daemon's config)
+    conf_dir.mkdir(exist_ok=True)
+    shutil.copyfile(world.conf_dir / "10-cluster.conflist", conf_dir / "10-cluster.conflist")
+    address, mac = f"10.{world.octet}.250.10/24", f"02:00:0a:{world.octet:02x}:fa:0a"
+    macvlan = {
+        "cniVersion": "1.1.0",
+        "name": "net-mv",
+        "plugins": [
+            {
+                "type": "macvlan",
+                "master": world.veth_master(),
+                "mode": "bridge",
+                "capabilities": {"ips": True},
+                "ipam": {"type": "static"},
+            },
+            {"type": "tuning", "capabilities": {"mac": True}},
+        ],
+    }
+    world.create_nad("net-mv", macvlan)
+    bridge = world.extra[0]
+    selections = [{"name": bridge.name}, {"name": "net-mv", "ips": [address], "mac": mac}]
+    box = world.sandbox(json.dumps(selections), minimal_environment=True)
+    cluster = json.loads((conf_dir / "10-cluster.conflist").read_text())
+    delegates = [
+        Delegate("eth0", parse_network_config(cluster)),
+        Delegate("net1", parse_network_config({"cniVersion": "1.1.0", "name": bridge.name, **bridge.config})),
+        Delegate(
+            "net2",
+            parse_network_config(macvlan),
+            capability_args={"ips": [address], "mac": mac},
+            cni_args=(("IP", address), ("MAC", mac)),
+        ),
+    ]
+    settings = {"clusterNetwork": world.cluster.name}
+    return Shape(
+        "eth0 bridge+bridge+macvlan/tuning, cluster network by name", settings, box, Direct(delegates)
+    )
+
+
+@contextlib.contextmanager
+def busy_core(seconds: float, core: int = 0) -> Iterator[None]:
+    """A background CPU load: one process spinning on `core` for at most `seconds`, killed on leaving."""
+    spin = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+    process = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        os.sched_setaffinity(process.pid, {core})
+        yield
+    finally:
+        process.kill()
+        process.wait()
 
 
 @contextlib.contextmanager

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import socket
+import struct
 from dataclasses import dataclass, field
 
 from multus.cni.errors import IOFailure
 from multus.netns.namespace import inside, netns_route
+
+_SIOCGIFHWADDR = 0x8927  # linux/sockios.h
+_ARPHRD_ETHER = 1  # linux/if_arp.h
 
 
 @dataclass(frozen=True)
@@ -43,3 +49,19 @@ def interface_names(netns_path: str) -> set[str]:
             return {name for _, name in socket.if_nameindex()}
         except OSError as error:
             raise IOFailure(f"cannot list the interfaces of {netns_path}", str(error)) from error
+
+
+def ethernet_mac(netns_path: str, ifname: str) -> str | None:
+    """The MAC of the namespace's Ethernet interface `ifname`, by one ioctl: microseconds, so an event
+    loop may call it itself. None when there is no such interface or it is not Ethernet (netlink's
+    `interfaces` tells then)."""
+    request = struct.pack("16s16x", ifname.encode())
+    with inside(netns_path), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            reply = fcntl.ioctl(sock, _SIOCGIFHWADDR, request)
+        except OSError as error:
+            if error.errno == errno.ENODEV:
+                return None
+            raise IOFailure(f"cannot read the MAC of {ifname} in {netns_path}", str(error)) from error
+    family, address = struct.unpack_from("H6s", reply, 16)
+    return address.hex(":") if family == _ARPHRD_ETHER else None

@@ -44,12 +44,18 @@ async def check_requests(
     asked = [
         (selection, ifname, result) for selection, ifname, result in added if selection.ips or selection.mac
     ]
-    present: Mapping[str, Link] = {}
-    if any(selection.mac for selection, _, _ in asked):
+    wanted = [ifname for selection, ifname, _ in asked if selection.mac]
+    # An Ethernet MAC by ioctl on the loop; netlink's dump (milliseconds, in a thread) only for the rest.
+    shown: dict[str, str | None] = {
+        ifname: mac for ifname in wanted if (mac := namespace.ethernet_mac(netns, ifname)) is not None
+    }
+    if len(shown) < len(wanted):
         present = await asyncio.to_thread(namespace.interfaces, netns)
+        shown |= {
+            ifname: present[ifname].mac for ifname in wanted if ifname in present and ifname not in shown
+        }
     for selection, ifname, result in asked:
-        link = present.get(ifname)
-        mac = link.mac if link is not None else _result_mac(result, ifname)
+        mac = shown[ifname] if ifname in shown else _result_mac(result, ifname)
         check_requests_met(selection, ifname, result, mac)
 
 

@@ -20,7 +20,7 @@ from multus.cni.exec import DelegateExecutor
 from multus.config import MultusConfig
 from multus.devices import DeviceAllocations
 from multus.k8s.view import ClusterView
-from multus.netns import Link, interface_names, interfaces, replace_default_route
+from multus.netns import Link, ethernet_mac, interface_names, interfaces, replace_default_route
 
 # Hears of every delegate run: plugin type, command, seconds.
 DelegateObserver = Callable[[str, str, float], None]
@@ -33,6 +33,8 @@ class NamespaceOps(Protocol):
 
     def interfaces(self, netns: str) -> Mapping[str, Link]: ...
 
+    def ethernet_mac(self, netns: str, ifname: str) -> str | None: ...
+
     def replace_default_route(self, netns: str, ifname: str, gateway: str) -> None: ...
 
 
@@ -44,6 +46,9 @@ class Netlink:
 
     def interfaces(self, netns: str) -> Mapping[str, Link]:
         return interfaces(netns)
+
+    def ethernet_mac(self, netns: str, ifname: str) -> str | None:
+        return ethernet_mac(netns, ifname)
 
     def replace_default_route(self, netns: str, ifname: str, gateway: str) -> None:
         replace_default_route(netns, ifname, gateway)

@@ -11,7 +11,14 @@ import pytest
 from pyroute2 import IPRoute
 
 from multus.cni.errors import InterfaceConflict, InvalidEnvironment
-from multus.netns import NamespaceGone, default_routes, interface_names, interfaces, replace_default_route
+from multus.netns import (
+    NamespaceGone,
+    default_routes,
+    ethernet_mac,
+    interface_names,
+    interfaces,
+    replace_default_route,
+)
 from tests.conftest import netns_path, unique_name
 
 pytestmark = pytest.mark.netns
@@ -78,12 +85,23 @@ def test_interface_names_are_those_of_the_namespace_not_ours(two_uplinks: str) -
     assert "a" not in {name for _, name in socket.if_nameindex()}  # the thread came back home
 
 
+def test_ethernet_mac_is_what_netlink_shows_and_none_for_other_links(two_uplinks: str) -> None:
+    shown = interfaces(two_uplinks)
+    assert ethernet_mac(two_uplinks, "a") == shown["a"].mac
+    assert ethernet_mac(two_uplinks, "b") == shown["b"].mac
+    assert ethernet_mac(two_uplinks, "lo") is None  # loopback: not Ethernet, netlink tells
+    assert ethernet_mac(two_uplinks, "missing") is None
+    assert "a" not in {name for _, name in socket.if_nameindex()}  # the thread came back home
+
+
 def test_missing_namespace_is_reported_not_created() -> None:
     path = "/var/run/netns/multus-does-not-exist"
     with pytest.raises(NamespaceGone):
         interfaces(path)
     with pytest.raises(NamespaceGone):
         interface_names(path)
+    with pytest.raises(NamespaceGone):
+        ethernet_mac(path, "eth0")
     with pytest.raises(NamespaceGone):
         replace_default_route(path, "eth0", "10.0.0.1")
     assert not os.path.exists(path)

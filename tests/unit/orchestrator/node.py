@@ -35,6 +35,10 @@ class Namespace:
     def interfaces(self, netns: str) -> Mapping[str, Link]:
         return dict(self.links)
 
+    def ethernet_mac(self, netns: str, ifname: str) -> str | None:
+        link = self.links.get(ifname)
+        return link.mac if link is not None else None
+
     def replace_default_route(self, netns: str, ifname: str, gateway: str) -> None:
         self.default_routes.append((ifname, gateway))
 
