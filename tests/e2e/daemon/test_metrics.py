@@ -37,6 +37,8 @@ def test_metrics_count_requests_in_flight_and_cached(
     rt.delete(good)
     rt.delete(bad)
 
+    # A request stays in flight until its bookkeeping after the reply (records, result cache) is done.
+    wait_for("no request in flight", lambda: metric(daemon.metrics(), "multus_requests_in_flight") == 0)
     samples = daemon.metrics()
     counts = {
         (command, result): metric(samples, "multus_requests_total", command=command, result=result)
