@@ -7,7 +7,7 @@ isolation allows each reference, and the interface names come out distinct. Thes
 meta-plugin makes at ADD time, with its own functions; failing them here keeps the pod from sitting in
 ContainerCreating.
 
-Choices where the issue is silent:
+Choices made here:
 - A pod in a system namespace gets only the cluster network on the node, so its annotations are not
   checked; the pod is admitted with a warning that they will be ignored.
 - Unknown keys in a JSON selection are admitted with a warning (the node ignores them too).
