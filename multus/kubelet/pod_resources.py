@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from multus.kubelet.apis.podresources.v1.api_pb2 import PodResources
 
+SERVICE = "PodResourcesLister"
 DEFAULT_SOCKET = Path("/var/lib/kubelet/pod-resources/kubelet.sock")
 TIMEOUT_SECONDS = 10.0  # for Get and List together; upstream gives each call 10 s
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # upstream's bound on an answer: List holds every pod of the node
@@ -35,22 +36,23 @@ def pod_devices(
     """The devices allocated to the pod's containers, by resource name, in the kubelet's order."""
     import grpc  # noqa: PLC0415 - see the module's docstring
 
-    from multus.kubelet.apis.podresources.v1 import api_pb2, api_pb2_grpc  # noqa: PLC0415
+    from multus.kubelet.apis.podresources.v1 import api_pb2  # noqa: PLC0415
+    from multus.kubelet.grpc_calls import unary_call  # noqa: PLC0415
 
     deadline = time.monotonic() + timeout
     options = [("grpc.max_receive_message_length", MAX_ANSWER_BYTES)]
     try:
         with grpc.insecure_channel(f"unix://{socket}", options=options) as channel:
-            lister = api_pb2_grpc.PodResourcesListerStub(channel)
+            get, list_all = (unary_call(channel, api_pb2, SERVICE, method) for method in ("Get", "List"))
             request = api_pb2.GetPodResourcesRequest(pod_name=name, pod_namespace=namespace)
             try:
-                answer: api_pb2.GetPodResourcesResponse = lister.Get(request, timeout=timeout)
+                answer: api_pb2.GetPodResourcesResponse = get(request, timeout=timeout)
                 return _devices([answer.pod_resources])
             except grpc.RpcError as error:
                 if error.code() not in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNKNOWN):
                     raise
             remaining = max(deadline - time.monotonic(), 0.0)
-            listed: api_pb2.ListPodResourcesResponse = lister.List(
+            listed: api_pb2.ListPodResourcesResponse = list_all(
                 api_pb2.ListPodResourcesRequest(), timeout=remaining
             )
             return _devices(

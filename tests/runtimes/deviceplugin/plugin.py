@@ -23,7 +23,9 @@ from typing import Any
 import grpc
 
 from multus.kubelet.device_info_files import DEVICE_PLUGIN_INFO_DIR, device_info_path
-from tests.runtimes.deviceplugin.v1beta1 import api_pb2, api_pb2_grpc
+from multus.kubelet.grpc_calls import unary_call
+from tests.kubelet_grpc import service_handler
+from tests.runtimes.deviceplugin.v1beta1 import api_pb2
 
 API_VERSION = "v1beta1"
 KUBELET_SOCKET = "kubelet.sock"  # the kubelet's registration socket, in its device-plugins folder
@@ -39,7 +41,7 @@ def device_info(device_id: str) -> dict[str, Any]:
 
 
 @dataclass
-class DevicePlugin(api_pb2_grpc.DevicePluginServicer):
+class DevicePlugin:
     resource: str
     device_ids: list[str]
     folder: Path  # the kubelet's device-plugins folder, as this host sees it
@@ -83,7 +85,13 @@ class DevicePlugin(api_pb2_grpc.DevicePluginServicer):
     def start(self) -> DevicePlugin:
         """Serve, then register with the kubelet, which then asks for the devices."""
         self._server = grpc.server(ThreadPoolExecutor(max_workers=4))
-        api_pb2_grpc.add_DevicePluginServicer_to_server(self, self._server)
+        # What the kubelet calls with the default options: no preferred allocation, no pre-start hook.
+        methods = {
+            "GetDevicePluginOptions": self.GetDevicePluginOptions,
+            "ListAndWatch": self.ListAndWatch,
+            "Allocate": self.Allocate,
+        }
+        self._server.add_generic_rpc_handlers([service_handler(api_pb2, "DevicePlugin", methods)])
         # Bound in a short folder, then moved: a socket's path is at most 107 bytes when bound, and the
         # kubelet's folder of a test run may be longer; connecting to the moved socket works all the same.
         with tempfile.TemporaryDirectory(prefix="mpy-dp-") as short:
@@ -98,7 +106,8 @@ class DevicePlugin(api_pb2_grpc.DevicePluginServicer):
                     resource_name=self.resource,
                     options=api_pb2.DevicePluginOptions(),
                 )
-                api_pb2_grpc.RegistrationStub(channel).Register(request, timeout=30, wait_for_ready=True)
+                register = unary_call(channel, api_pb2, "Registration", "Register")
+                register(request, timeout=30, wait_for_ready=True)
         except BaseException:
             self.stop()
             raise

@@ -3,7 +3,7 @@ bindings as the client, for tests without a kubelet. It answers with the pods it
 which methods were called.
 
 `get` says how it answers `Get`: "served" (kubelets from 1.34, or with the KubeletPodResourcesGet gate
-on), "unimplemented" (kubelets before 1.27: the generated servicer's own answer), "disabled" (what
+on), "unimplemented" (kubelets before 1.27, which have no such method), "disabled" (what
 kubelets 1.27 to 1.33 answer with the gate off: a plain error, UNKNOWN) or "denied" (any other failure).
 `list_fails` makes `List` fail.
 """
@@ -21,7 +21,8 @@ from typing import Any
 
 import grpc
 
-from multus.kubelet.apis.podresources.v1 import api_pb2, api_pb2_grpc
+from multus.kubelet.apis.podresources.v1 import api_pb2
+from tests.kubelet_grpc import service_handler
 
 
 def pod_resources(namespace: str, name: str, containers: Mapping[str, Mapping[str, list[str]]]) -> Any:
@@ -43,7 +44,7 @@ def pod_resources(namespace: str, name: str, containers: Mapping[str, Mapping[st
 
 
 @dataclass
-class Lister(api_pb2_grpc.PodResourcesListerServicer):
+class Lister:
     pods: list[Any]
     get: str = "served"
     list_fails: bool = False
@@ -57,8 +58,8 @@ class Lister(api_pb2_grpc.PodResourcesListerServicer):
 
     def Get(self, request: Any, context: grpc.ServicerContext) -> Any:
         self.calls.append("Get")
-        if self.get == "unimplemented":
-            return super().Get(request, context)
+        if self.get == "unimplemented":  # gRPC's own answer for a method the server lacks
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found: v1.PodResourcesLister/Get")
         if self.get == "disabled":
             context.abort(grpc.StatusCode.UNKNOWN, "PodResources API Get method disabled")
         if self.get == "denied":
@@ -86,7 +87,8 @@ def short_folder() -> Iterator[Path]:
 @contextlib.contextmanager
 def serving(socket: Path, lister: Lister) -> Iterator[Lister]:
     server = grpc.server(ThreadPoolExecutor(max_workers=2))
-    api_pb2_grpc.add_PodResourcesListerServicer_to_server(lister, server)
+    methods = {"List": lister.List, "Get": lister.Get}
+    server.add_generic_rpc_handlers([service_handler(api_pb2, "PodResourcesLister", methods)])
     server.add_insecure_port(f"unix://{socket}")
     server.start()
     try:

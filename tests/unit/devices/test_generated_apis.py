@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-GENERATED = ("api_pb2.py", "api_pb2.pyi", "api_pb2_grpc.py")
+GENERATED = ("api_pb2.py", "api_pb2.pyi")
 PACKAGES = ("multus/kubelet/apis/podresources/v1", "tests/runtimes/deviceplugin/v1beta1")
 
 
