@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from multus.cni.errors import InvalidConfig, UnknownContainer
 from multus.config import MultusConfig, parse_config
 from multus.k8s.view import ClusterView
+from multus.kube.credentials import kubeconfig_from_environment
 from multus.plugin import IN_CLUSTER_ENV, make_view
 from multus.resolution import PlannedAttachment, resolve_attachments
 
@@ -60,17 +60,13 @@ def node_config(sources: Sources, environ: Mapping[str, str]) -> MultusConfig:
         raw["clusterFolder"] = str(sources.cluster_folder)
         raw.pop("kubeconfig", None)
     else:
-        kubeconfig = sources.kubeconfig or _env_kubeconfig(environ)
+        kubeconfig = sources.kubeconfig or kubeconfig_from_environment(environ)
         if kubeconfig is not None:
             raw["kubeconfig"] = str(kubeconfig)
     try:
         return parse_config(json.dumps(raw).encode())
     except InvalidConfig as error:
         raise error.with_context(str(path)) from error
-
-
-def _env_kubeconfig(environ: Mapping[str, str]) -> Path | None:
-    return next((Path(path) for path in environ.get("KUBECONFIG", "").split(os.pathsep) if path), None)
 
 
 def cluster_of(config: MultusConfig, environ: Mapping[str, str]) -> tuple[ClusterView, str]:

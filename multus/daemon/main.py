@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import datetime
 import gc
-import json
 import os
 import signal
 import sys
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from multus import version
 from multus.attachment_cache import AttachmentCache
 from multus.cni.errors import CNIError
-from multus.config import MultusConfig, parse_config
+from multus.config import MultusConfig
 from multus.daemon.metrics import DaemonMetrics
 from multus.daemon.nodeconfig import NodeConfigSettings, NodeConfigWriter
 from multus.daemon.server import CNIServer, ServerSettings, UnsafeSocketDir, secure_socket_dir
@@ -91,7 +90,7 @@ class Daemon:
         self.status = NodeStatus(
             version=version(),
             node_name=config.node_name,
-            records=AttachmentCache(parse_config(json.dumps(config.node_config_options()).encode()).cni_dir),
+            records=AttachmentCache(self.server.node_config().config.cni_dir),
             node_config=self.node_config.path,
             not_ready=self.not_ready,
             node_config_source=lambda: (self.node_config.source, self.node_config.waiting),

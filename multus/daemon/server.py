@@ -296,10 +296,13 @@ class CNIServer:
             stdin = _overridden(stdin, self.settings.request_overrides)
         return read_stdin(stdin)
 
+    def node_config(self) -> Stdin:
+        """The node's multus settings (cniDir, binDir...), as the daemon config gives them."""
+        return read_stdin(json.dumps(self.settings.node_options).encode())
+
     def _delegate_scope(self, env: CNIEnvironment, _: bytes) -> RequestScope:
-        # The request carries the delegate's config, not ours: the node's settings (cniDir, binDir...) apply.
-        node = read_stdin(json.dumps(self.settings.node_options).encode())
-        return RequestScope(env, node, replies_first=True)
+        # The request carries the delegate's config, not ours: the node's settings apply.
+        return RequestScope(env, self.node_config(), replies_first=True)
 
     async def _run(self, scope: RequestScope, _: bytes, __: dict[str, Any]) -> dict[str, Any] | None:
         return await run_command(scope, self._parts(scope))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,7 @@ class NodeStatus:
     not_ready: NotReadyReasons
     caches: Callable[[], dict[str, dict[str, Any]]]
     in_flight: Callable[[], int]
-    started: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.started = self.started or time.time()
+    started: float = field(default_factory=time.time)
 
     def document(self) -> dict[str, Any]:
         reasons = self.not_ready()

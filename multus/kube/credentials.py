@@ -21,6 +21,11 @@ import yaml
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
+def kubeconfig_from_environment(environ: Mapping[str, str]) -> Path | None:
+    """The first file `$KUBECONFIG` names, as kubectl reads it; None when it names none."""
+    return next((Path(path) for path in environ.get("KUBECONFIG", "").split(os.pathsep) if path), None)
+
+
 class ConfigError(ValueError):
     """The credentials cannot be loaded; the message says which file and which entry."""
 
