@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks.support import SYSTEM_PATH, emit, ms, percentile, require_native, shims, summary, timed_run
 from multus.daemon.http import HTTPServer, Request
-from multus.daemon.server import MAX_REQUEST_BYTES
+from multus.daemon.settings import DaemonConfig
 
 WARMUP = 5
 
@@ -47,7 +47,9 @@ def noop_daemon(socket_dir: Path) -> Iterator[Counter[str]]:
         request.respond(200, {"Result": None})
 
     async def serve() -> None:
-        server = HTTPServer({"/readyz": {"GET": readyz}, "/cni": {"POST": cni}}, max_body=MAX_REQUEST_BYTES)
+        server = HTTPServer(
+            {"/readyz": {"GET": readyz}, "/cni": {"POST": cni}}, max_body=DaemonConfig().max_request_bytes
+        )
         await server.start(str(socket_dir / "multus.sock"))
         started.set()
         await stop.wait()

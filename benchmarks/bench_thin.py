@@ -27,8 +27,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_daemon import Direct
-from benchmarks.support import SYSTEM_PATH, Node, Sandbox, emit, ms, node, percentile, summary, timed_run
+from benchmarks.support import (
+    SYSTEM_PATH,
+    Direct,
+    Node,
+    Sandbox,
+    emit,
+    ms,
+    node,
+    percentile,
+    summary,
+    timed_run,
+)
 from tests.testenv import CNI_BIN, REPO, running
 
 MULTUS = REPO / ".venv" / "bin" / "multus"
