@@ -32,7 +32,11 @@ OnChange = Callable[[dict[str, Any] | None, dict[str, Any] | None], None]
 
 WATCH_SECONDS = 300  # the server ends each watch after this; we then resume from the last version
 IDLE_SECONDS = 150  # no byte for this long (not even a bookmark): the connection died silently
-RETRY_PAUSE, RETRY_PAUSE_MAX = 1.0, 30.0  # seconds after the first failure; the bound
+# Seconds after the first failure, and the bound. Full jitter (each pause anywhere between 0 and its
+# ceiling): every node's watches break at the same moment when the API server restarts, and pauses cut
+# by at most half still woke most of 200 watches in the second it came back (benchmarks/RESULTS.md); the
+# low bound keeps the last of them within 10 s of its return.
+RETRY_PAUSE, RETRY_PAUSE_MAX, RETRY_JITTER = 1.0, 10.0, 1.0
 # Objects per list request. A node's thousand pods listed at once are ten megabytes of JSON and some
 # sixty of parsed objects, which the process keeps as RSS long after; a page is cut down before the next.
 LIST_PAGE = 100
@@ -72,7 +76,7 @@ class WatchCache(Generic[Kept]):
         self._keep = keep
         self._show = show
         self._params = params
-        self._backoff = backoff or Backoff(RETRY_PAUSE, RETRY_PAUSE_MAX)
+        self._backoff = backoff or Backoff(RETRY_PAUSE, RETRY_PAUSE_MAX, jitter=RETRY_JITTER)
         self._sleep = sleep
         self._watch_seconds = watch_seconds
         self._page = page
