@@ -123,9 +123,15 @@ def parse_ip_sloppy(text: str) -> IPAddress | None:
     decimal), in a plain or an embedded IPv4 address."""
     head, colon, tail = text.rpartition(":")
     octets = tail.split(".")
-    if len(octets) == 4 and all(octet.isascii() and octet.isdigit() for octet in octets):
-        tail = ".".join(str(int(octet)) for octet in octets)
+    # At most 3 significant digits: a longer octet fails either way.
+    if len(octets) == 4 and all(_decimal(octet, 3) for octet in octets):
+        tail = ".".join(octet.lstrip("0") or "0" for octet in octets)
     return parse_ip(head + colon + tail)
+
+
+def _decimal(text: str, digits: int) -> bool:
+    """ASCII decimal digits, at most `digits` of them besides leading zeros."""
+    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= digits
 
 
 def parse_cidr_sloppy(text: str) -> IPInterface | None:
@@ -213,6 +219,6 @@ def _dhcp_option(where: str, option: str) -> None:
     """parseOptionName: a known name, or strconv.ParseUint(option, 10, 8)."""
     if option in _DHCP_OPTION_NAMES:
         return
-    if not (option.isascii() and option.isdigit() and int(option) <= 255):
+    if not (_decimal(option, 3) and int(option.lstrip("0") or "0") <= 255):
         names = ", ".join(sorted(_DHCP_OPTION_NAMES))
         raise Refused(where, f"{short(option)} is not a DHCP option number (0-255) or one of {names}")

@@ -145,6 +145,7 @@ DHCP_CASES: dict[str, tuple[dict[str, Any], str | None]] = {
     "a request": (dhcp(request=[{"option": "routers"}, {"option": "121"}]), None),
     "skipDefault alone": (dhcp(request=[{"skipDefault": True}]), None),
     "a bad request": (dhcp(request=[{"option": "300"}]), "ipam.request[0].option"),
+    "a huge option number": (dhcp(request=[{"option": "9" * 5000}]), "ipam.request[0].option"),
     "provide as an object": (dhcp(provide={"option": "12"}), "ipam.provide"),
     "a value as a number": (dhcp(provide=[{"option": "12", "value": 5}]), "ipam.provide[0].value"),
     "a priority as text": (dhcp(priority="5"), "ipam.priority"),
@@ -260,6 +261,8 @@ def test_cni_args_whereabouts_reads(args: list[tuple[str, str]], refused: str | 
         ("10.2.0", None),
         ("fe80::1%eth0", None),
         ("\u0661\u0660.2.0.1", None),  # Arabic-Indic digits
+        ("10.2.0." + "1" * 5000, None),
+        ("10.2.0." + "0" * 5000 + "1", "10.2.0.1"),
     ],
 )
 def test_sloppy_addresses(text: str, parsed: str | None) -> None:
