@@ -13,11 +13,14 @@ as the plugins read it (containernetworking/plugins v1.10, with encoding/json's 
   before 0.3.0, `routes`, and the addresses of `args.cni.ips` and `runtimeConfig`;
 - `ipam` of type `static` (its LoadIPAMConfig): `addresses` in CIDR form, `routes`, `dns`, and the CIDRs
   of `args.cni.ips` and `runtimeConfig.ips`;
-- the `bridge` plugin (its loadNetConf, on DEL too): its keys' types, `vlan` within 0-4094, `vlanTrunk`
-  ranges. Other plugins' own keys are left to them.
+- `ipam` of type `whereabouts` or `dhcp`: see `multus.cni.ipam_whereabouts_dhcp`;
+- the main plugins' own keys (bridge, macvlan, ipvlan, vlan, ptp, tuning): see `multus.cni.plugin_checks`.
 
-`cni_args_problem` checks the CNI_ARGS the two read (`IP`, static's `GATEWAY`); host-local reads them
-on DEL too.
+Some of these a plugin refuses only at ADD (an MTU, a mode, a DHCP option); an attachment that exists
+passed them, so refusing them on every command costs no DEL.
+
+`cni_args_problem` checks the CNI_ARGS the IPAM plugins read (`IP`, and `GATEWAY` of static and
+whereabouts); host-local reads them on DEL too.
 """
 
 from __future__ import annotations
@@ -29,8 +32,17 @@ from typing import Any
 
 from multus.cni import gojson
 from multus.cni.addresses import IPAddress, IPInterface, parse_cidr, parse_ip, parse_ip_or_cidr
-from multus.cni.gojson import Decoder, Refused, integer, list_of, map_of, pointer, string, struct
+from multus.cni.go_types import ADDRESS, DNS, IP, IPNET, ROUTE, to4
+from multus.cni.gojson import Decoder, Refused, list_of, map_of, pointer, string, struct
+from multus.cni.ipam_whereabouts_dhcp import (
+    DHCP,
+    WHEREABOUTS,
+    check_dhcp,
+    check_whereabouts,
+    whereabouts_args_problem,
+)
 from multus.cni.names import plugin_type_error
+from multus.cni.plugin_checks import main_plugin_problem
 from multus.cni.validation import short
 from multus.cni.versions import at_least
 
@@ -39,28 +51,7 @@ ARGS_READ_BY_IPAM = frozenset({"IP", "GATEWAY"})
 # Before 0.3.0 a result holds one address per family.
 _MANY_ADDRESSES_SINCE = "0.3.0"
 
-_IP = gojson.text(parse_ip, "an IP address")  # net.IP
 _IP_OR_CIDR = gojson.json_text(parse_ip_or_cidr, "an IP address or address/prefix")  # pkg/ip.IP, required
-_IPNET = gojson.json_text(parse_cidr, "an address/prefix (CIDR)")  # types.IPNet
-_ROUTE = struct(
-    {
-        "dst": _IPNET,
-        "gw": _IP,
-        "mtu": integer,
-        "advmss": integer,
-        "priority": integer,
-        "table": pointer(integer),
-        "scope": pointer(integer),
-    }
-)
-_DNS = struct(
-    {
-        "nameservers": list_of(string),
-        "domain": string,
-        "search": list_of(string),
-        "options": list_of(string),
-    }
-)
 _NET_CONF = struct(
     {
         "cniVersion": string,
@@ -68,12 +59,12 @@ _NET_CONF = struct(
         "type": string,
         "capabilities": map_of(gojson.boolean),
         "ipam": struct({"type": string}),
-        "dns": _DNS,
+        "dns": DNS,
         "prevResult": map_of(gojson.anything),
         "cni.dev/valid-attachments": list_of(struct({"containerID": string, "ifname": string})),
     }
 )
-_RANGE_FIELDS = {"rangeStart": _IP, "rangeEnd": _IP, "subnet": _IPNET, "gateway": _IP}
+_RANGE_FIELDS = {"rangeStart": IP, "rangeEnd": IP, "subnet": IPNET, "gateway": IP}
 _RANGE_SETS = list_of(list_of(struct(_RANGE_FIELDS)))
 
 
@@ -85,7 +76,7 @@ def _ipam_input(ipam: Mapping[str, Decoder], ips: Decoder, **runtime: Decoder) -
             "name": string,
             "cniVersion": string,
             "ipam": pointer(
-                struct({**ipam, "Name": string, "type": string, "routes": list_of(pointer(_ROUTE))})
+                struct({**ipam, "Name": string, "type": string, "routes": list_of(pointer(ROUTE))})
             ),
             "runtimeConfig": struct({**runtime, "ips": list_of(ips)}),
             "args": pointer(struct({"cni": pointer(struct({"ips": list_of(ips)}))})),
@@ -105,47 +96,10 @@ _HOST_LOCAL = _ipam_input(
 )
 _STATIC = _ipam_input(
     {
-        "addresses": list_of(
-            struct(
-                {
-                    "address": string,
-                    "gateway": _IP,
-                    # Untagged fields: matched by these names, exactly or folded.
-                    "Address": struct({"IP": _IP, "Mask": string}),
-                    "Version": string,
-                }
-            )
-        ),
-        "dns": _DNS,
+        "addresses": list_of(ADDRESS),
+        "dns": DNS,
     },
     string,
-)
-
-
-_VLAN_IDS = range(1, 4095)
-_BRIDGE = struct(
-    {
-        "bridge": string,
-        "isGateway": gojson.boolean,
-        "isDefaultGateway": gojson.boolean,
-        "forceAddress": gojson.boolean,
-        "ipMasq": gojson.boolean,
-        "ipMasqBackend": pointer(string),
-        "mtu": integer,
-        "hairpinMode": gojson.boolean,
-        "promiscMode": gojson.boolean,
-        "vlan": integer,
-        "vlanTrunk": list_of(
-            pointer(struct({"minID": pointer(integer), "maxID": pointer(integer), "id": pointer(integer)}))
-        ),
-        "preserveDefaultVlan": gojson.boolean,
-        "macspoofchk": gojson.boolean,
-        "enabledad": gojson.boolean,
-        "disableContainerInterface": gojson.boolean,
-        "portIsolation": gojson.boolean,
-        "args": struct({"cni": struct({"mac": string})}),
-        "runtimeConfig": struct({"mac": string}),
-    }
 )
 
 
@@ -161,8 +115,7 @@ def plugin_config_problem(config: Mapping[str, Any], version: str) -> Refused | 
     the list's `name` and `cniVersion`), or None. `version` is the list's version."""
     try:
         decoded = _NET_CONF(config, "")
-        if config.get("type") == "bridge":
-            _check_bridge(_BRIDGE(config, ""))
+        main_plugin_problem(config)
         kind = decoded.get("ipam", {}).get("type", "") if isinstance(decoded, dict) else ""
         if kind and (why := plugin_type_error(kind)):  # the plugin looks it up in CNI_PATH, on DEL too
             raise Refused("ipam.type", why)
@@ -170,14 +123,21 @@ def plugin_config_problem(config: Mapping[str, Any], version: str) -> Refused | 
             _check_host_local(_HOST_LOCAL(config, ""), version)
         elif kind == STATIC:
             _check_static(_STATIC(config, ""), version)
+        elif kind == WHEREABOUTS:
+            check_whereabouts(config, version)
+        elif kind == DHCP:
+            check_dhcp(config)
     except Refused as refused:
         return refused
     return None
 
 
 def cni_args_problem(kind: str, args: Iterable[tuple[str, str]]) -> Refused | None:
-    """Why IPAM plugin `kind` would refuse these CNI_ARGS pairs, or None. Both read `IP` (host-local one
-    address, with or without prefix; static a comma list of CIDRs) and static `GATEWAY` (a comma list)."""
+    """Why IPAM plugin `kind` would refuse these CNI_ARGS pairs, or None. They read `IP` (host-local one
+    address, with or without prefix; static and whereabouts a comma list of CIDRs) and `GATEWAY` (static
+    and whereabouts: a comma list)."""
+    if kind == WHEREABOUTS:
+        return whereabouts_args_problem(args)
     for key, value in args:
         if kind == HOST_LOCAL and key == "IP" and value and parse_ip_or_cidr(value) is None:
             return Refused("CNI_ARGS IP", f"{short(value)} is not one IP address (host-local reads one)")
@@ -264,26 +224,15 @@ def _range(where: str, fields: dict[str, Any]) -> _Range:
     if subnet.ip != network.network_address:
         raise Refused(f"{where}.subnet", f"{subnet} has host bits set (the network is {network})")
     for key in ("gateway", "rangeStart", "rangeEnd"):
-        if fields.get(key) is not None and _canonical(fields[key]) not in network:
+        if fields.get(key) is not None and to4(fields[key]) not in network:
             raise Refused(f"{where}.{key}", f"{fields[key]} is not in {network}")
-    start = (
-        int(_canonical(fields["rangeStart"]))
-        if fields.get("rangeStart")
-        else int(network.network_address) + 1
-    )
+    start = int(to4(fields["rangeStart"])) if fields.get("rangeStart") else int(network.network_address) + 1
     # Without rangeEnd, IPv4 ranges end before the broadcast address.
     last = int(network.broadcast_address) - (1 if network.version == 4 else 0)
-    end = int(_canonical(fields["rangeEnd"])) if fields.get("rangeEnd") else last
+    end = int(to4(fields["rangeEnd"])) if fields.get("rangeEnd") else last
     if start > end:
         raise Refused(where, f"rangeStart {fields.get('rangeStart')} is after the range's end")
     return _Range(where, network, start, end)
-
-
-def _canonical(address: IPAddress) -> IPAddress:
-    """An IPv4-mapped IPv6 address is the IPv4 address to Go (To4)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 # static ---------------------------------------------------------------------------------------------
@@ -306,7 +255,7 @@ def _check_static(net: dict[str, Any], version: str) -> None:
     ):
         if listed:
             addresses = [_cidr(f"{where}[{index}]", text) for index, text in enumerate(listed)]
-    families = [_canonical(address).version for address in addresses]
+    families = [to4(address).version for address in addresses]
     if max(families.count(4), families.count(6)) > 1 and not at_least(version, _MANY_ADDRESSES_SINCE):
         raise Refused("ipam.addresses", f"cniVersion {version} allows one address per IP family")
 
@@ -316,23 +265,3 @@ def _cidr(where: str, text: str | None) -> IPAddress:
     if parsed is None:
         raise Refused(where, f"{short(text or '')} is not an address/prefix (CIDR)")
     return parsed.ip
-
-
-# bridge ----------------------------------------------------------------------------------------------
-
-
-def _check_bridge(conf: dict[str, Any]) -> None:
-    if not 0 <= conf.get("vlan", 0) < 4095:
-        raise Refused("vlan", f"{conf['vlan']} is not a VLAN ID (0 to 4094)")
-    for index, trunk in enumerate(conf.get("vlanTrunk") or []):
-        where = f"vlanTrunk[{index}]"
-        if trunk is None:  # the plugin dereferences it: it would crash on every command
-            raise Refused(where, "must be an object, not null")
-        low, high, single = trunk.get("minID"), trunk.get("maxID"), trunk.get("id")
-        if (low is None) != (high is None):
-            raise Refused(where, "sets one of minID and maxID: set both or neither")
-        for key, value in (("minID", low), ("maxID", high), ("id", single)):
-            if value is not None and value not in _VLAN_IDS:
-                raise Refused(f"{where}.{key}", f"{value} is not a VLAN ID (1 to 4094)")
-        if low is not None and high is not None and high < low:
-            raise Refused(where, f"maxID {high} is below minID {low}")

@@ -111,6 +111,11 @@ def test_the_daemon_answers_a_del_of_a_container_id_no_add_accepts_with_success(
         ("host-local", "plugins[0].ipam"),
         ({"type": "host-local", "ranges": [[{"subnet": "10.9.0.0/24", "gateway": "10.1.1.1"}]]}, "gateway"),
         ({"type": "static", "addresses": [{"address": "10.9.0.5"}]}, "plugins[0].ipam.addresses[0].address"),
+        (
+            {"type": "whereabouts", "range": "10.9.0.0/24", "exclude": ["x"]},
+            "plugins[0].ipam.exclude[0]: 'x' is not an address/prefix or an address",
+        ),
+        ({"type": "dhcp", "provide": [{"option": "hostname"}]}, "plugins[0].ipam.provide[0].option"),
     ],
 )
 def test_a_delegate_config_its_plugins_refuse_is_refused_before_anything_runs(
@@ -125,6 +130,19 @@ def test_a_delegate_config_its_plugins_refuse_is_refused_before_anything_runs(
 
     assert field in error["msg"]
     assert error["msg"].startswith(f"network {thin.namespace}/refused: invalid network config:")
+
+
+def test_a_delegate_mtu_no_link_takes_is_refused_before_anything_runs(
+    thin: Runtime, thick: ShimRuntime
+) -> None:
+    net = thin.bridge_net("x")
+    net.config["plugins"][0]["mtu"] = 67  # below the veth's and the bridge's ETH_MIN_MTU
+    thin.nad("small-mtu", net.config)
+    boxes = pod_for_both(thin, thick, "small-mtu")
+
+    error = refused_the_same_way(thin, thick, boxes, 7)
+
+    assert "plugins[0].mtu: 67 is not an MTU the kernel gives a new link (68 to 65535)" in error["msg"]
 
 
 def test_cni_args_that_go_plugins_refuse_are_refused_and_the_del_succeeds(

@@ -119,6 +119,33 @@ def test_ipam_its_plugin_would_refuse_is_refused_with_the_nodes_message(ipam: ob
     assert f"invalid network config: {field}" in problem
 
 
+@pytest.mark.parametrize(
+    ("plugin", "field"),
+    [
+        ({"type": "macvlan", "mode": "l2"}, "mode"),
+        ({"type": "macvlan", "mtu": -1}, "mtu"),
+        ({"type": "ipvlan", "mode": "bridge"}, "mode"),
+        ({"type": "vlan", "master": "eth0", "vlanId": 5000}, "vlanId"),
+        ({"type": "ptp", "mtu": 65536}, "mtu"),
+        ({"type": "tuning", "args": {"cni": {"mtu": -1}}}, "args.cni.mtu"),
+        ({"type": "macvlan", "ipam": {"type": "whereabouts", "range": "10.1.0.0/31"}}, "ipam.range"),
+        (
+            {"type": "macvlan", "ipam": {"type": "dhcp", "request": [{"option": "x"}]}},
+            "ipam.request[0].option",
+        ),
+    ],
+)
+def test_plugin_keys_its_plugin_would_refuse_are_refused_with_the_nodes_message(
+    plugin: dict[str, Any], field: str
+) -> None:
+    config = {"cniVersion": "1.0.0", "name": "net", "plugins": [{"type": "tuning"}, plugin]}
+    (problem,) = judge_nad(nad(config)).problems
+    with pytest.raises(InvalidConfig) as node:
+        parse_network_config(config)
+    assert problem == f"NetworkAttachmentDefinition ns/net: spec.config: {node.value.msg}"
+    assert f"invalid network config: plugins[1].{field}: " in problem
+
+
 def test_a_network_name_longer_than_253_characters_is_refused() -> None:
     assert judge_nad(nad({"type": "bridge", "name": "n" * 253})).valid
     (problem,) = judge_nad(nad({"type": "bridge", "name": "n" * 254})).problems
