@@ -32,6 +32,7 @@ from benchmarks.support import (
     Direct,
     Node,
     Sandbox,
+    bridges_delegates,
     emit,
     ms,
     node,
@@ -157,7 +158,7 @@ def run(rounds: int, root: Path) -> list[dict[str, Any]]:
     samples: dict[tuple[str, str], list[float]] = {}
     with running(root / "testenv") as env, node(env, root / "node") as world:
         config = thin_config(world)
-        direct = Direct(world)
+        direct = Direct(bridges_delegates(world))
         box = world.sandbox()
         ways = ["direct", "thin"]
         for round_number in range(WARMUP + rounds):
