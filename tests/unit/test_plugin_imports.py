@@ -104,4 +104,5 @@ def test_the_add_path_with_a_kubeconfig_does_not_import_aiohttp(tmp_path: Path) 
     assert status == 1
     assert "cannot get pod default/p" in reply["msg"], reply
     assert "aiohttp" not in answer["loaded"]
+    assert "yaml" not in answer["loaded"]  # the kubeconfig is JSON
     assert "multus.config" in answer["loaded"]  # the probe saw the ADD path's imports
