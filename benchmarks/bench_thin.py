@@ -4,8 +4,9 @@ same delegates run directly.
 Two installs of the same source are measured, each figure printed for both (`install`):
 
 - `installed`: what a node runs, the package installed as the node image installs it (`pip install .`,
-  not editable), in a venv under the components cache (`bench-thin-venv`), reinstalled when the source
-  (pyproject.toml, multus/, controller/) changes. pip compiles the bytecode at install.
+  not editable), in a venv of this checkout's under the components cache (`bench-thin-venv-*`),
+  reinstalled when the source (pyproject.toml, multus/, controller/) changes. pip compiles the bytecode
+  at install.
 - `editable`: the development venv (`.venv`, `pip install -e`). Its start-up runs setuptools' editable
   finder from a `.pth` file, which no node has. Its bytecode is compiled first (the runs may inherit
   PYTHONDONTWRITEBYTECODE), so that compiling is not what is measured.
@@ -54,7 +55,8 @@ from benchmarks.support import (
 from tests.testenv import CACHE, CNI_BIN, REPO, running
 
 EDITABLE = REPO / ".venv" / "bin" / "multus"
-INSTALLED_VENV = CACHE / "bench-thin-venv"
+# One per checkout: two checkouts benchmarking at once would otherwise reinstall under each other's runs.
+INSTALLED_VENV = CACHE / f"bench-thin-venv-{hashlib.sha256(str(REPO).encode()).hexdigest()[:12]}"
 SOURCE_STAMP = INSTALLED_VENV / "multus-py-source.sha256"
 GOAL_VERSION_MS = 40.0
 GOAL_ADD_OVERHEAD_MS = 80.0
