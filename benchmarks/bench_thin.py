@@ -1,6 +1,16 @@
 """The thin plugin: the `multus` executable, run by the runtime for every pod operation, against the
 same delegates run directly.
 
+Two installs of the same source are measured, each figure printed for both (`install`):
+
+- `installed`: what a node runs, the package installed as the node image installs it (`pip install .`,
+  not editable), in a venv of this checkout's under the components cache (`bench-thin-venv-*`),
+  reinstalled when the source (pyproject.toml, multus/, controller/) changes. pip compiles the bytecode
+  at install.
+- `editable`: the development venv (`.venv`, `pip install -e`). Its start-up runs setuptools' editable
+  finder from a `.pth` file, which no node has. Its bytecode is compiled first (the runs may inherit
+  PYTHONDONTWRITEBYTECODE), so that compiling is not what is measured.
+
 - VERSION: one exec of the `multus` console script with a minimal environment (the CNI variables and
   PATH), VERSION_RUNS times. All of it is start-up: the interpreter, the imports, the reply.
 - ADD and DEL: bench_daemon's pod (eth0 on the cluster network, named in `confDir`, and two NAD
@@ -17,8 +27,10 @@ Needs root. Usage: python -m benchmarks.bench_thin [--rounds N]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,9 +52,12 @@ from benchmarks.support import (
     summary,
     timed_run,
 )
-from tests.testenv import CNI_BIN, REPO, running
+from tests.testenv import CACHE, CNI_BIN, REPO, running
 
-MULTUS = REPO / ".venv" / "bin" / "multus"
+EDITABLE = REPO / ".venv" / "bin" / "multus"
+# One per checkout: two checkouts benchmarking at once would otherwise reinstall under each other's runs.
+INSTALLED_VENV = CACHE / f"bench-thin-venv-{hashlib.sha256(str(REPO).encode()).hexdigest()[:12]}"
+SOURCE_STAMP = INSTALLED_VENV / "multus-py-source.sha256"
 GOAL_VERSION_MS = 40.0
 GOAL_ADD_OVERHEAD_MS = 80.0
 VERSION_RUNS = 30
@@ -52,12 +67,34 @@ TOP_IMPORTS = 15
 HEAVY = ("pydantic", "aiohttp", "yaml", "pyroute2", "kubernetes")
 
 
-def version_times(runs: int) -> list[float]:
+def source_digest() -> str:
+    digest = hashlib.sha256()
+    files = [REPO / "pyproject.toml", *REPO.glob("multus/**/*.py"), *REPO.glob("controller/**/*.py")]
+    for path in sorted(files):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def installed_multus() -> Path:
+    """The `multus` console script of a non-editable install of this source (see the module's doc)."""
+    digest = source_digest()
+    pip = INSTALLED_VENV / "bin" / "pip"
+    if not pip.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(INSTALLED_VENV)], check=True)
+    if not SOURCE_STAMP.exists() or SOURCE_STAMP.read_text() != digest:
+        shutil.rmtree(REPO / "build" / "lib", ignore_errors=True)  # setuptools' copy of the last build
+        subprocess.run([str(pip), "install", "-q", str(REPO)], check=True)  # the dependencies
+        subprocess.run([str(pip), "install", "-q", "--no-deps", "--force-reinstall", str(REPO)], check=True)
+        SOURCE_STAMP.write_text(digest)
+    return INSTALLED_VENV / "bin" / "multus"
+
+
+def version_times(multus: Path, runs: int) -> list[float]:
     env = {"CNI_COMMAND": "VERSION", "PATH": SYSTEM_PATH}
     stdin = b'{"cniVersion": "1.1.0"}'
     times = []
     for number in range(WARMUP + runs):
-        took, status, output = timed_run([str(MULTUS)], env, stdin)
+        took, status, output = timed_run([str(multus)], env, stdin)
         if status != 0:
             raise SystemExit(f"multus VERSION failed: {output!r}")
         if number >= WARMUP:
@@ -80,17 +117,19 @@ def thin_config(world: Node) -> bytes:
     ).encode()
 
 
-def through_multus(box: Sandbox, command: str, config: bytes) -> float:
-    took, status, output = timed_run([str(MULTUS)], box.environment(command), config)
+def through_multus(multus: Path, box: Sandbox, command: str, config: bytes) -> float:
+    took, status, output = timed_run([str(multus)], box.environment(command), config)
     if status != 0:
         raise SystemExit(f"multus {command} failed: {output!r}")
     return took
 
 
-def import_profile(path: str, env: dict[str, str], stdin: bytes) -> dict[str, Any]:
+def import_profile(
+    install: str, multus: Path, path: str, env: dict[str, str], stdin: bytes
+) -> dict[str, Any]:
     """`-X importtime` of one run of the console script: total, heavy packages, the slowest modules."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", str(MULTUS)],
+        [str(multus.parent / "python"), "-X", "importtime", str(multus)],
         input=stdin,
         env=env,
         capture_output=True,
@@ -107,7 +146,8 @@ def import_profile(path: str, env: dict[str, str], stdin: bytes) -> dict[str, An
     top = sorted(rows, key=lambda row: row[2], reverse=True)[:TOP_IMPORTS]
     loaded = {name for name, _, _ in rows}
     return {
-        "bench": f"thin plugin imports: {path} path (python -X importtime)",
+        "bench": f"thin plugin imports: {path} path, {install} (python -X importtime)",
+        "install": install,
         "path": path,
         "modules": len(rows),
         "total_ms": round(sum(own for _, own, _ in rows) / 1e3, 1),
@@ -119,11 +159,12 @@ def import_profile(path: str, env: dict[str, str], stdin: bytes) -> dict[str, An
     }
 
 
-def report(command: str, direct: list[float], thin: list[float]) -> dict[str, Any]:
+def report(command: str, install: str, direct: list[float], thin: list[float]) -> dict[str, Any]:
     direct_median, thin_median = statistics.median(direct), statistics.median(thin)
     line = {
-        "bench": f"pod {command} eth0+2 networks: thin multus vs direct delegates",
+        "bench": f"pod {command} eth0+2 networks: thin multus ({install}) vs direct delegates",
         "command": command,
+        "install": install,
         "rounds": len(direct),
         "direct_median_ms": ms(direct_median),
         "direct_p95_ms": ms(percentile(direct, 0.95)),
@@ -139,28 +180,32 @@ def report(command: str, direct: list[float], thin: list[float]) -> dict[str, An
 
 
 def run(rounds: int, root: Path) -> list[dict[str, Any]]:
-    version = version_times(VERSION_RUNS)
-    lines = [
-        {
-            "bench": "thin plugin VERSION (exec of multus, minimal environment)",
-            "runs": len(version),
-            "version_median_ms": ms(statistics.median(version)),
-            "version_p95_ms": ms(percentile(version, 0.95)),
-            # A VERSION is start-up alone: all of it is what the plugin adds.
-            "overhead_median_ms": ms(statistics.median(version)),
-            "goal_overhead_median_ms": GOAL_VERSION_MS,
-        }
-    ]
-    emit(lines[0])
-    emit(
-        import_profile("VERSION", {"CNI_COMMAND": "VERSION", "PATH": SYSTEM_PATH}, b'{"cniVersion": "1.1.0"}')
-    )
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "multus")], check=True)
+    installs = {"installed": installed_multus(), "editable": EDITABLE}
+    lines = []
+    for install, multus in installs.items():
+        version = version_times(multus, VERSION_RUNS)
+        lines.append(
+            {
+                "bench": f"thin plugin VERSION (exec of multus, {install}, minimal environment)",
+                "install": install,
+                "runs": len(version),
+                "version_median_ms": ms(statistics.median(version)),
+                "version_p95_ms": ms(percentile(version, 0.95)),
+                # A VERSION is start-up alone: all of it is what the plugin adds.
+                "overhead_median_ms": ms(statistics.median(version)),
+                "goal_overhead_median_ms": GOAL_VERSION_MS,
+            }
+        )
+        emit(lines[-1])
+        version_env = {"CNI_COMMAND": "VERSION", "PATH": SYSTEM_PATH}
+        emit(import_profile(install, multus, "VERSION", version_env, b'{"cniVersion": "1.1.0"}'))
     samples: dict[tuple[str, str], list[float]] = {}
     with running(root / "testenv") as env, node(env, root / "node") as world:
         config = thin_config(world)
         direct = Direct(bridges_delegates(world))
         box = world.sandbox()
-        ways = ["direct", "thin"]
+        ways = ["direct", *installs]
         for round_number in range(WARMUP + rounds):
             turn = ways[round_number % len(ways) :] + ways[: round_number % len(ways)]
             timings: dict[tuple[str, str], float] = {}
@@ -172,20 +217,23 @@ def run(rounds: int, root: Path) -> list[dict[str, Any]]:
                     time.sleep(SETTLE_SECONDS)
                     timings[way, "DEL"] = direct.delete(box, results)
                 else:
-                    timings[way, "ADD"] = through_multus(box, "ADD", config)
+                    timings[way, "ADD"] = through_multus(installs[way], box, "ADD", config)
                     time.sleep(SETTLE_SECONDS)
-                    timings[way, "DEL"] = through_multus(box, "DEL", config)
+                    timings[way, "DEL"] = through_multus(installs[way], box, "DEL", config)
             if round_number >= WARMUP:
                 for key, value in timings.items():
                     samples.setdefault(key, []).append(value)
-        box.container_id = f"bench{os.urandom(10).hex()}"
-        emit(import_profile("ADD", box.environment("ADD"), config))
-        through_multus(box, "DEL", config)
+        for install, multus in installs.items():
+            box.container_id = f"bench{os.urandom(10).hex()}"
+            emit(import_profile(install, multus, "ADD", box.environment("ADD"), config))
+            through_multus(multus, box, "DEL", config)
         left = world.leftovers([box])
         if left:
             raise SystemExit(f"left behind after DEL: {left}")
     lines += [
-        report(command, samples["direct", command], samples["thin", command]) for command in ("ADD", "DEL")
+        report(command, install, samples["direct", command], samples[install, command])
+        for install in installs
+        for command in ("ADD", "DEL")
     ]
     return lines
 
@@ -197,12 +245,16 @@ def main() -> None:
     if os.geteuid() != 0:
         sys.exit("needs root for network namespaces")
     with tempfile.TemporaryDirectory(prefix="multus-bench-") as folder:
-        version, *pod = run(args.rounds, Path(folder))
-    parts = [f"{line['command']} +{line['overhead_median_ms']} ms ({line['ratio']}x)" for line in pod]
-    summary(
-        f"thin multus: VERSION {version['version_median_ms']} ms at the median;"
-        f" overhead vs direct delegates at the median: {', '.join(parts)}"
-    )
+        lines = run(args.rounds, Path(folder))
+    parts = []
+    for install in ("installed", "editable"):
+        version = next(line for line in lines if line.get("version_median_ms") and line["install"] == install)
+        pod = [line for line in lines if line.get("command") and line["install"] == install]
+        overheads = ", ".join(
+            f"{line['command']} +{line['overhead_median_ms']} ms ({line['ratio']}x)" for line in pod
+        )
+        parts.append(f"{install}: VERSION {version['version_median_ms']} ms, {overheads}")
+    summary(f"thin multus at the median (overhead vs direct delegates): {'; '.join(parts)}")
 
 
 if __name__ == "__main__":

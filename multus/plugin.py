@@ -3,8 +3,9 @@
 The runtime gives the CNI environment and the network config on stdin; the result (ADD) or the error
 goes to stdout as CNI JSON, with exit status 0 or 1. No failure ever ends in a traceback.
 
-Every run is a new process, so what it imports is most of what it costs: VERSION loads the standard
-library alone, and each command only what it uses (the config's pydantic models, asyncio, the cluster
+Every run is a new process, so what it imports is most of what it costs: VERSION is answered with
+`multus.cni.versions`, which imports the standard library's json and re alone (not even typing), and each
+other command loads only what it uses (logging, the config's pydantic models, asyncio, the cluster
 client), imported where it is first needed.
 """
 
@@ -13,19 +14,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
-from multus.cni.environment import CNIEnvironment, Command, NothingToDelete
-from multus.cni.errors import CNIError, InternalError, IOFailure
-from multus.cni.versions import reply_version, version_reply
-from multus.logs import configure, fields, get_logger
-
+TYPE_CHECKING = False  # without importing typing: see multus.cni.errors
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from multus.cni.environment import CNIEnvironment, Command
     from multus.config import MultusConfig, Stdin
     from multus.k8s.view import ClusterView
 
-log = get_logger("plugin")
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 
 
@@ -53,12 +51,16 @@ def make_view(config: MultusConfig, environ: Mapping[str, str]) -> ClusterView |
 def _view_for(command: Command, config: MultusConfig, environ: Mapping[str, str]) -> ClusterView | None:
     """DEL, CHECK and GC work from the node's own records: a cluster client that cannot even be built (a
     kubeconfig removed or damaged) must not stop them, least of all the DEL that frees a pod's addresses."""
-    if command in (Command.ADD, Command.STATUS):
+    if command in ("ADD", "STATUS"):
         return make_view(config, environ)
     try:
         return make_view(config, environ)
     except Exception as error:  # whatever broke, these commands go on without the cluster
-        log.error("no cluster view: going on without it", extra=fields(command=command, error=str(error)))
+        from multus.logs import fields, get_logger  # noqa: PLC0415
+
+        get_logger("plugin").error(
+            "no cluster view: going on without it", extra=fields(command=command, error=str(error))
+        )
         return None
 
 
@@ -76,14 +78,26 @@ async def _run(env: CNIEnvironment, stdin: Stdin, view: ClusterView | None) -> d
 
 def handle(environ: Mapping[str, str], stdin: bytes) -> tuple[dict[str, Any] | None, int]:
     """The reply to print and the exit status, for one invocation."""
+    from multus.cni.versions import reply_version, version_reply  # noqa: PLC0415  the standard library's alone
+
     version = reply_version(stdin)
+    if environ.get("CNI_COMMAND") == "VERSION":
+        # Whatever the other variables hold, as both shims answer it; nothing else is imported for it.
+        return version_reply(version).to_dict(), 0
+    return _handle(environ, stdin, version)
+
+
+def _handle(environ: Mapping[str, str], stdin: bytes, version: str) -> tuple[dict[str, Any] | None, int]:
+    import asyncio  # noqa: PLC0415  imported here, not at the top: VERSION never needs these
+
+    from multus.cni.environment import CNIEnvironment, Command, NothingToDelete  # noqa: PLC0415
+    from multus.cni.errors import CNIError, InternalError, IOFailure  # noqa: PLC0415
+    from multus.logs import fields, get_logger  # noqa: PLC0415
+
+    log = get_logger("plugin")
     try:
         env = CNIEnvironment.from_environ(environ)
-        if env.command == Command.VERSION:
-            return version_reply(version).to_dict(), 0
-        import asyncio  # noqa: PLC0415  VERSION and a bad environment never need these
-
-        from multus.config import read_stdin  # noqa: PLC0415
+        from multus.config import read_stdin  # noqa: PLC0415  a bad environment is refused before this
 
         parsed = read_stdin(stdin)
         parsed.config.configure_logging()
@@ -114,7 +128,10 @@ def main() -> None:
 
         print(f"multus {version()}")
         sys.exit(0)
-    configure()  # until the config says otherwise: what fails before it is read is logged all the same
+    if os.environ.get("CNI_COMMAND") != "VERSION":  # which logs nothing
+        from multus.logs import configure  # noqa: PLC0415
+
+        configure()  # until the config says otherwise: what fails before it is read is logged all the same
     reply, status = handle(os.environ, sys.stdin.buffer.read())
     if reply is not None:
         sys.stdout.write(json.dumps(reply) + "\n")

@@ -16,8 +16,8 @@ without loading what a VERSION never needs (pydantic, the delegate executor).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # without importing typing: see multus.cni.errors
 if TYPE_CHECKING:
     from multus.cni.args import (
         IGNORE_UNKNOWN,

@@ -54,7 +54,7 @@ class CachedAttachment:
 class _CacheFile(BaseModel):
     """The JSON libcni writes; fields it omits when empty are optional here."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
     kind: Literal["cniCacheV1"]
     container_id: StrictStr = Field(alias="containerId")

@@ -49,7 +49,7 @@ _Flag = Annotated[StrictBool, BeforeValidator(_libcni_flag)]
 
 
 class _Lossless(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
 
     def to_dict(self) -> dict[str, Any]:
         """Exactly the keys that were given, under their JSON names."""

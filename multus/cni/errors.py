@@ -32,7 +32,12 @@ up with more context (`error.with_context("network x")`) keeps its class, its co
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, ClassVar, Self
+
+# typing's flag without importing typing, which costs the `multus` executable's VERSION milliseconds:
+# mypy reads any name `TYPE_CHECKING` as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Self
 
 
 class ErrorCode(IntEnum):

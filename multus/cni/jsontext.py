@@ -14,9 +14,12 @@ whose meaning depends on which copy a reader keeps.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from multus.cni.errors import DecodeFailure
+
+TYPE_CHECKING = False  # without importing typing: see multus.cni.errors
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_DEPTH = 64
 

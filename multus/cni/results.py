@@ -224,7 +224,7 @@ def _route_dict(route: Route) -> dict[str, Any]:
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class _LegacyIPConfig(_Wire):

@@ -8,12 +8,14 @@ well-formed version this implementation cannot speak.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
 from multus.cni.errors import DecodeFailure, IncompatibleVersion, InvalidConfig
 from multus.cni.jsontext import MalformedJSON, decode_json, load_json
+
+TYPE_CHECKING = False  # without importing typing: see multus.cni.errors
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 SUPPORTED_VERSIONS: tuple[str, ...] = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 LATEST_VERSION = SUPPORTED_VERSIONS[-1]
@@ -95,12 +97,27 @@ def pick_version(
     return max(chosen, key=parse_version)
 
 
-@dataclass(frozen=True)
 class VersionInfo:
-    """What a plugin answers to VERSION: the version it replied in and every version it supports."""
+    """What a plugin answers to VERSION: the version it replied in and every version it supports.
 
-    cni_version: str
-    supported_versions: tuple[str, ...]
+    A plain class: importing dataclasses would cost the `multus` executable's VERSION milliseconds."""
+
+    __slots__ = ("cni_version", "supported_versions")
+
+    def __init__(self, cni_version: str, supported_versions: tuple[str, ...]) -> None:
+        self.cni_version = cni_version
+        self.supported_versions = supported_versions
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VersionInfo):
+            return NotImplemented
+        return (self.cni_version, self.supported_versions) == (other.cni_version, other.supported_versions)
+
+    def __hash__(self) -> int:
+        return hash((self.cni_version, self.supported_versions))
+
+    def __repr__(self) -> str:
+        return f"VersionInfo({self.cni_version!r}, {self.supported_versions!r})"
 
     def to_dict(self) -> dict[str, Any]:
         return {"cniVersion": self.cni_version, "supportedVersions": list(self.supported_versions)}

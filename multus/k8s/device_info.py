@@ -93,7 +93,7 @@ def device_info_for(device_id: str) -> DeviceInfo | None:
 
 
 class _KebabModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", alias_generator=_json_key)
+    model_config = ConfigDict(strict=True, extra="ignore", alias_generator=_json_key, defer_build=True)
 
 
 class _PciJSON(_KebabModel):

@@ -89,7 +89,7 @@ Rate = Annotated[int, Field(ge=0, le=_MAX_RATE)]
 
 
 class _PortMappingJSON(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
 
     host_port: Port = Field(alias="hostPort")
     container_port: Port = Field(alias="containerPort")
@@ -106,7 +106,7 @@ class _PortMappingJSON(BaseModel):
 
 
 class _BandwidthJSON(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
 
     ingress_rate: Rate = Field(0, alias="ingressRate")
     ingress_burst: Rate = Field(0, alias="ingressBurst")
@@ -118,7 +118,7 @@ class _BandwidthJSON(BaseModel):
 
 
 class _SelectionJSON(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)
 
     name: DnsLabel
     namespace: OptionalDnsLabel | None = None

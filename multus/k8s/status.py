@@ -187,7 +187,7 @@ def _parse_entry(entry: object, index: int) -> NetworkStatus:
 
 
 class _StrictModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
 
 
 class _DnsJSON(_StrictModel):
@@ -206,7 +206,7 @@ class _DnsJSON(_StrictModel):
 
 
 class _StatusEntryJSON(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)
 
     name: str = ""
     interface: str | None = None

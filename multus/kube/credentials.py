@@ -8,6 +8,7 @@ plugins (`exec`, `auth-provider`) are refused with a message saying so.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import ssl
 import tempfile
@@ -15,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
@@ -78,11 +77,27 @@ def _in_cluster() -> Credentials:
     return Credentials(server, context, token_file=token, sources=[token], tls=TlsInputs(ca_file=ca_file))
 
 
-def _from_kubeconfig(path: Path) -> Credentials:
+def _read_kubeconfig(path: Path) -> object:
+    """The document: YAML, but one written as JSON (which YAML reads alike) is read without importing
+    yaml, which costs the `multus` executable milliseconds on every pod operation."""
     try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
+        text = path.read_text()
+    except OSError as error:
         raise ConfigError(f"kubeconfig {path}: {error}") from error
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass  # YAML, then
+    import yaml  # noqa: PLC0415
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"kubeconfig {path}: {error}") from error
+
+
+def _from_kubeconfig(path: Path) -> Credentials:
+    document = _read_kubeconfig(path)
     if not isinstance(document, dict):
         raise ConfigError(f"kubeconfig {path}: not a kubeconfig document")
     context_name = document.get("current-context")

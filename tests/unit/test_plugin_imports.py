@@ -1,6 +1,6 @@
 """The `multus` executable is a new process for every pod operation: what it imports is most of what it
-costs. VERSION needs the standard library alone; no command needs aiohttp (the plugin talks to the API
-server through `multus.kube.transport_stdlib`)."""
+costs. VERSION needs json and re alone (multus.cni.versions); no command needs aiohttp (the plugin talks
+to the API server through `multus.kube.transport_stdlib`)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HEAVY = ("pydantic", "aiohttp", "yaml", "pyroute2", "kubernetes", "multus.config")
+# What VERSION loads: the executable's module and multus.cni.versions with what it imports.
+VERSION_MODULES = ["multus", "multus.cni", "multus.cni.errors", "multus.cni.jsontext", "multus.cni.versions"]
 
 
 def loaded_after(code: str, env: dict[str, str]) -> dict[str, object]:
-    """Run `code` in a fresh interpreter; it leaves its result in `result`. That result and which of
-    HEAVY were imported by then."""
+    """Run `code` in a fresh interpreter; it leaves its result in `result`. That result, which of HEAVY
+    were imported by then, and every module `code` imported (`new`, sorted)."""
     probe = f"""
 import json, sys
+before = set(sys.modules)
 {code}
-print(json.dumps({{"result": result, "loaded": [m for m in {HEAVY!r} if m in sys.modules]}}))
+new = sorted(set(sys.modules) - before)
+print(json.dumps({{"result": result, "loaded": [m for m in {HEAVY!r} if m in sys.modules], "new": new}}))
 """
     done = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, check=True, text=True, timeout=60
@@ -27,9 +33,18 @@ print(json.dumps({{"result": result, "loaded": [m for m in {HEAVY!r} if m in sys
     return decoded
 
 
-def test_version_imports_only_the_standard_library() -> None:
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"CNI_COMMAND": "VERSION"},
+        # The other variables are not read, as neither shim reads them for VERSION.
+        {"CNI_COMMAND": "VERSION", "CNI_CONTAINERID": "../x", "CNI_IFNAME": "a/b", "CNI_ARGS": "nokey"},
+    ],
+    ids=["version", "bad-other-variables"],
+)
+def test_version_imports_only_the_standard_library(environ: dict[str, str]) -> None:
     stdin = b'{"cniVersion": "0.4.0"}'
-    code = f"from multus.plugin import handle\nresult = handle({{'CNI_COMMAND': 'VERSION'}}, {stdin!r})"
+    code = f"from multus.plugin import handle\nresult = handle({environ!r}, {stdin!r})"
 
     answer = loaded_after(code, {"PATH": "/usr/bin:/bin"})
 
@@ -41,6 +56,11 @@ def test_version_imports_only_the_standard_library() -> None:
         0,
     ]
     assert answer["loaded"] == []
+    new = answer["new"]
+    assert isinstance(new, list)
+    assert [name for name in new if name.startswith("multus")] == sorted([*VERSION_MODULES, "multus.plugin"])
+    # Not even what every other command needs.
+    assert {"typing", "dataclasses", "logging", "asyncio"}.isdisjoint(new)
 
 
 def test_the_add_path_with_a_kubeconfig_does_not_import_aiohttp(tmp_path: Path) -> None:
@@ -84,4 +104,5 @@ def test_the_add_path_with_a_kubeconfig_does_not_import_aiohttp(tmp_path: Path) 
     assert status == 1
     assert "cannot get pod default/p" in reply["msg"], reply
     assert "aiohttp" not in answer["loaded"]
+    assert "yaml" not in answer["loaded"]  # the kubeconfig is JSON
     assert "multus.config" in answer["loaded"]  # the probe saw the ADD path's imports

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from multus.logs import MEGABYTE, RotatingLogFile, Rotation, configure, fields, get_logger
+from multus.logfile import RotatingLogFile
+from multus.logs import MEGABYTE, Rotation, configure, fields, get_logger
 from multus.plugin import handle
 
 log = get_logger("test")
