@@ -103,6 +103,14 @@ def test_error_answers_raise_their_class(apiserver: TestEnv, namespace: str) -> 
     run(scenario())
 
 
+def test_one_client_serves_one_event_loop_after_another(apiserver: TestEnv) -> None:
+    """Kept connections belong to the loop that opened them: the next loop opens its own."""
+    rest = RestClient(load_credentials(apiserver.kubeconfig), timeout=5)
+    names = [run(rest.request("GET", "/api/v1/namespaces/default"))["metadata"]["name"] for _ in range(2)]
+    run(rest.close())
+    assert names == ["default", "default"]
+
+
 def test_no_answer_is_unavailable_without_a_status(apiserver: TestEnv, tmp_path: Path) -> None:
     closed = apiserver.kubeconfig_copy(tmp_path / "closed.kubeconfig", server="https://127.0.0.1:1")
 
