@@ -3,8 +3,8 @@
 One transport for every process: the daemon and the controller, which keep it for their lifetime, and
 the in-process plugin, a new process per pod operation that cannot afford a larger HTTP library's
 import. It speaks only what the API server answers: a status line and headers, then a body delimited by
-`Content-Length`, by chunks (lists and watches), or by the end of the connection. Connections are kept
-for reuse, a few per server; a watch has its own, closed when the watch ends.
+`Content-Length`, by chunks (lists and watches), or by the end of the connection. A few connections are
+kept for reuse; a watch has its own, closed when the watch ends.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from multus.kube.errors import error_for, unanswered
 
-# Idle connections kept per server: the daemon's requests come a few at a time.
+# Idle connections kept: the daemon's requests come a few at a time.
 POOL_SIZE = 4
 # A status line or a header block longer than this is not an API server's.
 _MAX_HEAD = 64 * 1024
@@ -73,7 +73,8 @@ class _Reply:
 
 class AsyncioTransport:
     def __init__(self) -> None:
-        self._idle: dict[_Server, list[_Connection]] = {}
+        self._idle: list[_Connection] = []
+        self._pooled_for: _Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._default_tls: dict[bool, ssl.SSLContext] = {}
 
@@ -101,15 +102,14 @@ class AsyncioTransport:
         return _Connection(reader, writer)
 
     def _take_idle(self, server: _Server) -> _Connection | None:
-        # Connections belong to the event loop that opened them; a caller running several loops in
-        # turn starts afresh in each.
+        # Kept connections are one server's, with one TLS context, on one event loop: reloaded
+        # credentials (a new context) or a caller running several loops in turn start afresh.
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
+        if self._loop is not loop or self._pooled_for != server:
             self._drop_idle()
-            self._loop = loop
-        idle = self._idle.get(server, [])
-        while idle:
-            connection = idle.pop()
+            self._loop, self._pooled_for = loop, server
+        while self._idle:
+            connection = self._idle.pop()
             if connection.usable():
                 connection.reused = True
                 return connection
@@ -117,17 +117,14 @@ class AsyncioTransport:
         return None
 
     def _give_back(self, server: _Server, connection: _Connection) -> None:
-        idle = self._idle.setdefault(server, [])
-        if len(idle) < POOL_SIZE and connection.usable():
-            idle.append(connection)
+        if server == self._pooled_for and len(self._idle) < POOL_SIZE and connection.usable():
+            self._idle.append(connection)
         else:
             connection.close()
 
     def _drop_idle(self) -> None:
-        for idle in self._idle.values():
-            for connection in idle:
-                connection.close()
-        self._idle.clear()
+        while self._idle:
+            self._idle.pop().close()
 
     async def close(self) -> None:
         self._drop_idle()

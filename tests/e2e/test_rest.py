@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,48 @@ def test_one_client_serves_one_event_loop_after_another(apiserver: TestEnv) -> N
     names = [run(rest.request("GET", "/api/v1/namespaces/default"))["metadata"]["name"] for _ in range(2)]
     run(rest.close())
     assert names == ["default", "default"]
+
+
+RELOADING = """
+import asyncio, os, sys
+from pathlib import Path
+from multus.kube.credentials import load_credentials
+from multus.kube.rest import RestClient
+
+def sockets():
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:  # the listing's own descriptor is gone by now
+            found += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return found
+
+async def main():
+    rest = RestClient(load_credentials(Path(sys.argv[1])), timeout=5)
+    for _ in range(6):
+        rest.credentials = load_credentials(Path(sys.argv[1]))
+        await rest.request("GET", "/api/v1/namespaces/default")
+        print(sockets())
+    await rest.close()
+
+asyncio.run(main())
+"""
+
+
+def test_reloaded_credentials_leave_no_connection_behind(apiserver: TestEnv) -> None:
+    """Credentials loaded again (rotated files) bring a new TLS context: the connections kept for the old
+    one are closed, not left open beside the new ones. Counted in a process of its own, where no other
+    socket comes or goes."""
+    done = subprocess.run(
+        [sys.executable, "-c", RELOADING, str(apiserver.kubeconfig)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    open_sockets = [int(line) for line in done.stdout.split()]
+    assert open_sockets == [open_sockets[0]] * 6
 
 
 def test_no_answer_is_unavailable_without_a_status(apiserver: TestEnv, tmp_path: Path) -> None:
