@@ -36,7 +36,6 @@ def make_view(config: MultusConfig, environ: Mapping[str, str]) -> ClusterView |
         return FileView(config.cluster_folder, config.state_folder)
     if config.kubeconfig is not None or environ.get(IN_CLUSTER_ENV):
         from multus.kube.apiview import ApiSettings, ApiView  # noqa: PLC0415
-        from multus.kube.transport_stdlib import StdlibTransport  # noqa: PLC0415  aiohttp costs more to import than the requests take
 
         settings = ApiSettings(
             kubeconfig=config.kubeconfig,
@@ -44,7 +43,7 @@ def make_view(config: MultusConfig, environ: Mapping[str, str]) -> ClusterView |
             retries=config.api.retries,
             retry_backoff=config.api.backoff,
         )
-        return ApiView(settings, StdlibTransport())
+        return ApiView(settings)
     return None
 
 

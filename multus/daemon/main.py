@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import datetime
 import gc
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -99,7 +99,7 @@ class Daemon:
         )
         for cache in (self.view.pods, self.view.networks):
             self.metrics.count_cached(cache.kind, cache.__len__)
-        self._stop_metrics: Callable[[], None] | None = None
+        self._metrics_server: asyncio.Server | None = None
         self.dynamic: DynamicNetworks | None = None
         if config.dynamic_networks:
             from multus.daemon.dynamic import DynamicNetworks  # noqa: PLC0415  only when turned on
@@ -113,7 +113,9 @@ class Daemon:
         self.view.start()
         await self.server.start()
         if self.config.metrics_port:
-            self._stop_metrics = self.metrics.serve(self.config.metrics_address, self.config.metrics_port)
+            self._metrics_server = await self.metrics.serve(
+                self.config.metrics_address, self.config.metrics_port
+            )
         tasks = [
             asyncio.create_task(self._watch_credentials()),
             asyncio.create_task(self._freeze_when_synced()),
@@ -126,8 +128,8 @@ class Daemon:
         await self.server.drain()
         if self.dynamic is not None:
             await self.dynamic.idle()
-        if self._stop_metrics is not None:
-            await asyncio.to_thread(self._stop_metrics)
+        if self._metrics_server is not None:
+            self._metrics_server.close()
         await self.view.close()
         log.info("stopped", extra=fields(node=self.config.node_name))
 
@@ -163,11 +165,13 @@ class Daemon:
 
     async def _freeze_when_synced(self) -> None:
         """Once the caches hold the cluster, what is alive stays alive for long: frozen, the collector no
-        longer walks it on every full collection, which would land in some request's path."""
+        longer walks it on every full collection, which would land in some request's path. The lists'
+        pages, parsed and cut down, leave free memory in the C heap: it goes back to the system."""
         await self.view.pods.synced.wait()
         await self.view.networks.synced.wait()
         gc.collect()
         gc.freeze()
+        _release_free_heap()
 
     async def _watch_credentials(self) -> None:
         while True:
@@ -175,6 +179,13 @@ class Daemon:
             with contextlib.suppress(Exception):
                 if await asyncio.to_thread(self.api.reload_if_changed):
                     log.info("credentials reloaded")
+
+
+def _release_free_heap() -> None:
+    """glibc keeps freed memory for reuse until told otherwise; another C library is left alone."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def _iso(epoch: float | None) -> str | None:

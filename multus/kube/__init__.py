@@ -1,8 +1,8 @@
 """Every conversation with Kubernetes: the REST client, the watch caches and the cluster views.
 
 - `credentials`: a kubeconfig or the pod's service account, read into what a connection needs.
-- `rest`: `RestClient`, JSON over HTTPS through a transport: aiohttp (`transport_aiohttp`) or
-  `http.client` in threads (`transport_stdlib`); `errors`: the classes its failures raise.
+- `rest`: `RestClient`, JSON over HTTPS through a transport: HTTP/1.1 on asyncio's streams
+  (`transport_asyncio`); `errors`: the classes its failures raise.
 - `paths`: the URL path of each object and list the project reads or writes.
 - `backoff`: pauses between attempts, doubling to a bound, with jitter.
 - `watchcache`: a list-then-watch cache of one kind of object.

@@ -2,10 +2,9 @@
 
 The official client loads models for the whole API: tens of megabytes and half a second per process,
 for a daemon that reads pods and NADs as plain JSON and writes one annotation and some Events. This one
-speaks HTTP with `multus.kube.credentials` through a `Transport`: aiohttp by default
-(`multus.kube.transport_aiohttp`), or `http.client` in threads (`multus.kube.transport_stdlib`) for the
-in-process plugin, which is a new process each time and cannot afford aiohttp's import. It raises the
-errors of `multus.kube.errors` for every failure, connection failures included.
+speaks HTTP with `multus.kube.credentials` through a `Transport`: HTTP/1.1 on asyncio's streams
+(`multus.kube.transport_asyncio`) unless another is given. It raises the errors of `multus.kube.errors`
+for every failure, connection failures included.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 
 from multus.kube.credentials import Credentials
 from multus.kube.errors import error_for, unanswered
+from multus.kube.transport_asyncio import AsyncioTransport
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -62,11 +62,7 @@ class RestClient:
     def __init__(self, credentials: Credentials, timeout: float, transport: Transport | None = None) -> None:
         self.credentials = credentials
         self.timeout = timeout
-        if transport is None:
-            from multus.kube.transport_aiohttp import AiohttpTransport  # noqa: PLC0415  only when chosen
-
-            transport = AiohttpTransport()
-        self.transport = transport
+        self.transport = AsyncioTransport() if transport is None else transport
 
     async def close(self) -> None:
         await self.transport.close()

@@ -1,6 +1,6 @@
 """The `multus` executable is a new process for every pod operation: what it imports is most of what it
 costs. VERSION needs json and re alone (multus.cni.versions); no command needs aiohttp (the plugin talks
-to the API server through `multus.kube.transport_stdlib`)."""
+to the API server through `multus.kube.transport_asyncio`, the standard library's asyncio)."""
 
 from __future__ import annotations
 
