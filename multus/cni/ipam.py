@@ -240,21 +240,23 @@ def _range(where: str, fields: dict[str, Any]) -> _Range:
 
 def _check_static(net: dict[str, Any], version: str) -> None:
     ipam = net.get("ipam") or {}
-    addresses: list[IPAddress] = []
-    for index, address in enumerate(ipam.get("addresses") or []):
-        item = address or {}
-        given = item.get("Address", {}).get("IP")
-        addresses.append(
-            given if given is not None else _cidr(f"ipam.addresses[{index}].address", item.get("address"))
-        )
-    # Each list replaces the addresses.
+    # Each list replaces the addresses before any is parsed: a replaced address is never read.
     cni_args = (net.get("args") or {}).get("cni") or {}
+    addresses: list[IPAddress] | None = None
     for where, listed in (
         ("args.cni.ips", cni_args.get("ips")),
         ("runtimeConfig.ips", net.get("runtimeConfig", {}).get("ips")),
     ):
         if listed:
             addresses = [_cidr(f"{where}[{index}]", text) for index, text in enumerate(listed)]
+    if addresses is None:
+        addresses = []
+        for index, address in enumerate(ipam.get("addresses") or []):
+            item = address or {}
+            given = item.get("Address", {}).get("IP")
+            addresses.append(
+                given if given is not None else _cidr(f"ipam.addresses[{index}].address", item.get("address"))
+            )
     families = [to4(address).version for address in addresses]
     if max(families.count(4), families.count(6)) > 1 and not at_least(version, _MANY_ADDRESSES_SINCE):
         raise Refused("ipam.addresses", f"cniVersion {version} allows one address per IP family")

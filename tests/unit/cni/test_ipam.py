@@ -258,6 +258,16 @@ CASES: dict[str, tuple[dict[str, Any], str, str | None]] = {
         VERSION,
         "args.cni.ips[0]",
     ),
+    "a static address missing, replaced by args.cni.ips": (
+        {**static(addresses=[{}]), "args": {"cni": {"ips": ["10.1.1.5/24"]}}},
+        VERSION,
+        None,
+    ),
+    "a static address missing, replaced by runtimeConfig.ips": (
+        {**static(addresses=[{"address": "x"}]), "runtimeConfig": {"ips": ["10.1.1.5/24"]}},
+        VERSION,
+        None,
+    ),
     "a numeric static dns domain": (static(dns={"domain": 5}), VERSION, "ipam.dns.domain"),
     "a bad static gateway": (
         static(addresses=[{"address": "10.1.1.5/24", "gateway": "x"}]),
