@@ -36,6 +36,7 @@ import multus.attachment_cache
 import multus.cni.cache
 import multus.cni.conflist
 import multus.cni.exec
+import multus.daemon.http
 import multus.daemon.server
 import multus.devices
 import multus.kube.cacheview
@@ -54,8 +55,9 @@ WARMUP = 3
 
 # (owner, attribute) pairs on the request path; a name that no longer exists is reported and skipped.
 TIMED: list[tuple[Any, tuple[str, ...]]] = [
-    (multus.daemon.server.CNIServer, ("handle_cni", "_run")),
-    (multus.daemon.server, ("read_stdin", "run_command")),
+    (multus.daemon.server.CNIServer, ("handle_cni", "_run", "_cni_scope", "admitted")),
+    (multus.daemon.server, ("read_stdin", "run_command", "_decode", "_stdin")),
+    (multus.daemon.http.Request, ("respond",)),
     (
         multus.orchestrator.commands,
         (
