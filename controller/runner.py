@@ -18,6 +18,7 @@ import kopf
 
 from controller import log_levels
 from controller.handlers import DELETION_HANDLER_ID, register_handlers
+from controller.pod_usage import follow_peering
 from controller.protection import FINALIZER
 from controller.settings import Settings
 from controller.webhook_configuration import NAD_WEBHOOK_ID, POD_WEBHOOK_ID, publish, webhook_configuration
@@ -57,7 +58,7 @@ def run(settings: Settings) -> None:
     # The controller's one API client besides kopf's (InvalidConfig when the credentials cannot load).
     api = ApiView(ApiSettings(kubeconfig=settings.kubeconfig))
     registry = kopf.OperatorRegistry()
-    register_handlers(registry, settings, api)
+    follow_peering(register_handlers(registry, settings, api))
     publisher: Publisher | None = None
     if settings.webhook_configuration:
 
