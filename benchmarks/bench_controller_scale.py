@@ -393,6 +393,8 @@ def report(
             "first_start_writes": writes["first start"],
             "restart_writes": writes["restart"],
             "restart_status_patches_beyond_probe": restart_patches,
+            # Every NAD's podCount was checked against the pods created, after each start.
+            "verified_nads": nads,
         }
     )
     emit(
@@ -415,6 +417,7 @@ def report(
             "patches_per_pod_event": round(move_patches / moves, 2) if moves else 0.0,
             "patches_per_changed_nad": round(move_patches / changed_nads, 2) if moves else 0.0,
             "goal_patches_per_changed_nad": GOAL_PATCHES_PER_CHANGED_NAD,
+            "verified_nads": nads,
         }
     )
     summary(

@@ -9,6 +9,7 @@ under `status.<handler id>` for every handler), and Events through `kopf.event`.
 | `watch_pods`                     | start-up                                 | (starts `PodUsage`)     |
 | `close_api`                      | shutdown                                 | (stops both)           |
 | `status_on_resume/create/update` | controller start, NAD created or changed | reconcile.plan_status   |
+| `forget_deleted_nad`             | every NAD event                          | (the writer's memory)   |
 | `deletion_protection`            | NAD deleted (with protection on)         | reconcile.plan_status   |
 | `validate-nad` (webhook)         | NAD CREATE/UPDATE                        | validation              |
 | `validate-pod-networks` (hook)   | pod CREATE/UPDATE (pod validation on)    | pod_admission           |
@@ -58,7 +59,7 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: 
     Returns the pods' usage index, for the caller to tell which replica is active (controller.runner).
     """
     usage_writer = UsageWriter(api.client, settings.listed_pods)
-    pods = PodUsage(lambda: api.client, usage_writer.write, active=settings.standalone)
+    pods = PodUsage(lambda: api.client, usage_writer.write, usage_writer.forget, active=settings.standalone)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -73,6 +74,11 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: 
     async def close_api(**_: Any) -> None:
         await pods.stop()
         await api.close()
+
+    @kopf.on.event(*NAD, id="forget_deleted_nad", registry=registry)
+    def forget_deleted_nad(type: str | None, body: kopf.Body, **_: Any) -> None:
+        if type == "DELETED":
+            usage_writer.forget((body.metadata.namespace or "", body.metadata.name or ""))
 
     async def apply_plan(body: kopf.Body, patch: kopf.Patch) -> StatusPlan:
         await pods.synced.wait()  # a count from a partial listing would be wrong

@@ -34,17 +34,20 @@ UNUSED: KeptPod = ("", ())
 
 
 class PodUsage:
-    """The pods of the cluster by NAD. `write` refreshes one NAD's usage from `index`."""
+    """The pods of the cluster by NAD. `write` refreshes one NAD's usage from `index`; `forget` makes the
+    writer forget what it wrote (controller.usage_writer)."""
 
     def __init__(
         self,
         client: Callable[[], RestClient],
         write: Callable[[NetworkKey, dict[NetworkKey, set[PodReference]]], Awaitable[None]],
+        forget: Callable[[], None],
         *,
         active: bool,
     ) -> None:
         self.index: dict[NetworkKey, set[PodReference]] = {}
         self._write = write
+        self._forget = forget
         self.active = active  # whether this replica writes usage (kopf peering)
         self._pending: set[NetworkKey] = set()  # changed while this replica was paused
         self._queued: set[NetworkKey] = set()  # a write is scheduled and has not read the index yet
@@ -69,9 +72,12 @@ class PodUsage:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def set_active(self, active: bool) -> None:
-        """Whether this replica writes usage; on taking over, write what changed meanwhile."""
-        self.active = active  # whether this replica writes usage (kopf peering)
-        if active:
+        """Whether this replica writes usage. On pausing, the writer forgets what it wrote (the other
+        replica writes now); on taking over, write what changed meanwhile."""
+        self.active = active
+        if not active:
+            self._forget()
+        else:
             pending, self._pending = self._pending, set()
             self._refresh(pending)
 

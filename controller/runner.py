@@ -29,6 +29,7 @@ PREFIX = "controller.multus-py.io"
 COMPONENT = "multus-controller"
 # Random peering priorities make exactly one replica active (kopf pauses lower priorities).
 PRIORITY_RANGE = (1, 1_000_000)
+WORKERS, WORKER_IDLE_SECONDS = 100, 0.5  # kopf's default: one worker per NAD, each idle for 5 s
 
 
 def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) -> kopf.OperatorSettings:
@@ -44,6 +45,12 @@ def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) ->
     operator.peering.lifetime = settings.peering_lifetime
     # kopf must not manage webhook configurations: controller.webhook_configuration does.
     operator.admission.managed = None
+    # kopf handles each NAD in a worker of its own, and its API client has no connection limit: at
+    # start-up thousands of NADs would be thousands of TLS connections at once (a gigabyte) and the API
+    # server's 429s. A bounded pool of workers, each freed soon after its NAD's last event, handles
+    # them in turns (benchmarks/bench_controller_scale.py measures it).
+    operator.queueing.worker_limit = WORKERS
+    operator.queueing.idle_timeout = WORKER_IDLE_SECONDS
     return operator
 
 
