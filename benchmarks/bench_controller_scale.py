@@ -388,7 +388,8 @@ def report(
             "pods": pods,
             "first_start_s": round(first_s, 1),
             "restart_s": round(restart_s, 1),
-            "reconcile_s": round(max(first_s, restart_s), 1),
+            # The goal is the issue's: every NAD right after a restart; the first start is a figure.
+            "reconcile_s": round(restart_s, 1),
             "goal_reconcile_s": GOAL_RECONCILE_S,
             "first_start_writes": writes["first start"],
             "restart_writes": writes["restart"],

@@ -25,6 +25,9 @@ from multus.kube.rest import RestClient
 from multus.kube.watchcache import WatchCache
 
 PODS_PATH = "/api/v1/pods"
+# Pods per list request: a page of 500 is a few megabytes of JSON, gone before the next; the watch
+# cache's default (100, sized for a node's pods) would take 500 requests for 50,000 pods.
+LIST_PAGE = 500
 KOPF_PEERING_LOGGER = "kopf._core.engines.peering"
 logger = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ class PodUsage:
         self._tasks: set[asyncio.Task[None]] = set()
         # One tuple per NAD, shared by every pod that uses it.
         self._keys: dict[NetworkKey, NetworkKey] = {}
-        self.cache = WatchCache("pods", client, PODS_PATH, self._keep, _show)
+        self.cache = WatchCache("pods", client, PODS_PATH, self._keep, _show, page=LIST_PAGE)
         self.cache.on_change = self._changed
 
     @property

@@ -29,7 +29,7 @@ PREFIX = "controller.multus-py.io"
 COMPONENT = "multus-controller"
 # Random peering priorities make exactly one replica active (kopf pauses lower priorities).
 PRIORITY_RANGE = (1, 1_000_000)
-WORKERS, WORKER_IDLE_SECONDS = 100, 0.5  # kopf's default: one worker per NAD, each idle for 5 s
+WORKERS, WORKER_IDLE_SECONDS = 50, 0.2  # kopf's default: one worker per NAD, each idle for 5 s
 
 
 def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) -> kopf.OperatorSettings:
@@ -46,9 +46,9 @@ def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) ->
     # kopf must not manage webhook configurations: controller.webhook_configuration does.
     operator.admission.managed = None
     # kopf handles each NAD in a worker of its own, and its API client has no connection limit: at
-    # start-up thousands of NADs would be thousands of TLS connections at once (a gigabyte) and the API
-    # server's 429s. A bounded pool of workers, each freed soon after its NAD's last event, handles
-    # them in turns (benchmarks/bench_controller_scale.py measures it).
+    # start-up thousands of NADs would be thousands of TLS connections at once (each with a buffer of
+    # up to 256 KiB: a gigabyte) and the API server's 429s. A small pool of workers, each freed soon
+    # after its NAD's last event, handles them in turns (benchmarks/bench_controller_scale.py).
     operator.queueing.worker_limit = WORKERS
     operator.queueing.idle_timeout = WORKER_IDLE_SECONDS
     return operator
