@@ -76,7 +76,8 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: 
         await api.close()
 
     @kopf.on.event(*NAD, id="forget_deleted_nad", registry=registry)
-    def forget_deleted_nad(type: str | None, body: kopf.Body, **_: Any) -> None:
+    async def forget_deleted_nad(type: str | None, body: kopf.Body, **_: Any) -> None:
+        # async: kopf runs a plain function in a thread, and this one runs on every NAD event.
         if type == "DELETED":
             usage_writer.forget((body.metadata.namespace or "", body.metadata.name or ""))
 

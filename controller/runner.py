@@ -18,7 +18,7 @@ import kopf
 
 from controller import log_levels
 from controller.handlers import DELETION_HANDLER_ID, register_handlers
-from controller.pod_usage import follow_peering
+from controller.pod_usage import LIST_PAGE, follow_peering
 from controller.protection import FINALIZER
 from controller.settings import Settings
 from controller.webhook_configuration import NAD_WEBHOOK_ID, POD_WEBHOOK_ID, publish, webhook_configuration
@@ -51,6 +51,8 @@ def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) ->
     # after its NAD's last event, handles them in turns (benchmarks/bench_controller_scale.py).
     operator.queueing.worker_limit = WORKERS
     operator.queueing.idle_timeout = WORKER_IDLE_SECONDS
+    # NADs listed in pages, not as one response of every NAD (megabytes of JSON held twice at once).
+    operator.watching.chunk_size = LIST_PAGE
     return operator
 
 

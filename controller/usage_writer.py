@@ -25,6 +25,10 @@ from multus.kube.errors import NotFound
 from multus.kube.paths import nad_status_path
 from multus.kube.rest import MERGE_PATCH, RestClient
 
+# PATCHes in flight at once: each one more needs a TLS connection of its own (a buffer of up to 256 KiB),
+# and a handful keep up with a thousand pod events a second.
+CONCURRENT_WRITES = 8
+
 
 class UsageWriter:
     """The one writer of `podCount` and `pods` in the controller; it keeps a lock per NAD being written."""
@@ -35,6 +39,7 @@ class UsageWriter:
         # A lock lives while some write holds or awaits it, so idle NADs cost nothing.
         self._locks: weakref.WeakValueDictionary[NetworkKey, asyncio.Lock] = weakref.WeakValueDictionary()
         self._written: dict[NetworkKey, Usage] = {}
+        self._requests = asyncio.Semaphore(CONCURRENT_WRITES)
 
     def forget(self, key: NetworkKey | None = None) -> None:
         """Forget what was written to NAD `key` (deleted), or to every NAD (another replica takes over)."""
@@ -69,9 +74,10 @@ class UsageWriter:
             ):
                 return
             try:
-                await self.api.request(
-                    "PATCH", nad_status_path(*key), body={"status": fields}, content_type=MERGE_PATCH
-                )
+                async with self._requests:
+                    await self.api.request(
+                        "PATCH", nad_status_path(*key), body={"status": fields}, content_type=MERGE_PATCH
+                    )
             except NotFound:  # a pod's network-status may name a NAD deleted since: nothing to update
                 self._written.pop(key, None)
             else:
