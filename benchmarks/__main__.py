@@ -33,6 +33,7 @@ MODULES = (
     "benchmarks.bench_kubelet",  # time to Running on a real kubelet: 10 pods with multus vs 10 plain
     "benchmarks.bench_faults",  # 500 ADD/DEL cycles with one injected fault each: what leaked
     "benchmarks.bench_failover",  # the controller's active replica SIGKILLed: time until the other takes over
+    "benchmarks.bench_controller_scale",  # the controller with 5,000 NADs and 50,000 pods: time, RSS, writes
 )
 # The modules that also write their raw samples, for the plots: the file each writes them to.
 SAMPLES = {"benchmarks.bench_daemon": "daemon.json", "benchmarks.bench_burst": "burst.json"}
@@ -101,6 +102,18 @@ def goals(figures: list[dict[str, Any]]) -> list[str]:
                 f"{'met' if met else 'MISSED'}: {figure['bench']}: every daemon relisted"
                 f" {figure['ready_after_up_max_s']} s after the API server's restart"
                 f" (goal < {figure['goal_ready_seconds']:g} s)"
+            )
+        if "goal_reconcile_s" in figure:
+            met = figure["reconcile_s"] < figure["goal_reconcile_s"]
+            lines.append(
+                f"{'met' if met else 'MISSED'}: {figure['bench']}: every NAD's count right"
+                f" {figure['reconcile_s']} s after a restart (goal < {figure['goal_reconcile_s']:g} s)"
+            )
+        if "goal_patches_per_changed_nad" in figure:
+            met = figure["patches_per_changed_nad"] <= figure["goal_patches_per_changed_nad"]
+            lines.append(
+                f"{'met' if met else 'MISSED'}: {figure['bench']}: {figure['patches_per_changed_nad']}"
+                f" status patches per changed NAD (goal <= {figure['goal_patches_per_changed_nad']:g})"
             )
         if "goal_errors" in figure:
             met = figure["errors"] == figure["goal_errors"]

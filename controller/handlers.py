@@ -6,15 +6,17 @@ under `status.<handler id>` for every handler), and Events through `kopf.event`.
 | handler                          | runs on                                  | decides with            |
 | -------------------------------- | ---------------------------------------- | ----------------------- |
 | `login`                          | start-up, and a 401 from the API server  | login.connection_info   |
-| `close_api`                      | shutdown                                 | (closes the API client) |
-| `pods_by_network` (index)        | every pod event                          | usage.networks_in_use   |
-| `usage_on_pod_event`             | every pod event, after the index         | usage.networks_to_refresh |
+| `watch_pods`                     | start-up                                 | (starts `PodUsage`)     |
+| `close_api`                      | shutdown                                 | (stops both)           |
 | `status_on_resume/create/update` | controller start, NAD created or changed | reconcile.plan_status   |
+| `forget_deleted_nad`             | every NAD event                          | (the writer's memory)   |
 | `deletion_protection`            | NAD deleted (with protection on)         | reconcile.plan_status   |
 | `validate-nad` (webhook)         | NAD CREATE/UPDATE                        | validation              |
 | `validate-pod-networks` (hook)   | pod CREATE/UPDATE (pod validation on)    | pod_admission           |
 
-Both pod events and NAD handlers refresh a NAD's usage through one `UsageWriter` (see there why).
+Pods are not kopf's: `PodUsage` (controller.pod_usage, which says why) lists and watches them, and
+writes the usage of the NADs each pod event changes. Both it and the NAD handlers refresh a NAD's usage
+through one `UsageWriter` (see there why); the NAD handlers wait until every pod has been listed.
 Besides kopf's own client, the controller calls the API through one `ApiView` (`multus.kube`): kopf
 logs in with its credentials, usage is written and NADs are read through it.
 No handler needs a finalizer except `deletion_protection`, and that one only on NADs in use, so with
@@ -33,10 +35,10 @@ import kopf
 
 from controller.login import connection_info
 from controller.pod_admission import networks_changed, review_pod_under_failure_policy
+from controller.pod_usage import PodUsage
 from controller.protection import protection_needed
 from controller.reconcile import StatusPlan, plan_status
 from controller.settings import PodValidation, Settings
-from controller.usage import NetworkKey, PodReference, networks_in_use, networks_to_refresh
 from controller.usage_writer import UsageWriter
 from controller.validation import admission_problems
 from controller.webhook_configuration import NAD_WEBHOOK_ID, POD_WEBHOOK_ID
@@ -44,55 +46,48 @@ from multus.k8s.constants import NAD_GROUP, NAD_PLURAL, NAD_VERSION
 from multus.kube.apiview import ApiView
 
 NAD = (NAD_GROUP, NAD_VERSION, NAD_PLURAL)
-POD = ("", "v1", "pods")
+POD = ("", "v1", "pods")  # for the pod webhook
 # The HTTP code kopf puts in a refusal: the object is well-formed but its content is not acceptable.
 UNPROCESSABLE = 422
-USAGE_INDEX = "pods_by_network"
 DELETION_HANDLER_ID = "deletion_protection"
-# What a pod was attached to at its previous event, kept in kopf's per-object memo.
-ATTACHED_MEMO = "attached_networks"
-
-UsageIndex = kopf.Index[NetworkKey, PodReference]
 logger = logging.getLogger(__name__)
 
 
-def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: ApiView) -> None:
-    """Register every handler `settings` calls for; `api` gives kopf its login, writes usage, reads NADs."""
+def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: ApiView) -> PodUsage:
+    """Register every handler `settings` calls for; `api` gives kopf its login, writes usage, reads NADs.
+
+    Returns the pods' usage index, for the caller to tell which replica is active (controller.runner).
+    """
+    usage_writer = UsageWriter(api.client, settings.listed_pods)
+    pods = PodUsage(lambda: api.client, usage_writer.write, usage_writer.forget, active=settings.standalone)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
         api.reload_if_changed()  # a kubeconfig or token rewritten since
         return connection_info(api.client.credentials)
 
+    @kopf.on.startup(registry=registry)
+    async def watch_pods(**_: Any) -> None:
+        pods.start()
+
     @kopf.on.cleanup(registry=registry)
     async def close_api(**_: Any) -> None:
+        await pods.stop()
         await api.close()
 
-    @kopf.index(*POD, id=USAGE_INDEX, registry=registry)
-    def pods_by_network(body: kopf.Body, **_: Any) -> dict[NetworkKey, PodReference]:
-        return networks_in_use(body)
+    @kopf.on.event(*NAD, id="forget_deleted_nad", registry=registry)
+    async def forget_deleted_nad(type: str | None, body: kopf.Body, **_: Any) -> None:
+        # async: kopf runs a plain function in a thread, and this one runs on every NAD event.
+        if type == "DELETED":
+            usage_writer.forget((body.metadata.namespace or "", body.metadata.name or ""))
 
-    usage_writer = UsageWriter(api.client, settings.listed_pods)
-
-    @kopf.on.event(*POD, id="usage_on_pod_event", registry=registry)
-    async def usage_on_pod_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-        attached = frozenset() if type == "DELETED" else frozenset(networks_in_use(body))
-        changed = networks_to_refresh(type, memo.get(ATTACHED_MEMO), attached)
-        memo[ATTACHED_MEMO] = attached
-        for key in sorted(changed):
-            try:
-                await usage_writer.write(key, kwargs[USAGE_INDEX])
-            except Exception as error:  # one NAD's failure must not stop the others'
-                logger.warning("cannot update the usage of NAD %s/%s: %s", *key, error)
-
-    async def apply_plan(body: kopf.Body, patch: kopf.Patch, handler_kwargs: dict[str, Any]) -> StatusPlan:
-        # kopf hands each index to handlers as a keyword argument named by the index's id.
-        usage: UsageIndex = handler_kwargs[USAGE_INDEX]
+    async def apply_plan(body: kopf.Body, patch: kopf.Patch) -> StatusPlan:
+        await pods.synced.wait()  # a count from a partial listing would be wrong
         key = (body.metadata.namespace or "", body.metadata.name or "")
-        await usage_writer.write(key, usage, known_status=body.status)
+        await usage_writer.write(key, pods.index, known_status=body.status)
         plan = plan_status(
             body,
-            usage.get(key, ()),
+            pods.index.get(key, ()),
             listed_pods=settings.listed_pods,
             protection=settings.deletion_protection,
             now=_now(),
@@ -105,14 +100,14 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: 
     @kopf.on.resume(*NAD, id="status_on_resume", registry=registry)
     @kopf.on.create(*NAD, id="status_on_create", registry=registry)
     @kopf.on.update(*NAD, id="status_on_update", registry=registry)
-    async def status_on_change(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-        await apply_plan(body, patch, kwargs)
+    async def status_on_change(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        await apply_plan(body, patch)
 
     if settings.deletion_protection:
         # kopf holds its finalizer only on NADs this filter matches (see controller.protection).
         @kopf.on.delete(*NAD, id=DELETION_HANDLER_ID, when=_in_use, registry=registry)
-        async def deletion_protection(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-            plan = await apply_plan(body, patch, kwargs)
+        async def deletion_protection(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+            plan = await apply_plan(body, patch)
             if plan.blocked_deletion is not None:
                 raise kopf.TemporaryError(plan.blocked_deletion, delay=settings.deletion_retry_interval)
 
@@ -136,6 +131,8 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: Settings, api: 
             if not verdict.allowed:
                 _log_refusal("pod", body, verdict.problems)
                 raise kopf.AdmissionError("; ".join(verdict.problems), code=UNPROCESSABLE)
+
+    return pods
 
 
 def _log_refusal(kind: str, body: kopf.Body, problems: Sequence[str]) -> None:

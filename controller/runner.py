@@ -18,6 +18,7 @@ import kopf
 
 from controller import log_levels
 from controller.handlers import DELETION_HANDLER_ID, register_handlers
+from controller.pod_usage import LIST_PAGE, follow_peering
 from controller.protection import FINALIZER
 from controller.settings import Settings
 from controller.webhook_configuration import NAD_WEBHOOK_ID, POD_WEBHOOK_ID, publish, webhook_configuration
@@ -28,6 +29,7 @@ PREFIX = "controller.multus-py.io"
 COMPONENT = "multus-controller"
 # Random peering priorities make exactly one replica active (kopf pauses lower priorities).
 PRIORITY_RANGE = (1, 1_000_000)
+WORKERS, WORKER_IDLE_SECONDS = 50, 0.2  # kopf's default: one worker per NAD, each idle for 5 s
 
 
 def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) -> kopf.OperatorSettings:
@@ -43,6 +45,14 @@ def operator_settings(settings: Settings, server: kopf.WebhookServerProtocol) ->
     operator.peering.lifetime = settings.peering_lifetime
     # kopf must not manage webhook configurations: controller.webhook_configuration does.
     operator.admission.managed = None
+    # kopf handles each NAD in a worker of its own, and its API client has no connection limit: at
+    # start-up thousands of NADs would be thousands of TLS connections at once (each with a buffer of
+    # up to 256 KiB: a gigabyte) and the API server's 429s. A small pool of workers, each freed soon
+    # after its NAD's last event, handles them in turns (benchmarks/bench_controller_scale.py).
+    operator.queueing.worker_limit = WORKERS
+    operator.queueing.idle_timeout = WORKER_IDLE_SECONDS
+    # NADs listed in pages, not as one response of every NAD (megabytes of JSON held twice at once).
+    operator.watching.chunk_size = LIST_PAGE
     return operator
 
 
@@ -57,7 +67,7 @@ def run(settings: Settings) -> None:
     # The controller's one API client besides kopf's (InvalidConfig when the credentials cannot load).
     api = ApiView(ApiSettings(kubeconfig=settings.kubeconfig))
     registry = kopf.OperatorRegistry()
-    register_handlers(registry, settings, api)
+    follow_peering(register_handlers(registry, settings, api))
     publisher: Publisher | None = None
     if settings.webhook_configuration:
 

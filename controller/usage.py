@@ -71,20 +71,6 @@ def attached_networks(network_status: object) -> list[NetworkKey]:
     return keys
 
 
-def networks_to_refresh(
-    event_type: str | None, before: frozenset[NetworkKey] | None, after: frozenset[NetworkKey]
-) -> frozenset[NetworkKey]:
-    """The NADs whose usage one pod event changes: those the pod joined or left.
-
-    `before` is what the pod was attached to at its previous event, None if the controller has not
-    seen the pod yet. On the initial listing (no event type) of a pod not seen yet, nothing changes:
-    the NAD handlers count all pods when they start, from the complete index.
-    """
-    if before is None:
-        return frozenset() if event_type is None else after
-    return before ^ after
-
-
 def summarise(pods: Iterable[PodReference], listed: int) -> Usage:
     """The count of distinct pods and the first `listed` of them in name order."""
     distinct = sorted(set(pods))

@@ -15,6 +15,7 @@ from tests.e2e.controller.support import (
     DEPLOY,
     PEERING,
     condition,
+    create_attached_pod,
     create_nad,
     failover_seconds,
     install_peering,
@@ -149,6 +150,14 @@ def test_two_replicas_with_peering_hand_over(
         wait_for(
             lambda: condition(read_nad(api_client, namespace, "second"), "Valid"),
             "status from the other replica",
+        )
+        # The replica that took over writes usage on pod events too (it wrote none while paused).
+        create_attached_pod(api_client, namespace, "user", f"{namespace}/first")
+        wait_for(
+            lambda: (
+                ((read_nad(api_client, namespace, "first") or {}).get("status") or {}).get("podCount") == 1
+            ),
+            "the pod counted by the other replica",
         )
 
 

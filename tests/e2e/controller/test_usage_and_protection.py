@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from controller.protection import FINALIZER
 from tests.e2e.controller.support import (
     NAD_API,
     NAD_PLURAL,
@@ -78,6 +79,13 @@ def test_deletion_waits_for_pods_and_says_why(api_client: client.ApiClient, name
     create_nad(api_client, namespace, "kept", BRIDGE)
     create_attached_pod(api_client, namespace, "user", f"{namespace}/kept")
     usage_becomes(api_client, namespace, "kept", 1, [f"{namespace}/user"])
+    # Pods are counted apart from kopf's handling of the NAD: protection begins with the finalizer.
+    wait_for(
+        lambda: (
+            FINALIZER in ((read_nad(api_client, namespace, "kept") or {})["metadata"].get("finalizers") or [])
+        ),
+        "the finalizer",
+    )
 
     client.CustomObjectsApi(api_client).delete_namespaced_custom_object(
         *NAD_API, namespace, NAD_PLURAL, "kept"

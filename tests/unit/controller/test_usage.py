@@ -1,4 +1,4 @@
-"""Which NADs a pod uses, read from its network-status, and which NADs a pod event touches."""
+"""Which NADs a pod uses, read from its network-status, and how many pods use a NAD."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from controller.usage import Usage, attached_networks, networks_in_use, networks_to_refresh, summarise
+from controller.usage import Usage, attached_networks, networks_in_use, summarise
 
 STATUS = "k8s.v1.cni.cncf.io/network-status"
 
@@ -73,19 +73,3 @@ def test_pod_without_annotations_or_metadata_uses_nothing() -> None:
 def test_summary_counts_distinct_pods_and_lists_the_first_by_name() -> None:
     assert summarise(["b/2", "a/1", "c/3", "a/1"], listed=2) == Usage(count=3, pods=("a/1", "b/2"))
     assert summarise([], listed=10) == Usage()
-
-
-def test_pod_events_touch_the_nads_joined_or_left() -> None:
-    a, b, c = ("ns", "a"), ("ns", "b"), ("ns", "c")
-    assert networks_to_refresh("MODIFIED", frozenset({a, b}), frozenset({b, c})) == {a, c}
-    assert networks_to_refresh("MODIFIED", frozenset({a}), frozenset({a})) == frozenset()
-    assert networks_to_refresh("DELETED", frozenset({a}), frozenset()) == {a}
-
-
-def test_a_new_pod_touches_its_nads_but_the_initial_listing_touches_none() -> None:
-    a = ("ns", "a")
-    assert networks_to_refresh("ADDED", None, frozenset({a})) == {a}
-    # At start-up the NAD handlers count every pod from the complete index.
-    assert networks_to_refresh(None, None, frozenset({a})) == frozenset()
-    # A re-listing after a lost watch compares with what was seen before.
-    assert networks_to_refresh(None, frozenset(), frozenset({a})) == {a}
