@@ -121,7 +121,29 @@ class _Family(ABC, Generic[Series]):
         """The family's lines of the exposition."""
 
 
-class Counter(_Family[_Value]):
+class _OneValueFamily(_Family[_Value]):
+    """A family whose series are one number each, exported under `sample`."""
+
+    def __init__(
+        self, name: str, documentation: str, labelnames: Sequence[str] = (), *, registry: Registry
+    ) -> None:
+        super().__init__(name, documentation, labelnames, registry, _Value)
+
+    @property
+    def sample(self) -> str:
+        return self.name
+
+    def inc(self, amount: float = 1.0) -> None:
+        self._unlabelled().inc(amount)
+
+    def lines(self) -> Iterator[str]:
+        yield f"# HELP {self.sample} {self.documentation}"
+        yield f"# TYPE {self.sample} {self.type}"
+        for values, series in list(self._series.items()):
+            yield f"{self.sample}{_selector(self.labelnames, values)} {_number(series.get())}"
+
+
+class Counter(_OneValueFamily):
     """Exported as `<name>_total`; `name` may end in `_total` already."""
 
     type = "counter"
@@ -129,38 +151,18 @@ class Counter(_Family[_Value]):
     def __init__(
         self, name: str, documentation: str, labelnames: Sequence[str] = (), *, registry: Registry
     ) -> None:
-        super().__init__(name.removesuffix("_total"), documentation, labelnames, registry, _Value)
+        super().__init__(name.removesuffix("_total"), documentation, labelnames, registry=registry)
 
-    def inc(self, amount: float = 1.0) -> None:
-        self._unlabelled().inc(amount)
-
-    def lines(self) -> Iterator[str]:
-        sample = f"{self.name}_total"
-        yield f"# HELP {sample} {self.documentation}"
-        yield f"# TYPE {sample} counter"
-        for values, series in list(self._series.items()):
-            yield f"{sample}{_selector(self.labelnames, values)} {_number(series.get())}"
+    @property
+    def sample(self) -> str:
+        return f"{self.name}_total"
 
 
-class Gauge(_Family[_Value]):
+class Gauge(_OneValueFamily):
     type = "gauge"
-
-    def __init__(
-        self, name: str, documentation: str, labelnames: Sequence[str] = (), *, registry: Registry
-    ) -> None:
-        super().__init__(name, documentation, labelnames, registry, _Value)
-
-    def inc(self, amount: float = 1.0) -> None:
-        self._unlabelled().inc(amount)
 
     def dec(self, amount: float = 1.0) -> None:
         self._unlabelled().dec(amount)
-
-    def lines(self) -> Iterator[str]:
-        yield f"# HELP {self.name} {self.documentation}"
-        yield f"# TYPE {self.name} gauge"
-        for values, series in list(self._series.items()):
-            yield f"{self.name}{_selector(self.labelnames, values)} {_number(series.get())}"
 
 
 class Histogram(_Family[_Buckets]):
