@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
 import json
 import logging
 from typing import Any
@@ -145,3 +147,13 @@ def test_kopf_peering_lines_pause_and_resume_the_writes() -> None:
     assert not pods.active
     line("Keep-alive in 'multus-controller' cluster-wide: ok.")
     assert not pods.active
+
+
+def test_the_installed_kopf_logs_the_peering_lines_followed() -> None:
+    # The lines are kopf's wording, not an API: an upgrade that rewords them must fail here, not leave
+    # a standby replica writing usage or an active one never resuming.
+    module = importlib.import_module(KOPF_PEERING_LOGGER)
+    source = inspect.getsource(module)
+    assert module.logger.name == KOPF_PEERING_LOGGER
+    for start in ("Pausing operations", "Pausing all operators", "Resuming operations"):
+        assert f'logger.info(f"{start}' in source or f'logger.warning(f"{start}' in source, start
