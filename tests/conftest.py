@@ -43,9 +43,23 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[: 15 - len(prefix)]}"
 
 
-def _require_root() -> None:
+def require_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root for network namespaces")
+
+
+@contextlib.contextmanager
+def throwaway_netns(prefix: str = "mt-") -> Iterator[str]:
+    """A network namespace with `lo` up, removed afterwards, even when the test fails."""
+    require_root()
+    name = unique_name(prefix)
+    netns.create(name)
+    try:
+        with IPRoute(netns=name, flags=0) as ipr:
+            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+        yield name
+    finally:
+        netns.remove(name)
 
 
 @pytest.fixture(scope="session")
@@ -69,15 +83,8 @@ def apiserver() -> Iterator[testenv.TestEnv]:
 @pytest.fixture
 def netns_name() -> Iterator[str]:
     """A throwaway network namespace with `lo` up; removed afterwards, even when the test fails."""
-    _require_root()
-    name = unique_name("mt-")
-    netns.create(name)
-    try:
-        with IPRoute(netns=name, flags=0) as ipr:
-            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+    with throwaway_netns() as name:
         yield name
-    finally:
-        netns.remove(name)
 
 
 def netns_path(name: str) -> str:
@@ -87,7 +94,7 @@ def netns_path(name: str) -> str:
 @pytest.fixture
 def veth_master() -> Iterator[str]:
     """The host end of a veth pair, up, usable as a macvlan master; its peer sits in a netns of its own."""
-    _require_root()
+    require_root()
     host, peer, peer_ns = unique_name("mv"), unique_name("mp"), unique_name("mpeer-")
     netns.create(peer_ns)
     try:

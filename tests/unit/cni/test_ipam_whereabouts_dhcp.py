@@ -19,7 +19,7 @@ from pyroute2 import IPRoute
 
 from multus.cni.ipam import cni_args_problem, plugin_config_problem
 from multus.cni.ipam_whereabouts_dhcp import parse_cidr_sloppy, parse_ip_sloppy
-from tests.conftest import netns_path
+from tests.conftest import netns_path, require_root
 
 VERSION = "1.0.0"
 KUBECONFIG = {"kubeconfig": "/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig"}
@@ -173,8 +173,7 @@ def test_dhcp_verdicts_name_the_field(case: str) -> None:
 @pytest.fixture(scope="module")
 def dhcp_daemon(cni_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The real dhcp daemon, quick to give up: no DHCP server answers in these tests."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
+    require_root()
     binary = cni_bin / "dhcp"
     path = tmp_path_factory.mktemp("dhcp") / "dhcp.sock"
     flags = ["-timeout", "1s", "-resendmax", "1s", "-resendtimeout", "1s", "-socketpath", str(path)]

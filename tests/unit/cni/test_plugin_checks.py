@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyroute2 import IPRoute, netns
+from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from multus.cni.ipam import plugin_config_problem
-from tests.conftest import netns_path, unique_name
+from tests.conftest import netns_path, throwaway_netns
 
 pytestmark = pytest.mark.netns
 
@@ -83,19 +83,12 @@ KERNEL_DECIDED = frozenset({"ipvlan mtu 67", "ipvlan mtu 65536", f"ipvlan mtu {_
 
 @pytest.fixture
 def node_ns() -> Iterator[str]:
-    """A namespace standing for the node: `lo` and a dummy master, both up."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
-    name = unique_name("mt-node-")
-    netns.create(name)
-    try:
+    """A namespace standing for the node: `lo` and a veth master, both up."""
+    with throwaway_netns("mt-node-") as name:
         with IPRoute(netns=name, flags=0) as ipr:
-            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
             ipr.link("add", ifname=MASTER, kind="veth", peer={"ifname": f"{MASTER}p", "mtu": MASTER_MTU})
             ipr.link("set", index=ipr.link_lookup(ifname=MASTER)[0], state="up", mtu=MASTER_MTU)
         yield name
-    finally:
-        netns.remove(name)
 
 
 def _kernel_lacks(node: str, plugin: str) -> bool:
