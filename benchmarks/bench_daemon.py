@@ -55,6 +55,7 @@ from benchmarks.support import (
     busy_core,
     daemon,
     emit,
+    interleaved_rounds,
     macvlan_shape,
     ms,
     node,
@@ -68,7 +69,6 @@ from tests.testenv import running
 
 GOAL_OVERHEAD_MS = 5.0
 WARMUP = 5
-SETTLE_SECONDS = 0.1
 SECONDS_PER_LOADED_ROUND = 3.0  # the busy loop's bound: far more than a round takes on a busy node
 
 
@@ -83,27 +83,11 @@ def measure(
     shape: Shape, served: Daemon, measured: list[Shim], rounds: int
 ) -> dict[tuple[str, str], list[float]]:
     """`rounds` interleaved rounds of direct and each shim, after WARMUP rounds."""
-    samples: dict[tuple[str, str], list[float]] = {}
-    box, ways = shape.box, ["direct", *(shim.name for shim in measured)]
     by_name = {shim.name: shim for shim in measured}
-    for round_number in range(WARMUP + rounds):
-        turn = ways[round_number % len(ways) :] + ways[: round_number % len(ways)]
-        timings: dict[tuple[str, str], float] = {}
-        for way in turn:
-            box.container_id = f"bench{os.urandom(10).hex()}"
-            time.sleep(SETTLE_SECONDS)
-            if way == "direct":
-                timings[way, "ADD"], results = shape.direct.add(box)
-                time.sleep(SETTLE_SECONDS)
-                timings[way, "DEL"] = shape.direct.delete(box, results)
-            else:
-                timings[way, "ADD"] = through_shim(by_name[way], served, box, "ADD")
-                time.sleep(SETTLE_SECONDS)
-                timings[way, "DEL"] = through_shim(by_name[way], served, box, "DEL")
-        if round_number >= WARMUP:
-            for key, value in timings.items():
-                samples.setdefault(key, []).append(value)
-    return samples
+    ways = {
+        name: lambda way, command: through_shim(by_name[way], served, shape.box, command) for name in by_name
+    }
+    return interleaved_rounds(shape.box, shape.direct, ways, rounds, WARMUP)
 
 
 def report(

@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from benchmarks.support import (
     Sandbox,
     bridges_delegates,
     emit,
+    interleaved_rounds,
     ms,
     node,
     percentile,
@@ -62,7 +62,6 @@ GOAL_VERSION_MS = 40.0
 GOAL_ADD_OVERHEAD_MS = 80.0
 VERSION_RUNS = 30
 WARMUP = 3
-SETTLE_SECONDS = 0.1
 TOP_IMPORTS = 15
 HEAVY = ("pydantic", "aiohttp", "yaml", "pyroute2", "kubernetes")
 
@@ -200,29 +199,15 @@ def run(rounds: int, root: Path) -> list[dict[str, Any]]:
         emit(lines[-1])
         version_env = {"CNI_COMMAND": "VERSION", "PATH": SYSTEM_PATH}
         emit(import_profile(install, multus, "VERSION", version_env, b'{"cniVersion": "1.1.0"}'))
-    samples: dict[tuple[str, str], list[float]] = {}
     with running(root / "testenv") as env, node(env, root / "node") as world:
         config = thin_config(world)
         direct = Direct(bridges_delegates(world))
         box = world.sandbox()
-        ways = ["direct", *installs]
-        for round_number in range(WARMUP + rounds):
-            turn = ways[round_number % len(ways) :] + ways[: round_number % len(ways)]
-            timings: dict[tuple[str, str], float] = {}
-            for way in turn:
-                box.container_id = f"bench{os.urandom(10).hex()}"
-                time.sleep(SETTLE_SECONDS)
-                if way == "direct":
-                    timings[way, "ADD"], results = direct.add(box)
-                    time.sleep(SETTLE_SECONDS)
-                    timings[way, "DEL"] = direct.delete(box, results)
-                else:
-                    timings[way, "ADD"] = through_multus(installs[way], box, "ADD", config)
-                    time.sleep(SETTLE_SECONDS)
-                    timings[way, "DEL"] = through_multus(installs[way], box, "DEL", config)
-            if round_number >= WARMUP:
-                for key, value in timings.items():
-                    samples.setdefault(key, []).append(value)
+        ways = {
+            name: lambda way, command: through_multus(installs[way], box, command, config)
+            for name in installs
+        }
+        samples = interleaved_rounds(box, direct, ways, rounds, WARMUP)
         for install, multus in installs.items():
             box.container_id = f"bench{os.urandom(10).hex()}"
             emit(import_profile(install, multus, "ADD", box.environment("ADD"), config))

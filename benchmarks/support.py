@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -385,6 +385,41 @@ class Direct:
             for plugin in reversed(delegate.conflist.plugins):
                 elapsed += self._run(box, "DEL", delegate, plugin, result)[0]
         return elapsed
+
+
+# Seconds between operations: the previous one's background work (network-status and Events written
+# after the reply, the kernel's deferred cleanup of deleted links) must not land in the next.
+SETTLE_SECONDS = 0.1
+# One way of running a pod's ADD or DEL besides the direct one: its wall time in seconds.
+Through = Callable[[str, str], float]
+
+
+def interleaved_rounds(
+    box: Sandbox, direct: Direct, ways: dict[str, Through], rounds: int, warmup: int
+) -> dict[tuple[str, str], list[float]]:
+    """ADD then DEL of `box`'s pod directly and each of `ways` (name -> run(way, command)), in an order
+    that rotates every round, each operation after SETTLE_SECONDS; samples by (way, command), the first
+    `warmup` rounds left out."""
+    samples: dict[tuple[str, str], list[float]] = {}
+    names = ["direct", *ways]
+    for round_number in range(warmup + rounds):
+        turn = names[round_number % len(names) :] + names[: round_number % len(names)]
+        timings: dict[tuple[str, str], float] = {}
+        for way in turn:
+            box.container_id = f"bench{os.urandom(10).hex()}"
+            time.sleep(SETTLE_SECONDS)
+            if way == "direct":
+                timings[way, "ADD"], results = direct.add(box)
+                time.sleep(SETTLE_SECONDS)
+                timings[way, "DEL"] = direct.delete(box, results)
+            else:
+                timings[way, "ADD"] = ways[way](way, "ADD")
+                time.sleep(SETTLE_SECONDS)
+                timings[way, "DEL"] = ways[way](way, "DEL")
+        if round_number >= warmup:
+            for key, value in timings.items():
+                samples.setdefault(key, []).append(value)
+    return samples
 
 
 @dataclass
