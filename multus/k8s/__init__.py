@@ -11,5 +11,5 @@ Everything here is pure: no API calls, no netlink, no processes. Every malformed
 - `constants`, `names`, `json_boundary`, `view`: names, naming rules, JSON errors, the cluster's interface.
 
 Nothing is exported from the package itself: each module is imported where it is used, so the `multus`
-executable, a new process per pod operation, loads only the modules (and pydantic models) it needs.
+executable, a new process per pod operation, loads only the modules (and records) it needs.
 """

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import Any, ClassVar
 
 from multus.cni.errors import DecodeFailure
+from multus.cni.schema import Field, Record, SchemaError, nested, nullable, string
 from multus.k8s.json_boundary import describe_validation_error, short
 
 DEVICE_INFO_VERSION = "1.1.0"
@@ -92,56 +91,69 @@ def device_info_for(device_id: str) -> DeviceInfo | None:
     return DeviceInfo(type="pci", pci=PciDevice(pci_address=device_id.lower()))
 
 
-class _KebabModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", alias_generator=_json_key, defer_build=True)
+_text = nullable(string)
 
 
-class _PciJSON(_KebabModel):
-    pci_address: str | None = None
-    vhost_net: str | None = None
-    rdma_device: str | None = None
-    pf_pci_address: str | None = None
-    representor_device: str | None = None
+class _PciJSON(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "pci_address": Field(_text, None, alias="pci-address"),
+        "vhost_net": Field(_text, None, alias="vhost-net"),
+        "rdma_device": Field(_text, None, alias="rdma-device"),
+        "pf_pci_address": Field(_text, None, alias="pf-pci-address"),
+        "representor_device": Field(_text, None, alias="representor-device"),
+    }
 
 
-class _VdpaJSON(_KebabModel):
-    parent_device: str | None = None
-    driver: str | None = None
-    path: str | None = None
-    pci_address: str | None = None
-    pf_pci_address: str | None = None
-    representor_device: str | None = None
+class _VdpaJSON(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "parent_device": Field(_text, None, alias="parent-device"),
+        "driver": Field(_text, None),
+        "path": Field(_text, None),
+        "pci_address": Field(_text, None, alias="pci-address"),
+        "pf_pci_address": Field(_text, None, alias="pf-pci-address"),
+        "representor_device": Field(_text, None, alias="representor-device"),
+    }
 
 
-class _VhostUserJSON(_KebabModel):
-    mode: str | None = None
-    path: str | None = None
+class _VhostUserJSON(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {"mode": Field(_text, None), "path": Field(_text, None)}
 
 
-class _MemifJSON(_KebabModel):
-    role: str | None = None
-    path: str | None = None
-    mode: str | None = None
+class _MemifJSON(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "role": Field(_text, None),
+        "path": Field(_text, None),
+        "mode": Field(_text, None),
+    }
 
 
-class DeviceInfoJSON(_KebabModel):
-    """The wire form, for models that embed device info (network-status entries)."""
+class DeviceInfoJSON(Record):
+    """The wire form, for records that embed device info (network-status entries)."""
 
-    type: str | None = None
-    version: str | None = None
-    pci: _PciJSON | None = None
-    vdpa: _VdpaJSON | None = None
-    vhost_user: _VhostUserJSON | None = None
-    memif: _MemifJSON | None = None
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "type": Field(_text, None),
+        "version": Field(_text, None),
+        "pci": Field(nullable(nested(_PciJSON)), None),
+        "vdpa": Field(nullable(nested(_VdpaJSON)), None),
+        "vhost_user": Field(nullable(nested(_VhostUserJSON)), None, alias="vhost-user"),
+        "memif": Field(nullable(nested(_MemifJSON)), None),
+    }
+
+    type: str | None
+    version: str | None
+    pci: _PciJSON | None
+    vdpa: _VdpaJSON | None
+    vhost_user: _VhostUserJSON | None
+    memif: _MemifJSON | None
 
     def to_device_info(self) -> DeviceInfo:
         return DeviceInfo(
             type=self.type,
             version=self.version,
-            pci=PciDevice(**self.pci.model_dump()) if self.pci else None,
-            vdpa=VdpaDevice(**self.vdpa.model_dump()) if self.vdpa else None,
-            vhost_user=VhostUserDevice(**self.vhost_user.model_dump()) if self.vhost_user else None,
-            memif=MemifDevice(**self.memif.model_dump()) if self.memif else None,
+            pci=PciDevice(**self.pci.dump()) if self.pci else None,
+            vdpa=VdpaDevice(**self.vdpa.dump()) if self.vdpa else None,
+            vhost_user=VhostUserDevice(**self.vhost_user.dump()) if self.vhost_user else None,
+            memif=MemifDevice(**self.memif.dump()) if self.memif else None,
         )
 
 
@@ -150,6 +162,6 @@ def parse_device_info(obj: object) -> DeviceInfo:
     if not isinstance(obj, dict):
         raise DecodeFailure(f"device-info must be a JSON object, not {short(obj)}")
     try:
-        return DeviceInfoJSON.model_validate(obj).to_device_info()
-    except ValidationError as exc:
+        return DeviceInfoJSON.validate(obj).to_device_info()
+    except SchemaError as exc:
         raise DecodeFailure(f"device-info: {describe_validation_error(exc)}") from None

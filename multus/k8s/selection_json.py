@@ -7,14 +7,25 @@ client library do, and other NPWG implementations add their own), but reported i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from typing import Any, ClassVar
 
 from multus.cni.errors import InvalidAnnotation
 from multus.cni.names import ifname_error
+from multus.cni.schema import (
+    Field,
+    Record,
+    SchemaError,
+    any_dict,
+    integer,
+    invalid,
+    list_of,
+    nested,
+    nullable,
+    string,
+    then,
+)
 from multus.k8s.addresses import normalize_guid, normalize_mac, parse_ip, parse_ip_or_cidr
-from multus.k8s.json_boundary import describe_validation_error, invalid, short
+from multus.k8s.json_boundary import describe_validation_error, short
 from multus.k8s.names import dns1123_label_problem
 from multus.k8s.selection import Bandwidth, NetworkSelection, PortMapping
 
@@ -75,26 +86,26 @@ def _protocol_or_empty(value: str) -> str:
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_label)]
-OptionalDnsLabel = Annotated[str, AfterValidator(_label_or_empty)]
-OptionalInterfaceName = Annotated[str, AfterValidator(_interface_or_empty)]
-IPOrCIDR = Annotated[str, AfterValidator(_ip_or_cidr)]
-IP = Annotated[str, AfterValidator(_ip)]
-OptionalIP = Annotated[str, AfterValidator(_ip_or_empty)]
-OptionalMac = Annotated[str, AfterValidator(_mac_or_empty)]
-OptionalGuid = Annotated[str, AfterValidator(_guid_or_empty)]
-OptionalProtocol = Annotated[str, AfterValidator(_protocol_or_empty)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Rate = Annotated[int, Field(ge=0, le=_MAX_RATE)]
+_dns_label = then(string, _label)
+_optional_dns_label = nullable(then(string, _label_or_empty))
+_optional_interface = nullable(then(string, _interface_or_empty))
+_optional_ip = nullable(then(string, _ip_or_empty))
+_port = integer(ge=1, le=65535)
+_rate = integer(ge=0, le=_MAX_RATE)
 
 
-class _PortMappingJSON(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
+class _PortMappingJSON(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "host_port": Field(_port, alias="hostPort"),
+        "container_port": Field(_port, alias="containerPort"),
+        "protocol": Field(nullable(then(string, _protocol_or_empty)), None),
+        "host_ip": Field(_optional_ip, None, alias="hostIP"),
+    }
 
-    host_port: Port = Field(alias="hostPort")
-    container_port: Port = Field(alias="containerPort")
-    protocol: OptionalProtocol | None = None
-    host_ip: OptionalIP | None = Field(None, alias="hostIP")
+    host_port: int
+    container_port: int
+    protocol: str | None
+    host_ip: str | None
 
     def to_port_mapping(self) -> PortMapping:
         return PortMapping(
@@ -105,34 +116,54 @@ class _PortMappingJSON(BaseModel):
         )
 
 
-class _BandwidthJSON(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
+class _BandwidthJSON(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "ingress_rate": Field(_rate, 0, alias="ingressRate"),
+        "ingress_burst": Field(_rate, 0, alias="ingressBurst"),
+        "egress_rate": Field(_rate, 0, alias="egressRate"),
+        "egress_burst": Field(_rate, 0, alias="egressBurst"),
+    }
 
-    ingress_rate: Rate = Field(0, alias="ingressRate")
-    ingress_burst: Rate = Field(0, alias="ingressBurst")
-    egress_rate: Rate = Field(0, alias="egressRate")
-    egress_burst: Rate = Field(0, alias="egressBurst")
+    ingress_rate: int
+    ingress_burst: int
+    egress_rate: int
+    egress_burst: int
 
     def to_bandwidth(self) -> Bandwidth:
         return Bandwidth(self.ingress_rate, self.ingress_burst, self.egress_rate, self.egress_burst)
 
 
-class _SelectionJSON(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)
+class _SelectionJSON(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "name": Field(_dns_label),
+        "namespace": Field(_optional_dns_label, None),
+        "interface": Field(_optional_interface, None),
+        "interface_request": Field(_optional_interface, None, alias="interfaceRequest"),
+        "ips": Field(nullable(list_of(then(string, _ip_or_cidr))), None),
+        "mac": Field(nullable(then(string, _mac_or_empty)), None),
+        "infiniband_guid": Field(nullable(then(string, _guid_or_empty)), None, alias="infiniband-guid"),
+        "port_mappings": Field(nullable(list_of(nested(_PortMappingJSON))), None, alias="portMappings"),
+        "bandwidth": Field(nullable(nested(_BandwidthJSON)), None),
+        "cni_args": Field(nullable(any_dict), None, alias="cni-args"),
+        "default_route": Field(nullable(list_of(then(string, _ip))), None, alias="default-route"),
+        "ipam_claim_reference": Field(nullable(string), None, alias="ipam-claim-reference"),
+        "device_id": Field(nullable(string), None, alias="deviceID"),
+    }
+    EXTRA = "allow"
 
-    name: DnsLabel
-    namespace: OptionalDnsLabel | None = None
-    interface: OptionalInterfaceName | None = None
-    interface_request: OptionalInterfaceName | None = Field(None, alias="interfaceRequest")
-    ips: list[IPOrCIDR] | None = None
-    mac: OptionalMac | None = None
-    infiniband_guid: OptionalGuid | None = Field(None, alias="infiniband-guid")
-    port_mappings: list[_PortMappingJSON] | None = Field(None, alias="portMappings")
-    bandwidth: _BandwidthJSON | None = None
-    cni_args: dict[str, Any] | None = Field(None, alias="cni-args")
-    default_route: list[IP] | None = Field(None, alias="default-route")
-    ipam_claim_reference: str | None = Field(None, alias="ipam-claim-reference")
-    device_id: str | None = Field(None, alias="deviceID")
+    name: str
+    namespace: str | None
+    interface: str | None
+    interface_request: str | None
+    ips: list[str] | None
+    mac: str | None
+    infiniband_guid: str | None
+    port_mappings: list[_PortMappingJSON] | None
+    bandwidth: _BandwidthJSON | None
+    cni_args: dict[str, Any] | None
+    default_route: list[str] | None
+    ipam_claim_reference: str | None
+    device_id: str | None
 
 
 def selection_from_json(
@@ -142,8 +173,8 @@ def selection_from_json(
     if not isinstance(element, dict):
         raise InvalidAnnotation(f"{annotation}: element {index} must be a JSON object, not {short(element)}")
     try:
-        parsed = _SelectionJSON.model_validate(element)
-    except ValidationError as exc:
+        parsed = _SelectionJSON.validate(element)
+    except SchemaError as exc:
         raise InvalidAnnotation(f"{annotation}: element {index}: {describe_validation_error(exc)}") from None
     gateways = tuple(parsed.default_route or ())
     _check_one_gateway_per_family(gateways, index=index, annotation=annotation)
@@ -163,7 +194,7 @@ def selection_from_json(
         default_route=gateways,
         ipam_claim_reference=parsed.ipam_claim_reference or None,
         device_id=parsed.device_id or None,
-        unknown_keys=tuple(sorted(key for key in parsed.model_extra or {} if "." not in key)),
+        unknown_keys=tuple(sorted(key for key in parsed.extra if "." not in key)),
     )
 
 
@@ -185,5 +216,5 @@ def _check_one_gateway_per_family(gateways: tuple[str, ...], *, index: int, anno
 
 def _version(gateway: str) -> int:
     parsed = parse_ip(gateway)
-    assert parsed is not None, "validated by the model"
+    assert parsed is not None, "validated by the record"
     return parsed.version

@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any, ClassVar
 
 from multus.cni.errors import CNIError, DecodeFailure, InvalidAnnotation
 from multus.cni.jsontext import MalformedJSON, decode_json
 from multus.cni.results import DNS, Result, parse_result
+from multus.cni.schema import Field, Record, SchemaError, boolean, integer, list_of, nested, nullable, string
 from multus.cni.versions import LATEST_VERSION
 
 # Re-exported (`as`): the orchestrator imports it from here.
@@ -167,8 +166,8 @@ def _parse_entry(entry: object, index: int) -> NetworkStatus:
             f"{NETWORK_STATUS_ANNOTATION}: entry {index} must be a JSON object, not {short(entry)}"
         )
     try:
-        parsed = _StatusEntryJSON.model_validate(entry)
-    except ValidationError as exc:
+        parsed = _StatusEntryJSON.validate(entry)
+    except SchemaError as exc:
         raise InvalidAnnotation(
             f"{NETWORK_STATUS_ANNOTATION}: entry {index}: {describe_validation_error(exc)}"
         ) from None
@@ -182,19 +181,25 @@ def _parse_entry(entry: object, index: int) -> NetworkStatus:
         dns=parsed.dns.to_dns() if parsed.dns else DNS(),
         gateway=tuple(parsed.gateway or ()),
         device_info=parsed.device_info.to_device_info() if parsed.device_info else None,
-        extra=dict(parsed.model_extra or {}),
+        extra=dict(parsed.extra),
     )
 
 
-class _StrictModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
+_texts = nullable(list_of(string))
 
 
-class _DnsJSON(_StrictModel):
-    nameservers: list[str] | None = None
-    domain: str | None = None
-    search: list[str] | None = None
-    options: list[str] | None = None
+class _DnsJSON(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "nameservers": Field(_texts, None),
+        "domain": Field(nullable(string), None),
+        "search": Field(_texts, None),
+        "options": Field(_texts, None),
+    }
+
+    nameservers: list[str] | None
+    domain: str | None
+    search: list[str] | None
+    options: list[str] | None
 
     def to_dns(self) -> DNS:
         return DNS(
@@ -205,15 +210,26 @@ class _DnsJSON(_StrictModel):
         )
 
 
-class _StatusEntryJSON(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)
+class _StatusEntryJSON(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "name": Field(string, ""),
+        "interface": Field(nullable(string), None),
+        "ips": Field(_texts, None),
+        "mac": Field(nullable(string), None),
+        "mtu": Field(nullable(integer()), None),
+        "default": Field(boolean, False),
+        "dns": Field(nullable(nested(_DnsJSON)), None),
+        "gateway": Field(_texts, None),
+        "device_info": Field(nullable(nested(DeviceInfoJSON)), None, alias="device-info"),
+    }
+    EXTRA = "allow"
 
-    name: str = ""
-    interface: str | None = None
-    ips: list[str] | None = None
-    mac: str | None = None
-    mtu: int | None = None
-    default: bool = False
-    dns: _DnsJSON | None = None
-    gateway: list[str] | None = None
-    device_info: DeviceInfoJSON | None = Field(None, alias="device-info")
+    name: str
+    interface: str | None
+    ips: list[str] | None
+    mac: str | None
+    mtu: int | None
+    default: bool
+    dns: _DnsJSON | None
+    gateway: list[str] | None
+    device_info: DeviceInfoJSON | None

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from multus.cni import jsontext
+from multus.cni.schema import (
+    Field,
+    Record,
+    SchemaError,
+    boolean,
+    dict_of,
+    integer,
+    invalid,
+    list_of,
+    literal,
+    string,
+    then,
+)
 from multus.k8s import json_boundary
 from multus.k8s.json_boundary import describe_validation_error, short
 
@@ -18,14 +32,23 @@ def test_the_decoder_is_the_cni_layers() -> None:
     )
 
 
-class _Sample(BaseModel):
-    model_config = ConfigDict(strict=True)
+def _no_braces(value: str) -> str:
+    if "{" in value:
+        raise invalid(f"{value} has a brace")
+    return value
 
-    count: int
-    label: str = ""
-    flags: list[str] = []
-    child: dict[str, int] = {}
-    on: bool = False
+
+class _Sample(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "count": Field(integer()),
+        "label": Field(string, ""),
+        "flags": Field(list_of(string), factory=list),
+        "child": Field(dict_of(integer()), factory=dict),
+        "on": Field(boolean, False),
+        "port": Field(integer(ge=1, le=65535), 1),
+        "mode": Field(literal("fast", "slow"), "fast"),
+        "word": Field(then(string, _no_braces), ""),
+    }
 
 
 @pytest.mark.parametrize(
@@ -38,14 +61,28 @@ class _Sample(BaseModel):
         ({"count": 1, "child": []}, '"child" must be an object, not []'),
         ({"count": 1, "on": "yes"}, "\"on\" must be true or false, not 'yes'"),
         ({"count": 1, "child": {"a": 1.5}}, '"child.a" must be an integer, not 1.5'),
+        ({"count": 1, "port": 0}, '"port" must be at least 1, not 0'),
+        ({"count": 1, "port": 65536}, '"port" must be at most 65535, not 65536'),
+        ({"count": 1, "mode": "medium"}, "\"mode\" has an invalid value 'medium'"),
+        ({"count": 1, "word": "{x}"}, '"word" {x} has a brace'),
+        (
+            {"count": True, "label": None},
+            '"count" must be an integer, not True; "label" must be a string, not None',
+        ),
     ],
 )
 def test_describe_validation_error_speaks_plainly(data: dict[str, object], sentence: str) -> None:
-    with pytest.raises(ValidationError) as caught:
-        _Sample.model_validate(data)
+    with pytest.raises(SchemaError) as caught:
+        _Sample.validate(data)
     described = describe_validation_error(caught.value)
     assert described == sentence
     assert "pydantic" not in described
+
+
+def test_a_problem_of_the_whole_object_has_no_field_name() -> None:
+    with pytest.raises(SchemaError) as caught:
+        _Sample.validate(["count"])
+    assert describe_validation_error(caught.value) == "must be an object, not ['count']"
 
 
 def test_short_bounds_long_and_deep_values() -> None:
