@@ -10,7 +10,7 @@
 - `errors`: the one error type that leaves this layer.
 
 The names below are imported on first use (PEP 562): the `multus` executable answers VERSION
-without loading what a VERSION never needs (pydantic, the delegate executor).
+without loading what a VERSION never needs (the config and result checks, the delegate executor).
 """
 
 from __future__ import annotations

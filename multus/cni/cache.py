@@ -19,15 +19,24 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from typing import Any, ClassVar
 
 from multus.cni import validation
 from multus.cni.errors import CNIError, DecodeFailure, InvalidConfig, InvalidEnvironment, IOFailure
 from multus.cni.jsontext import load_json
 from multus.cni.names import container_id_error, ifname_error, network_name_error
 from multus.cni.results import Result, parse_result
+from multus.cni.schema import (
+    Field,
+    Record,
+    SchemaError,
+    any_dict,
+    list_of,
+    literal,
+    nullable,
+    string,
+    string_pair,
+)
 from multus.cni.validation import short
 
 log = logging.getLogger(__name__)
@@ -51,20 +60,31 @@ class CachedAttachment:
     result: Result | None = None
 
 
-class _CacheFile(BaseModel):
+class _CacheFile(Record):
     """The JSON libcni writes; fields it omits when empty are optional here."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
+    BY_NAME = True
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "kind": Field(literal(CACHE_KIND)),
+        "container_id": Field(string, alias="containerId"),
+        "config": Field(string),
+        "ifname": Field(string, alias="ifName"),
+        "network_name": Field(string, alias="networkName"),
+        "netns": Field(string, ""),
+        "cni_args": Field(nullable(list_of(string_pair)), None, alias="cniArgs"),
+        "capability_args": Field(nullable(any_dict), None, alias="capabilityArgs"),
+        "result": Field(nullable(any_dict), None),
+    }
 
-    kind: Literal["cniCacheV1"]
-    container_id: StrictStr = Field(alias="containerId")
-    config: StrictStr
-    ifname: StrictStr = Field(alias="ifName")
-    network_name: StrictStr = Field(alias="networkName")
-    netns: StrictStr = ""
-    cni_args: list[tuple[StrictStr, StrictStr]] | None = Field(None, alias="cniArgs")
-    capability_args: dict[str, Any] | None = Field(None, alias="capabilityArgs")
-    result: dict[str, Any] | None = None
+    kind: str
+    container_id: str
+    config: str
+    ifname: str
+    network_name: str
+    netns: str
+    cni_args: list[tuple[str, str]] | None
+    capability_args: dict[str, Any] | None
+    result: dict[str, Any] | None
 
 
 class ResultCache:
@@ -188,8 +208,8 @@ def _to_wire(entry: CachedAttachment) -> dict[str, Any]:
 
 def _from_wire(data: bytes, source: Path) -> CachedAttachment:
     try:
-        wire = _CacheFile.model_validate(load_json(data, f"cached result {source}"))
-    except ValidationError as exc:
+        wire = _CacheFile.validate(load_json(data, f"cached result {source}"))
+    except SchemaError as exc:
         raise DecodeFailure(f"cached result {source} is damaged: {validation.describe(exc)}") from None
     try:
         config = base64.b64decode(wire.config, validate=True)

@@ -12,28 +12,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
-
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    StrictBool,
-    StrictStr,
-    ValidationError,
-    field_validator,
-)
+from typing import Any, ClassVar
 
 from multus.cni import validation
 from multus.cni.errors import DecodeFailure, InvalidConfig, IOFailure
 from multus.cni.ipam import plugin_config_problem
 from multus.cni.jsontext import check_depth, load_json
 from multus.cni.names import network_name_error, plugin_type_error
+from multus.cni.schema import (
+    Field,
+    Record,
+    SchemaError,
+    any_dict,
+    boolean,
+    dict_of,
+    list_of,
+    nested,
+    nullable,
+    string,
+    then,
+)
 from multus.cni.versions import pick_version
+
+TYPE_CHECKING = False  # without importing typing's extras at run time
+if TYPE_CHECKING:
+    from typing import Self
 
 
 def _libcni_flag(value: object) -> object:
@@ -45,48 +49,76 @@ def _libcni_flag(value: object) -> object:
     return value
 
 
-_Flag = Annotated[StrictBool, BeforeValidator(_libcni_flag)]
+def _plain_file_name(value: str) -> str:
+    if why := plugin_type_error(value):
+        raise ValueError(why)
+    return value
 
 
-class _Lossless(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
+def _valid_network_name(value: str) -> str:
+    if why := network_name_error(value):
+        raise ValueError(why)
+    return value
 
-    def to_dict(self) -> dict[str, Any]:
-        """Exactly the keys that were given, under their JSON names."""
-        return self.model_dump(by_alias=True, exclude_unset=True)
+
+_strings = nullable(list_of(string))
+
+
+class _Lossless(Record):
+    """Keys the spec defines are checked; every other key is kept, and `to_dict` gives back exactly the
+    keys that were given (declared ones in declaration order, then the others as they came)."""
+
+    EXTRA = "allow"
+    BY_NAME = True
+    FROZEN = True
 
 
 class IPAMConfig(_Lossless):
-    type: StrictStr | None = None
+    FIELDS: ClassVar[dict[str, Field]] = {"type": Field(nullable(string), None)}
+
+    type: str | None
 
 
 class DNSConfig(_Lossless):
-    nameservers: list[StrictStr] | None = None
-    domain: StrictStr | None = None
-    search: list[StrictStr] | None = None
-    options: list[StrictStr] | None = None
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "nameservers": Field(_strings, None),
+        "domain": Field(nullable(string), None),
+        "search": Field(_strings, None),
+        "options": Field(_strings, None),
+    }
+
+    nameservers: list[str] | None
+    domain: str | None
+    search: list[str] | None
+    options: list[str] | None
 
 
 class PluginConfig(_Lossless):
     """One plugin's configuration object (or a whole single-plugin network config)."""
 
-    type: StrictStr
-    name: StrictStr | None = None
-    cni_version: StrictStr | None = Field(None, alias="cniVersion")
-    cni_versions: list[StrictStr] | None = Field(None, alias="cniVersions")
-    capabilities: dict[str, StrictBool] | None = None
-    runtime_config: dict[str, Any] | None = Field(None, alias="runtimeConfig")
-    args: dict[str, Any] | None = None
-    prev_result: dict[str, Any] | None = Field(None, alias="prevResult")
-    ipam: IPAMConfig | None = None
-    dns: DNSConfig | None = None
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "type": Field(then(string, _plain_file_name)),
+        "name": Field(nullable(string), None),
+        "cni_version": Field(nullable(string), None, alias="cniVersion"),
+        "cni_versions": Field(_strings, None, alias="cniVersions"),
+        "capabilities": Field(nullable(dict_of(boolean)), None),
+        "runtime_config": Field(nullable(any_dict), None, alias="runtimeConfig"),
+        "args": Field(nullable(any_dict), None),
+        "prev_result": Field(nullable(any_dict), None, alias="prevResult"),
+        "ipam": Field(nullable(nested(IPAMConfig)), None),
+        "dns": Field(nullable(nested(DNSConfig)), None),
+    }
 
-    @field_validator("type")
-    @classmethod
-    def _plain_file_name(cls, value: str) -> str:
-        if why := plugin_type_error(value):
-            raise ValueError(why)
-        return value
+    type: str
+    name: str | None
+    cni_version: str | None
+    cni_versions: list[str] | None
+    capabilities: dict[str, bool] | None
+    runtime_config: dict[str, Any] | None
+    args: dict[str, Any] | None
+    prev_result: dict[str, Any] | None
+    ipam: IPAMConfig | None
+    dns: DNSConfig | None
 
     @property
     def declared_capabilities(self) -> frozenset[str]:
@@ -99,28 +131,38 @@ class PluginConfig(_Lossless):
 
 
 class NetworkConfigList(_Lossless):
-    name: StrictStr
-    cni_version: StrictStr | None = Field(None, alias="cniVersion")
-    cni_versions: list[StrictStr] | None = Field(None, alias="cniVersions")
-    disable_check: _Flag = Field(False, alias="disableCheck")
-    disable_gc: _Flag = Field(False, alias="disableGC")
-    load_only_inlined_plugins: _Flag = Field(False, alias="loadOnlyInlinedPlugins")
-    plugins: list[PluginConfig] = Field(default_factory=list)
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "name": Field(then(string, _valid_network_name)),
+        "cni_version": Field(nullable(string), None, alias="cniVersion"),
+        "cni_versions": Field(_strings, None, alias="cniVersions"),
+        "disable_check": Field(boolean, False, alias="disableCheck", before=_libcni_flag),
+        "disable_gc": Field(boolean, False, alias="disableGC", before=_libcni_flag),
+        "load_only_inlined_plugins": Field(
+            boolean, False, alias="loadOnlyInlinedPlugins", before=_libcni_flag
+        ),
+        "plugins": Field(list_of(nested(PluginConfig)), factory=list),
+    }
 
-    # The bytes this list was parsed from, which the result cache stores as libcni does.
-    _source: bytes | None = PrivateAttr(None)
+    name: str
+    cni_version: str | None
+    cni_versions: list[str] | None
+    disable_check: bool
+    disable_gc: bool
+    load_only_inlined_plugins: bool
+    plugins: list[PluginConfig]
 
-    @field_validator("name")
+    version: str
+    """The version every plugin of the list runs at: the best of `cniVersion` and `cniVersions`, chosen
+    when the list is made, so a list without a version we speak is never made."""
+    _source: bytes | None
+    """The bytes this list was parsed from, which the result cache stores as libcni does."""
+
     @classmethod
-    def _valid_network_name(cls, value: str) -> str:
-        if why := network_name_error(value):
-            raise ValueError(why)
-        return value
-
-    @cached_property
-    def version(self) -> str:
-        """The version every plugin of the list runs at: the best of `cniVersion` and `cniVersions`."""
-        return pick_version(self.cni_version, self.cni_versions)
+    def _build(cls, values: Mapping[str, Any], given: frozenset[str], extra: dict[str, Any]) -> Self:
+        conflist = super()._build(values, given, extra)
+        object.__setattr__(conflist, "version", pick_version(conflist.cni_version, conflist.cni_versions))
+        object.__setattr__(conflist, "_source", None)
+        return conflist
 
     @property
     def declared_capabilities(self) -> frozenset[str]:
@@ -128,6 +170,9 @@ class NetworkConfigList(_Lossless):
 
     def to_bytes(self) -> bytes:
         return self._source if self._source is not None else json.dumps(self.to_dict()).encode()
+
+    def _parsed_from(self, source: bytes | str) -> None:
+        object.__setattr__(self, "_source", source.encode() if isinstance(source, str) else source)
 
     @classmethod
     def from_plugin(cls, plugin: PluginConfig) -> NetworkConfigList:
@@ -151,7 +196,7 @@ def parse_network_config(data: bytes | str | Mapping[str, Any]) -> NetworkConfig
     if not conflist.plugins:
         raise InvalidConfig("network config has no plugins: set `plugins` (a list) or `type`")
     if isinstance(data, bytes | str) and "plugins" in raw:
-        conflist._source = data.encode() if isinstance(data, str) else data
+        conflist._parsed_from(data)
     return conflist
 
 
@@ -166,7 +211,7 @@ def load_network_config_file(path: Path) -> NetworkConfigList:
     conflist = _parse_raw(raw)
     is_list = "type" not in raw or "plugins" in raw
     if is_list and "plugins" in raw:
-        conflist._source = source
+        conflist._parsed_from(source)
     if conflist.load_only_inlined_plugins and "plugins" not in raw:
         raise InvalidConfig(f"{path}: loadOnlyInlinedPlugins is true but there is no `plugins` list")
     if is_list and not conflist.load_only_inlined_plugins:
@@ -210,8 +255,8 @@ def _parse_raw(raw: dict[str, Any]) -> NetworkConfigList:
 
 def _parse_plugin(raw: object, where: str) -> PluginConfig:
     try:
-        return PluginConfig.model_validate(raw)
-    except ValidationError as exc:
+        return PluginConfig.validate(raw)
+    except SchemaError as exc:
         raise InvalidConfig(f"invalid {where}: {validation.describe(exc)}") from None
 
 
@@ -219,10 +264,10 @@ def _validated_list(raw: Mapping[str, Any], *, single: bool = False) -> NetworkC
     """The list, with every plugin's input checked as the Go plugins read it (`multus.cni.ipam`);
     `single` names fields as in the single config the list was lifted from."""
     try:
-        conflist = NetworkConfigList.model_validate(raw)
-    except ValidationError as exc:
+        conflist = NetworkConfigList.validate(raw)
+    except SchemaError as exc:
         raise InvalidConfig(f"invalid network config: {validation.describe(exc)}") from None
-    version = conflist.version  # chosen now, so a bad one fails the parse
+    version = conflist.version
     for index, plugin in enumerate(conflist.plugins):
         refused = plugin_config_problem(plugin.stdin_base(conflist.name, version), version)
         if refused is not None:

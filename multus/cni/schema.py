@@ -209,6 +209,21 @@ def list_of(item: Check) -> Check:
     return check
 
 
+def tuple_of(item: Check) -> Check:
+    """A JSON list of any length, as a tuple."""
+
+    def check(value: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise Invalid("tuple_type", "Input should be a valid tuple", value)
+        problems: list[Problem] = []
+        checked = tuple(run_check(item, element, (index,), problems) for index, element in enumerate(value))
+        if problems:
+            raise SchemaError(problems)
+        return checked
+
+    return check
+
+
 def dict_of(item: Check) -> Check:
     def check(value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
+    from multus.cni.schema import SchemaError
 
 _short = reprlib.Repr()
 _short.maxstring = 60
@@ -28,9 +28,10 @@ def field_path(loc: Sequence[int | str]) -> str:
     return path
 
 
-def describe(exc: ValidationError) -> str:
+def describe(exc: SchemaError) -> str:
+    """Every problem of a refused object, each after the field it is in."""
     problems = []
-    for error in exc.errors(include_url=False):
-        message = str(error["msg"]).removeprefix("Value error, ")
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
         problems.append(f"{field_path(error['loc']) or '(top level)'}: {message}")
     return "; ".join(problems)

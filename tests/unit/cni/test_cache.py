@@ -113,6 +113,26 @@ def test_damaged_file_is_a_decode_failure_and_skipped_when_listing(tmp_path: Pat
     assert [entry.container_id for entry in cache.entries()] == ["good"]
 
 
+def test_damage_is_described_field_by_field(tmp_path: Path) -> None:
+    damaged = {
+        "kind": "cniCacheV1",
+        "containerId": "c",
+        "config": "",
+        "ifName": "e",
+        "networkName": "n",
+        "netns": 5,
+        "cniArgs": [["a", "b", "c"], ["d"]],
+    }
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "n-c-e").write_text(json.dumps(damaged))
+    with pytest.raises(DecodeFailure) as refused:
+        ResultCache(tmp_path).read("n", "c", "e")
+    assert refused.value.msg == (
+        f"cached result {tmp_path}/results/n-c-e is damaged: netns: Input should be a valid string; "
+        "cniArgs[0]: Tuple should have at most 2 items after validation, not 3; cniArgs[1][1]: Field required"
+    )
+
+
 def test_entries_filter_by_network_and_container(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path)
     assert cache.entries() == []

@@ -21,6 +21,7 @@ from multus.cni import (
     load_network_config_file,
     parse_network_config,
 )
+from multus.cni.schema import field_names
 
 CONFLIST: dict[str, Any] = {
     "cniVersion": "1.0.0",
@@ -55,7 +56,7 @@ json_values = st.recursive(
     max_leaves=10,
 )
 # Keys the spec defines, under their JSON names (the models' field names are Python's).
-SPEC_KEYS = {field.alias or name for name, field in PluginConfig.model_fields.items()} | {"cniVersion"}
+SPEC_KEYS = field_names([PluginConfig]) | {"cniVersion"}
 unknown_keys = st.dictionaries(
     st.text(min_size=1).filter(lambda key: key not in SPEC_KEYS),
     json_values,
@@ -74,6 +75,8 @@ def test_config_list_is_lossless() -> None:
     assert conflist.declared_capabilities == {"mac", "portMappings"}
     assert conflist.plugins[0].ipam is not None
     assert conflist.plugins[0].ipam.type == "host-local"
+    with pytest.raises(AttributeError, match="frozen"):
+        conflist.name = "other"
 
 
 @given(unknown_keys, unknown_keys)
@@ -120,6 +123,22 @@ def test_flags_accept_libcni_strings() -> None:
 def test_errors_name_the_field(change: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidConfig, match=f"^invalid network config: {re.escape(field)}:"):
         parse_network_config({**CONFLIST, **change})
+
+
+def test_every_problem_is_named_and_fields_are_read_under_their_attribute_names_too() -> None:
+    config = {
+        "name": "n",
+        "cniVersion": "1.0.0",
+        "disable_check": "maybe",
+        "plugins": [{"type": "bridge", "cni_version": 5, "dns": {"domain": 1}}],
+    }
+    with pytest.raises(InvalidConfig) as refused:
+        parse_network_config(config)
+    assert refused.value.msg == (
+        "invalid network config: disable_check: 'maybe' is not true or false; "
+        "plugins[0].cni_version: Input should be a valid string; "
+        "plugins[0].dns.domain: Input should be a valid string"
+    )
 
 
 def test_version_errors() -> None:

@@ -226,6 +226,41 @@ def test_decode_errors_name_the_field(wire: dict[str, object], field: str) -> No
 
 
 @pytest.mark.parametrize(
+    ("wire", "message"),
+    [
+        (
+            {"cniVersion": "1.0.0", "interfaces": [5]},
+            "interfaces[0]: Input should be a dictionary or an instance of Interface",
+        ),
+        ({"cniVersion": "1.0.0", "ips": [{}]}, "ips[0].address: Field required"),
+        ({"cniVersion": "1.0.0", "dns": {"search": "a"}}, "dns.search: Input should be a valid tuple"),
+        (
+            {"cniVersion": "0.2.0", "ip4": 5},
+            "ip4: Input should be a valid dictionary or instance of _LegacyIPConfig",
+        ),
+        (
+            {
+                "cniVersion": "1.1.0",
+                "interfaces": [{"name": None, "socket_path": 5}],
+                "routes": [{"dst": "10.0.0.0/8", "mtu": True}],
+            },
+            "interfaces[0].name: Input should be a valid string; interfaces[0].socket_path: Input should be "
+            "a valid string; routes[0].mtu: Input should be a valid integer",
+        ),
+    ],
+)
+def test_decode_errors_say_every_problem(wire: dict[str, object], message: str) -> None:
+    with pytest.raises(DecodeFailure) as refused:
+        parse_result(wire)
+    assert refused.value.msg == f"invalid result: {message}"
+
+
+def test_fields_are_read_under_their_attribute_names_too() -> None:
+    wire = {"cniVersion": "1.1.0", "interfaces": [{"name": "eth0", "socket_path": "/s", "pciID": "p"}]}
+    assert parse_result(wire).interfaces == (Interface("eth0", socket_path="/s", pci_id="p"),)
+
+
+@pytest.mark.parametrize(
     "data", [b"not json", b"[1]", b"{}", "\udcff", b"[" * 100_000, b'{"dns": ' + b"[" * 80]
 )
 def test_undecodable_results(data: bytes | str) -> None:
