@@ -405,13 +405,14 @@ class Record:
         return self._build(values, self.given | changes.keys(), dict(self.extra))
 
     def to_dict(self) -> dict[str, Any]:
-        """The given fields under their JSON keys, then the kept unknown keys: the object as it came."""
+        """The given fields under their JSON keys, then the kept unknown keys: the object as it came, in
+        containers of its own (a caller may change it; records are shared between requests)."""
         out = {
             field.alias or name: _plain(getattr(self, name))
             for name, field in self.FIELDS.items()
             if name in self.given
         }
-        return out | self.extra
+        return out | {key: _plain(value) for key, value in self.extra.items()}
 
     def dump(self) -> dict[str, Any]:
         """Every field under its attribute name, defaults included (nested records alike)."""
