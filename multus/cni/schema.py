@@ -402,6 +402,12 @@ class Record:
         """Every field under its attribute name, defaults included (nested records alike)."""
         return {name: _plain(getattr(self, name), by_name=True) for name in self.FIELDS}
 
+    def dump_by_alias(self) -> dict[str, Any]:
+        """Every field under its JSON key, defaults included, then the kept unknown keys (nested records
+        alike): the whole record, as a file that keeps it stores it (= model_dump(by_alias=True))."""
+        out = {field.alias or name: _whole(getattr(self, name)) for name, field in self.FIELDS.items()}
+        return out | self.extra
+
     def __setattr__(self, name: str, value: Any) -> None:
         if self.FROZEN:
             raise AttributeError(f"{type(self).__name__} is frozen: {name} cannot be set")
@@ -428,6 +434,16 @@ def _plain(value: Any, *, by_name: bool = False) -> Any:
         return [_plain(item, by_name=by_name) for item in value]
     if isinstance(value, dict):
         return {key: _plain(item, by_name=by_name) for key, item in value.items()}
+    return value
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.dump_by_alias()
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _whole(item) for key, item in value.items()}
     return value
 
 
