@@ -12,7 +12,6 @@ the result.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import tempfile
@@ -162,7 +161,7 @@ class AttachmentCache:
 
     def save(self, record: ContainerRecord, *, durable: bool = True) -> None:
         """Replace the container's record atomically; `durable` also waits for the disk (as `sync`)."""
-        data = json.dumps(record.dump_by_alias(), separators=(",", ":"), ensure_ascii=False).encode()
+        data = record.to_json().encode()
         spare = self._spares.take(self.folder) if self._spares is not None else None
         if spare is not None:
             with contextlib.suppress(OSError):  # gone from under us: a file of its own, as below
