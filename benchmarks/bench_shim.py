@@ -48,7 +48,8 @@ def noop_daemon(socket_dir: Path) -> Iterator[Counter[str]]:
 
     async def serve() -> None:
         server = HTTPServer(
-            {"/readyz": {"GET": readyz}, "/cni": {"POST": cni}}, max_body=DaemonConfig().max_request_bytes
+            {"/readyz": {"GET": readyz}, "/cni": {"POST": cni}},
+            max_body=DaemonConfig.make().max_request_bytes,
         )
         await server.start(str(socket_dir / "multus.sock"))
         started.set()

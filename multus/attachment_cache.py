@@ -17,40 +17,72 @@ import secrets
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any, ClassVar
 
 from multus.cni.errors import IOFailure
+from multus.cni.jsontext import decode_json
+from multus.cni.schema import (
+    Field,
+    Record,
+    any_dict,
+    boolean,
+    list_of,
+    nested,
+    nullable,
+    string,
+    string_pair,
+)
 
 CACHE_KIND = "multusAttachmentsV1"
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
 
-class AttachmentRecord(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+class AttachmentRecord(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "network": Field(string),
+        "ifname": Field(string),
+        "config": Field(any_dict),
+        "capability_args": Field(any_dict, factory=dict, alias="capabilityArgs"),
+        "cni_args": Field(list_of(string_pair), factory=list, alias="cniArgs"),
+        "is_default": Field(boolean, False, alias="isDefault"),
+        "result": Field(nullable(any_dict), None),
+        "device_info": Field(nullable(any_dict), None, alias="deviceInfo"),
+    }
+    EXTRA = "allow"
+    BY_NAME = True
 
     network: str  # `ns/name` of the NAD, or the CNI config's name for a file-based network
     ifname: str
     config: dict[str, Any]  # the config list exactly as the delegates got it
-    capability_args: dict[str, Any] = Field(default_factory=dict, alias="capabilityArgs")
-    cni_args: list[tuple[str, str]] = Field(default_factory=list, alias="cniArgs")
-    is_default: bool = Field(False, alias="isDefault")
-    result: dict[str, Any] | None = None  # None until the delegate's ADD succeeded
-    device_info: dict[str, Any] | None = Field(None, alias="deviceInfo")
+    capability_args: dict[str, Any]
+    cni_args: list[tuple[str, str]]
+    is_default: bool
+    result: dict[str, Any] | None  # None until the delegate's ADD succeeded
+    device_info: dict[str, Any] | None
 
 
-class ContainerRecord(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+class ContainerRecord(Record):
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "kind": Field(string, CACHE_KIND),
+        "container_id": Field(string, alias="containerId"),
+        "netns": Field(string),
+        "pod_namespace": Field(string, "", alias="podNamespace"),
+        "pod_name": Field(string, "", alias="podName"),
+        "pod_uid": Field(string, "", alias="podUID"),
+        "cni_version": Field(string, alias="cniVersion"),
+        "attachments": Field(list_of(nested(AttachmentRecord)), factory=list),
+    }
+    EXTRA = "allow"
+    BY_NAME = True
 
-    kind: str = CACHE_KIND
-    container_id: str = Field(alias="containerId")
+    kind: str
+    container_id: str
     netns: str
-    pod_namespace: str = Field("", alias="podNamespace")
-    pod_name: str = Field("", alias="podName")
-    pod_uid: str = Field("", alias="podUID")
-    cni_version: str = Field(alias="cniVersion")
-    attachments: list[AttachmentRecord] = Field(default_factory=list)
+    pod_namespace: str
+    pod_name: str
+    pod_uid: str
+    cni_version: str
+    attachments: list[AttachmentRecord]
 
 
 class SpareFiles:
@@ -129,7 +161,7 @@ class AttachmentCache:
 
     def save(self, record: ContainerRecord, *, durable: bool = True) -> None:
         """Replace the container's record atomically; `durable` also waits for the disk (as `sync`)."""
-        data = record.model_dump_json(by_alias=True).encode()
+        data = record.to_json().encode()
         spare = self._spares.take(self.folder) if self._spares is not None else None
         if spare is not None:
             with contextlib.suppress(OSError):  # gone from under us: a file of its own, as below
@@ -177,8 +209,8 @@ class AttachmentCache:
     def load(self, container_id: str) -> ContainerRecord | None:
         """The container's record; None if there is none or it cannot be read (the caller recovers)."""
         try:
-            record = ContainerRecord.model_validate_json(self.path(container_id).read_bytes())
-        except (OSError, ValueError, ValidationError):
+            record = ContainerRecord.validate(decode_json(self.path(container_id).read_bytes()))
+        except (OSError, ValueError):  # MalformedJSON and SchemaError are ValueErrors
             return None
         return record if record.kind == CACHE_KIND else None
 

@@ -7,21 +7,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    ValidationError,
-    field_validator,
-)
+from typing import Any, ClassVar, Literal
 
 from multus.cni.errors import InvalidConfig
 from multus.cni.jsontext import load_json
+from multus.cni.schema import (
+    Field,
+    Record,
+    SchemaError,
+    any_dict,
+    boolean,
+    integer,
+    list_of,
+    literal,
+    nested,
+    nullable,
+    number,
+    path,
+    string,
+    then,
+)
 from multus.cni.versions import reply_version as reply_version  # noqa: PLC0414  the daemon imports it from here
 from multus.cni.versions import require_supported
 from multus.k8s.namespaces import DEFAULT_GLOBAL_NAMESPACES, NamespacePolicy, parse_global_namespaces
@@ -29,60 +34,75 @@ from multus.kubelet.checkpoint import DEFAULT_CHECKPOINT
 from multus.kubelet.pod_resources import DEFAULT_SOCKET
 from multus.logs import LEVELS, Rotation, configure
 
-# Every model here validates on first use, not at import (`defer_build`): building one costs milliseconds,
-# and the in-process plugin is a new process per pod operation that uses only some of them.
 
-
-class ApiTimeouts(BaseModel):
+class ApiTimeouts(Record):
     """How long and how often to try the API server; upstream hard-codes these.
 
     Numbers and booleans here and in MultusConfig are strict, as Go's encoding/json reads them:
     `"namespaceIsolation": "yes"` is refused, not read as true."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "request": Field(number(gt=0), 10.0, alias="requestSeconds"),
+        "retries": Field(integer(ge=0), 3),
+        "backoff": Field(number(gt=0), 0.2, alias="backoffSeconds"),
+    }
+    EXTRA = "forbid"
+    BY_NAME = True
 
-    request: StrictFloat = Field(10.0, gt=0, alias="requestSeconds")
-    retries: StrictInt = Field(3, ge=0)
-    backoff: StrictFloat = Field(0.2, gt=0, alias="backoffSeconds")
+    request: float
+    retries: int
+    backoff: float
 
 
-class LogOptions(BaseModel):
+class LogOptions(Record):
     """Rotation of `logFile`, upstream's `logOptions`; a key left out takes upstream's default."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "max_size": Field(integer(ge=0), Rotation.max_megabytes, alias="maxSize"),  # MB; 0: the default
+        "max_backups": Field(integer(ge=0), Rotation.max_backups, alias="maxBackups"),  # 0: keep all
+        "max_age": Field(integer(ge=0), Rotation.max_age_days, alias="maxAge"),  # days; 0: keep any age
+        "compress": Field(boolean, Rotation.compress),
+    }
+    EXTRA = "forbid"
+    BY_NAME = True
+    FROZEN = True
 
-    max_size: StrictInt = Field(Rotation.max_megabytes, ge=0, alias="maxSize")  # MB; 0: the default
-    max_backups: StrictInt = Field(Rotation.max_backups, ge=0, alias="maxBackups")  # 0: keep all
-    max_age: StrictInt = Field(Rotation.max_age_days, ge=0, alias="maxAge")  # days; 0: keep any age
-    compress: StrictBool = Rotation.compress
+    max_size: int
+    max_backups: int
+    max_age: int
+    compress: bool
 
     def rotation(self) -> Rotation:
         return Rotation(self.max_size, self.max_backups, self.max_age, self.compress)
 
 
-class LogSettings(BaseModel):
+def empty_is_unset(value: Any) -> Any:
+    return None if value == "" else value  # as Go reads an omitted string
+
+
+def known_level(value: str) -> str:
+    if value.lower() not in LEVELS:
+        raise ValueError(f"must be one of {', '.join(LEVELS)}")
+    return value.lower()
+
+
+class LogSettings(Record):
     """Upstream's log keys, and our `logFormat`: the in-process plugin's config and the daemon's read them
     alike."""
 
-    model_config = ConfigDict(defer_build=True)
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "log_level": Field(then(string, known_level), "error", alias="logLevel"),
+        "log_file": Field(nullable(path), None, alias="logFile", before=empty_is_unset),
+        "log_to_stderr": Field(boolean, True, alias="logToStderr"),
+        "log_options": Field(nested(LogOptions), factory=LogOptions.make, alias="logOptions"),
+        "log_format": Field(literal("json", "text"), "json", alias="logFormat"),
+    }
 
-    log_level: str = Field("error", alias="logLevel")
-    log_file: Path | None = Field(None, alias="logFile")
-    log_to_stderr: StrictBool = Field(True, alias="logToStderr")
-    log_options: LogOptions = Field(default_factory=LogOptions, alias="logOptions")
-    log_format: Literal["json", "text"] = Field("json", alias="logFormat")
-
-    @field_validator("log_file", mode="before")
-    @classmethod
-    def _no_log_file(cls, value: Any) -> Any:
-        return None if value == "" else value
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.lower() not in LEVELS:
-            raise ValueError(f"must be one of {', '.join(LEVELS)}")
-        return value.lower()
+    log_level: str
+    log_file: Path | None
+    log_to_stderr: bool
+    log_options: LogOptions
+    log_format: Literal["json", "text"]
 
     def configure_logging(self) -> None:
         configure(
@@ -94,52 +114,79 @@ class LogSettings(BaseModel):
         )
 
 
+def _comma_list(value: Any) -> Any:
+    # Upstream documents a comma-delimited string; a JSON list is accepted as well.
+    if isinstance(value, str):
+        return sorted(parse_global_namespaces(value)) if value.strip() else []
+    return value
+
+
 class MultusConfig(LogSettings):
     """Keys named as upstream names them, so an existing `00-multus.conf` works unchanged.
 
-    Unknown keys are kept (`extra="allow"`) because runtimes add their own (`runtimeConfig`, `prevResult`)
-    and because an upstream config may carry options the meta-plugin leaves to others
+    Unknown keys are kept (`EXTRA = "allow"`) because runtimes add their own (`runtimeConfig`,
+    `prevResult`) and because an upstream config may carry options the meta-plugin leaves to others
     (`daemonSocketDir`, read by upstream's shim).
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
+    FIELDS: ClassVar[dict[str, Field]] = LogSettings.FIELDS | {
+        "cni_version": Field(string, "1.1.0", alias="cniVersion"),
+        "name": Field(string, "multus-cni-network"),
+        "type": Field(string, "multus"),
+        "kubeconfig": Field(nullable(path), None, before=empty_is_unset),
+        "conf_dir": Field(path, Path("/etc/cni/multus/net.d"), alias="confDir"),
+        "cni_dir": Field(path, Path("/var/lib/cni/multus"), alias="cniDir"),
+        "bin_dir": Field(path, Path("/opt/cni/bin"), alias="binDir"),
+        "cluster_network": Field(nullable(string), None, alias="clusterNetwork"),
+        "default_networks": Field(list_of(string), factory=list, alias="defaultNetworks"),
+        "delegates": Field(list_of(any_dict), factory=list),
+        "multus_namespace": Field(string, "kube-system", alias="multusNamespace"),
+        "system_namespaces": Field(
+            list_of(string), factory=lambda: ["kube-system"], alias="systemNamespaces"
+        ),
+        "namespace_isolation": Field(boolean, False, alias="namespaceIsolation"),
+        "global_namespaces": Field(
+            list_of(string), factory=list, alias="globalNamespaces", before=_comma_list
+        ),
+        "readiness_indicator_file": Field(
+            nullable(path), None, alias="readinessindicatorfile", before=empty_is_unset
+        ),
+        "readiness_timeout": Field(number(ge=0), 30.0, alias="readinessTimeoutSeconds"),
+        "retry_delete_on_error": Field(boolean, False, alias="retryDeleteOnError"),
+        "delegate_timeout": Field(number(gt=0), 60.0, alias="delegateTimeoutSeconds"),
+        "api": Field(nested(ApiTimeouts), factory=ApiTimeouts.make, alias="apiTimeouts"),
+        "device_checkpoint": Field(path, DEFAULT_CHECKPOINT, alias="deviceCheckpointFile"),
+        "pod_resources_socket": Field(path, DEFAULT_SOCKET, alias="podResourcesSocket"),
+        "cluster_folder": Field(nullable(path), None, alias="clusterFolder"),
+        "state_folder": Field(nullable(path), None, alias="stateFolder"),
+    }
+    EXTRA = "allow"
+    BY_NAME = True
+    FROZEN = True
 
-    cni_version: str = Field("1.1.0", alias="cniVersion")
-    name: str = "multus-cni-network"
-    type: str = "multus"
-    kubeconfig: Path | None = None
-    conf_dir: Path = Field(Path("/etc/cni/multus/net.d"), alias="confDir")
-    cni_dir: Path = Field(Path("/var/lib/cni/multus"), alias="cniDir")
-    bin_dir: Path = Field(Path("/opt/cni/bin"), alias="binDir")
-    cluster_network: str | None = Field(None, alias="clusterNetwork")
-    default_networks: list[str] = Field(default_factory=list, alias="defaultNetworks")
-    delegates: list[dict[str, Any]] = Field(default_factory=list)
-    multus_namespace: str = Field("kube-system", alias="multusNamespace")
-    system_namespaces: list[str] = Field(default_factory=lambda: ["kube-system"], alias="systemNamespaces")
-    namespace_isolation: StrictBool = Field(False, alias="namespaceIsolation")
-    global_namespaces: list[str] = Field(default_factory=list, alias="globalNamespaces")
-    readiness_indicator_file: Path | None = Field(None, alias="readinessindicatorfile")
-    readiness_timeout: StrictFloat = Field(30.0, ge=0, alias="readinessTimeoutSeconds")
-    retry_delete_on_error: StrictBool = Field(False, alias="retryDeleteOnError")
-    delegate_timeout: StrictFloat = Field(60.0, gt=0, alias="delegateTimeoutSeconds")
-    api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
-    device_checkpoint: Path = Field(DEFAULT_CHECKPOINT, alias="deviceCheckpointFile")
-    pod_resources_socket: Path = Field(DEFAULT_SOCKET, alias="podResourcesSocket")
-    cluster_folder: Path | None = Field(None, alias="clusterFolder")
-    state_folder: Path | None = Field(None, alias="stateFolder")
-
-    @field_validator("global_namespaces", mode="before")
-    @classmethod
-    def _comma_list(cls, value: Any) -> Any:
-        # Upstream documents a comma-delimited string; a JSON list is accepted as well.
-        if isinstance(value, str):
-            return sorted(parse_global_namespaces(value)) if value.strip() else []
-        return value
-
-    @field_validator("readiness_indicator_file", "kubeconfig", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        return None if value == "" else value
+    cni_version: str
+    name: str
+    type: str
+    kubeconfig: Path | None
+    conf_dir: Path
+    cni_dir: Path
+    bin_dir: Path
+    cluster_network: str | None
+    default_networks: list[str]
+    delegates: list[dict[str, Any]]
+    multus_namespace: str
+    system_namespaces: list[str]
+    namespace_isolation: bool
+    global_namespaces: list[str]
+    readiness_indicator_file: Path | None
+    readiness_timeout: float
+    retry_delete_on_error: bool
+    delegate_timeout: float
+    api: ApiTimeouts
+    device_checkpoint: Path
+    pod_resources_socket: Path
+    cluster_folder: Path | None
+    state_folder: Path | None
 
     @property
     def namespace_policy(self) -> NamespacePolicy:
@@ -184,8 +231,8 @@ def _read_stdin(stdin: bytes) -> Stdin:
     if not isinstance(raw, dict):
         raise InvalidConfig("the network config on stdin must be a JSON object")
     try:
-        config = MultusConfig.model_validate(raw)
-    except ValidationError as error:
+        config = MultusConfig.validate(raw)
+    except SchemaError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         raise InvalidConfig(

@@ -5,7 +5,7 @@ goes to stdout as CNI JSON, with exit status 0 or 1. No failure ever ends in a t
 
 Every run is a new process, so what it imports is most of what it costs: VERSION is answered with
 `multus.cni.versions`, which imports the standard library's json and re alone (not even typing), and each
-other command loads only what it uses (logging, the config's pydantic models, asyncio, the cluster
+other command loads only what it uses (logging, the config's records, asyncio, the cluster
 client), imported where it is first needed.
 """
 

@@ -20,6 +20,7 @@ Exceptions::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import Any, ClassVar, TypedDict, TypeVar
@@ -418,6 +419,12 @@ class Record:
         """Every field under its attribute name, defaults included (nested records alike)."""
         return {name: _plain(getattr(self, name), by_name=True) for name in self.FIELDS}
 
+    def to_json(self) -> str:
+        """The whole record as compact JSON, for a file that keeps it: every field under its JSON key,
+        defaults included, then the kept unknown keys, nested records alike
+        (= model_dump_json(by_alias=True))."""
+        return json.dumps(self, default=_by_alias, separators=(",", ":"), ensure_ascii=False)
+
     def __setattr__(self, name: str, value: Any) -> None:
         if self.FROZEN:
             raise AttributeError(f"{type(self).__name__} is frozen: {name} cannot be set")
@@ -445,6 +452,14 @@ def _plain(value: Any, *, by_name: bool = False) -> Any:
     if isinstance(value, dict):
         return {key: _plain(item, by_name=by_name) for key, item in value.items()}
     return value
+
+
+def _by_alias(value: Any) -> dict[str, Any]:
+    # json.dumps asks for each record it meets, so what a record holds is written without a copy.
+    if not isinstance(value, Record):
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    fields = {field.alias or name: getattr(value, name) for name, field in value.FIELDS.items()}
+    return fields | value.extra
 
 
 def nested(record: type[R]) -> Check:

@@ -23,15 +23,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any, ClassVar
 
 from multus.attachment_cache import SpareFiles
 from multus.cni.cache import DEFAULT_CACHE_DIR
 from multus.cni.environment import CNIEnvironment, Command, NothingToDelete
 from multus.cni.errors import CNIError, DecodeFailure, InternalError, TryAgainLater
 from multus.cni.jsontext import MalformedJSON, decode_json
+from multus.cni.schema import Field, Record, SchemaError, any_dict, dict_of, nullable, string
 from multus.cni.versions import version_reply
 from multus.config import MultusConfig, Stdin, read_stdin, reply_version
 from multus.daemon.http import HTTPServer, Request, Routes
@@ -82,14 +81,19 @@ def secure_socket_dir(folder: Path) -> None:
     folder.chmod(0o700)
 
 
-class WireRequest(BaseModel):
+class WireRequest(Record):
     """The shim's request, as upstream's shim sends it."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "env": Field(dict_of(string)),
+        "config": Field(string),
+        "interface_attributes": Field(nullable(any_dict), None, alias="interfaceAttributes"),
+    }
+    BY_NAME = True
 
     env: dict[str, str]
     config: str  # base64 of the CNI stdin
-    interface_attributes: dict[str, Any] | None = Field(None, alias="interfaceAttributes")
+    interface_attributes: dict[str, Any] | None
 
 
 @dataclass
@@ -376,13 +380,20 @@ def _overridden(stdin: bytes, overrides: dict[str, Any]) -> bytes:
     return json.dumps(config | overrides).encode()
 
 
+# A body that is not an object, or an object where one belongs, is said in JSON's words, as ever.
+_JSON_WORDING = {"dict_type": "Input should be an object", "model_type": "Input should be an object"}
+
+
 def _decode(body: bytes) -> WireRequest:
     try:
-        return WireRequest.model_validate_json(body)
-    except ValidationError as error:
+        return WireRequest.validate(decode_json(body))
+    except MalformedJSON as error:
+        raise DecodeFailure(f"daemon request: body: {error}") from None
+    except SchemaError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise DecodeFailure(f"daemon request: {where}: {first['msg']}") from None
+        message = _JSON_WORDING.get(first["type"], first["msg"])
+        raise DecodeFailure(f"daemon request: {where}: {message}") from None
 
 
 def _stdin(encoded: str) -> bytes:

@@ -14,24 +14,26 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
-
-from pydantic import (
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from typing import Any, ClassVar
 
 from multus.cni.cache import DEFAULT_CACHE_DIR
 from multus.cni.jsontext import MalformedJSON, decode_json
+from multus.cni.schema import (
+    Field,
+    SchemaError,
+    boolean,
+    dict_of,
+    field_names,
+    integer,
+    nested,
+    nullable,
+    number,
+    path,
+    string,
+    then,
+)
 from multus.cni.versions import SUPPORTED_VERSIONS, is_supported
-from multus.config import ApiTimeouts, LogSettings, MultusConfig
+from multus.config import ApiTimeouts, LogSettings, MultusConfig, empty_is_unset, known_level
 from multus.daemon.nodeconfig import OWN_CONFIG
 
 
@@ -178,70 +180,85 @@ class ConfigRefused(ValueError):
     """A daemon config the daemon does not run with; the message is one line that names the key."""
 
 
+def _spoken(value: str) -> str:
+    if not is_supported(value):
+        raise ValueError(f"must be one of {', '.join(SUPPORTED_VERSIONS)}")
+    return value
+
+
+def _auto_or_file(value: str) -> str:
+    if not value:
+        raise ValueError('must be "auto" or the path of a CNI config file')
+    return value
+
+
 class DaemonConfig(LogSettings):
     """The daemon config file's keys (upstream's names where upstream has the setting); the multus keys
     of NODE_CONFIG_KEYS that are not settings of the daemon itself are kept as extras."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    FIELDS: ClassVar[dict[str, Field]] = LogSettings.FIELDS | {
+        "log_level": Field(then(string, known_level), "verbose", alias="logLevel"),
+        "node_name": Field(string, "", alias="nodeName"),
+        "kubeconfig": Field(nullable(path), None, before=empty_is_unset),
+        "socket_dir": Field(path, Path("/run/multus"), alias="socketDir"),
+        "daemon_socket_dir": Field(nullable(path), None, alias="daemonSocketDir", before=empty_is_unset),
+        "max_concurrent": Field(integer(ge=1), 32, alias="maxConcurrentRequests"),
+        "connection_limit": Field(nullable(integer(ge=1)), None, alias="connectionLimit"),
+        "metrics_port": Field(integer(ge=0, le=65535), 0, alias="metricsPort"),
+        "metrics_address": Field(nullable(string), None, alias="metricsAddress"),
+        "cni_config_dir": Field(path, DEFAULT_CNI_CONFIG_DIR, alias="cniConfigDir"),
+        "multus_config_file": Field(then(string, _auto_or_file), "auto", alias="multusConfigFile"),
+        "multus_autoconfig_dir": Field(
+            nullable(path), None, alias="multusAutoconfigDir", before=empty_is_unset
+        ),
+        "multus_master_cni": Field(nullable(string), None, alias="multusMasterCNI", before=empty_is_unset),
+        "cluster_network": Field(nullable(string), None, alias="clusterNetwork", before=empty_is_unset),
+        "capabilities": Field(dict_of(boolean), factory=dict),
+        "force_cni_version": Field(boolean, False, alias="forceCNIVersion"),
+        "override_network_name": Field(boolean, False, alias="overrideNetworkName"),
+        "readiness_indicator_file": Field(
+            nullable(path), None, alias="readinessindicatorfile", before=empty_is_unset
+        ),
+        "results_dir": Field(path, DEFAULT_CACHE_DIR, alias="resultsDir"),
+        "drain_seconds": Field(number(ge=0), 30.0, alias="drainSeconds"),
+        # A request's body above this is refused before it is read (a node config with a big prevResult
+        # and many delegates is tens of KB).
+        "max_request_bytes": Field(integer(ge=1024), 1024 * 1024, alias="maxRequestBytes"),
+        "cni_version": Field(
+            nullable(then(string, _spoken)), None, alias="cniVersion", before=empty_is_unset
+        ),
+        # A running pod's interfaces follow its networks annotation (docs/reference.md §10).
+        "dynamic_networks": Field(boolean, True, alias="dynamicNetworks"),
+        "api": Field(nested(ApiTimeouts), factory=ApiTimeouts.make, alias="apiTimeouts"),
+    }
+    EXTRA = "allow"
+    BY_NAME = True
 
-    node_name: StrictStr = Field("", alias="nodeName")
-    kubeconfig: Path | None = None
-    socket_dir: Path = Field(Path("/run/multus"), alias="socketDir")
-    daemon_socket_dir: Path | None = Field(None, alias="daemonSocketDir")  # None: socketDir
-    max_concurrent: StrictInt = Field(32, ge=1, alias="maxConcurrentRequests")
-    connection_limit: StrictInt | None = Field(None, ge=1, alias="connectionLimit")
-    metrics_port: StrictInt = Field(0, ge=0, le=65535, alias="metricsPort")  # 0: no metrics endpoint
-    metrics_address: str | None = Field(None, alias="metricsAddress")  # None: every address, as upstream
-    cni_config_dir: Path = Field(DEFAULT_CNI_CONFIG_DIR, alias="cniConfigDir")
-    multus_config_file: StrictStr = Field("auto", alias="multusConfigFile")  # "auto" or a file to copy
-    multus_autoconfig_dir: Path | None = Field(None, alias="multusAutoconfigDir")  # None: cniConfigDir
-    multus_master_cni: StrictStr | None = Field(None, alias="multusMasterCNI")  # None: the first config
-    cluster_network: StrictStr | None = Field(None, alias="clusterNetwork")  # None: the primary's path
-    capabilities: dict[str, StrictBool] = Field(default_factory=dict)
-    force_cni_version: StrictBool = Field(False, alias="forceCNIVersion")
-    override_network_name: StrictBool = Field(False, alias="overrideNetworkName")
-    readiness_indicator_file: Path | None = Field(None, alias="readinessindicatorfile")
-    results_dir: Path = Field(DEFAULT_CACHE_DIR, alias="resultsDir")
-    drain_seconds: StrictFloat = Field(30.0, ge=0, alias="drainSeconds")
-    # A request's body above this is refused before it is read (a node config with a big prevResult
-    # and many delegates is tens of KB).
-    max_request_bytes: StrictInt = Field(1024 * 1024, ge=1024, alias="maxRequestBytes")
-    cni_version: StrictStr | None = Field(None, alias="cniVersion")  # of 00-multus.conf; None: the primary's
-    log_level: StrictStr = Field("verbose", alias="logLevel")
-    # A running pod's interfaces follow its networks annotation (docs/reference.md §10).
-    dynamic_networks: StrictBool = Field(True, alias="dynamicNetworks")
-    api: ApiTimeouts = Field(default_factory=ApiTimeouts, alias="apiTimeouts")
+    node_name: str
+    kubeconfig: Path | None
+    socket_dir: Path
+    daemon_socket_dir: Path | None  # None: socketDir
+    max_concurrent: int
+    connection_limit: int | None
+    metrics_port: int  # 0: no metrics endpoint
+    metrics_address: str | None  # None: every address, as upstream
+    cni_config_dir: Path
+    multus_config_file: str  # "auto" or a file to copy
+    multus_autoconfig_dir: Path | None  # None: cniConfigDir
+    multus_master_cni: str | None  # None: the first config
+    cluster_network: str | None  # None: the primary's path
+    capabilities: dict[str, bool]
+    force_cni_version: bool
+    override_network_name: bool
+    readiness_indicator_file: Path | None
+    results_dir: Path
+    drain_seconds: float
+    max_request_bytes: int
+    cni_version: str | None  # of 00-multus.conf; None: the primary's
+    dynamic_networks: bool
+    api: ApiTimeouts
 
-    @field_validator(
-        "kubeconfig",
-        "daemon_socket_dir",
-        "multus_autoconfig_dir",
-        "multus_master_cni",
-        "cluster_network",
-        "readiness_indicator_file",
-        "cni_version",
-        mode="before",
-    )
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        return None if value == "" else value  # as Go reads an omitted string
-
-    @field_validator("cni_version")
-    @classmethod
-    def _spoken(cls, value: str | None) -> str | None:
-        if value is not None and not is_supported(value):
-            raise ValueError(f"must be one of {', '.join(SUPPORTED_VERSIONS)}")
-        return value
-
-    @field_validator("multus_config_file")
-    @classmethod
-    def _auto_or_file(cls, value: str) -> str:
-        if not value:
-            raise ValueError('must be "auto" or the path of a CNI config file')
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> DaemonConfig:
+    def check_record(self) -> None:
         if self.force_cni_version and self.cni_version is None:
             raise ValueError(
                 "forceCNIVersion: needs cniVersion, the version to write into the primary config"
@@ -249,10 +266,9 @@ class DaemonConfig(LogSettings):
         own = self.cni_config_dir / OWN_CONFIG
         if self.multus_master_cni and self.primary_folder / self.multus_master_cni == own:
             raise ValueError(f"multusMasterCNI: names the {OWN_CONFIG} the daemon writes")
-        given = self.model_fields_set
-        if {"connection_limit", "max_concurrent"} <= given and self.connection_limit != self.max_concurrent:
+        both = {"connection_limit", "max_concurrent"} <= self.given
+        if both and self.connection_limit != self.max_concurrent:
             raise ValueError("connectionLimit: differs from maxConcurrentRequests, which it sets: give one")
-        return self
 
     @property
     def auto(self) -> bool:
@@ -274,10 +290,8 @@ class DaemonConfig(LogSettings):
     def node_config_options(self) -> dict[str, Any]:
         """The multus keys written into 00-multus.conf: NODE_CONFIG_KEYS as given, and the socket folder
         (under our shims' key and, when given, upstream's)."""
-        raw = self.model_dump(by_alias=True, exclude_unset=True)
-        options = {key: raw[key] for key in NODE_CONFIG_KEYS if key in raw} | {
-            key: value for key, value in (self.model_extra or {}).items() if key in NODE_CONFIG_KEYS
-        }
+        raw = self.to_dict()  # the given fields and the kept unknown keys
+        options = {key: raw[key] for key in NODE_CONFIG_KEYS if key in raw}
         options["socketDir"] = str(self.shim_socket_dir)
         if self.daemon_socket_dir is not None:
             options["daemonSocketDir"] = str(self.daemon_socket_dir)
@@ -303,11 +317,7 @@ REFUSED_KEYS = frozenset(
     key for key, support in UPSTREAM_DAEMON_KEYS.items() if support.support is Support.REFUSED
 )
 # Every key the daemon config may hold.
-KNOWN_KEYS = frozenset(
-    {field.alias or name for name, field in DaemonConfig.model_fields.items()}
-    | set(NODE_CONFIG_KEYS)
-    | set(UPSTREAM_DAEMON_KEYS)
-)
+KNOWN_KEYS = frozenset(field_names([DaemonConfig]) | set(NODE_CONFIG_KEYS) | set(UPSTREAM_DAEMON_KEYS))
 
 
 def read_config(path: Path | None) -> dict[str, Any]:
@@ -349,10 +359,10 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> DaemonConfig:
     if not raw.get("nodeName"):
         raw["nodeName"] = environ.get("MULTUS_NODE_NAME") or environ.get("NODE_NAME", "")
     try:
-        config = DaemonConfig.model_validate(raw)
+        config = DaemonConfig.validate(raw)
         # The multus keys go into every request: a bad one is refused now, not by each pod's ADD.
-        MultusConfig.model_validate(config.node_config_options())
-    except ValidationError as error:
+        MultusConfig.validate(config.node_config_options())
+    except SchemaError as error:
         raise ConfigRefused(_first_problem(error)) from None
     if not config.node_name:
         raise ConfigRefused(
@@ -361,7 +371,7 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> DaemonConfig:
     return config
 
 
-def _first_problem(error: ValidationError) -> str:
+def _first_problem(error: SchemaError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     message = str(first["msg"]).removeprefix("Value error, ")

@@ -185,7 +185,7 @@ async def _attach(
 
 
 async def _detach(parts: Parts, record: ContainerRecord, entry: AttachmentRecord) -> None:
-    alone = record.model_copy(update={"attachments": [entry]})
+    alone = record.replace(attachments=[entry])
     await delete_record(parts.runner, parts.records, _environment(record, entry.ifname), alone, save=False)
     record.attachments.remove(entry)
     parts.records.save(record)

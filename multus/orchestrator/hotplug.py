@@ -44,7 +44,7 @@ async def add_delegate(
     if env.ifname in taken or any(entry.ifname == env.ifname for entry in record.attachments):
         raise InterfaceConflict(f"/delegate: interface {env.ifname} already exists in the pod")
     base_args = [(key, value) for key, value in env.args if key != IGNORE_UNKNOWN]
-    entry = AttachmentRecord(
+    entry = AttachmentRecord.make(
         network=network,
         ifname=env.ifname,
         config=config,
@@ -59,7 +59,7 @@ async def add_delegate(
     except Exception:
         scope.settle()  # the undo's DEL wants the cached result
         try:
-            alone = record.model_copy(update={"attachments": [entry]})
+            alone = record.replace(attachments=[entry])
             await delete_record(parts.runner, parts.records, env, alone, save=False)
         except CNIError:  # logged; the entry stays on the pod's record, for the pod's final DEL
             pass

@@ -55,7 +55,7 @@ def new_record(
 ) -> ContainerRecord:
     """The record ADD writes before its first delegate runs."""
     namespace, name = pod_of(env)
-    return ContainerRecord(
+    return ContainerRecord.make(
         container_id=env.container_id,
         netns=env.netns,
         pod_namespace=pod.namespace if pod else namespace,
@@ -69,7 +69,7 @@ def new_record(
 def attachment_entry(env: CNIEnvironment, attachment: PlannedAttachment) -> AttachmentRecord:
     """The record's entry for `attachment`: everything its DEL will need."""
     base_args = [(key, value) for key, value in env.args if key != IGNORE_UNKNOWN]
-    return AttachmentRecord(
+    return AttachmentRecord.make(
         network=attachment.network,
         ifname=attachment.ifname,
         config=attachment.config,
@@ -96,14 +96,14 @@ def recover_record(
         "attachment cache missing or damaged: recovering from the result cache",
         extra=fields(container=container_id, pod=f"{namespace}/{name}", found=len(entries)),
     )
-    return ContainerRecord(
+    return ContainerRecord.make(
         container_id=container_id,
         netns=env.netns or entries[0].netns,
         pod_namespace=namespace,
         pod_name=name,
         cni_version=config.cni_version,
         attachments=[
-            AttachmentRecord(
+            AttachmentRecord.make(
                 network=entry.network_name,
                 ifname=entry.ifname,
                 config=json.loads(entry.config),

@@ -40,7 +40,7 @@ def findings(snapshot: Snapshot, conf_dir: Path | None) -> list[Finding]:
     found += config_key_findings(raw, source)
     settings, refused = daemon_settings(raw, source)
     found += refused
-    multus = MultusConfig.model_validate(settings.node_config_options())
+    multus = MultusConfig.validate(settings.node_config_options())
     if not (unreadable or refused):  # else these are the defaults, not what the config asks for
         found += meaning_findings(raw, settings, multus, source)
     found += network_findings(snapshot.networks, snapshot.pods, multus)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from multus.cni.schema import field_names
 from multus.daemon.settings import (
     KNOWN_KEYS,
     NODE_CONFIG_KEYS,
@@ -62,7 +63,7 @@ def refusal(tmp_path: Path, config: dict[str, Any], environ: dict[str, str] | No
 
 def test_the_table_covers_every_upstream_key_and_each_implemented_key_is_read() -> None:
     assert set(UPSTREAM_DAEMON_KEYS) == UPSTREAM_KEYS
-    read = {field.alias or name for name, field in DaemonConfig.model_fields.items()} | set(NODE_CONFIG_KEYS)
+    read = field_names([DaemonConfig]) | set(NODE_CONFIG_KEYS)
     implemented = {key for key, entry in UPSTREAM_DAEMON_KEYS.items() if entry.support is Support.IMPLEMENTED}
     assert implemented <= read, implemented - read
     assert {key for key, entry in UPSTREAM_DAEMON_KEYS.items() if entry.support is Support.REFUSED} == set(
@@ -96,6 +97,13 @@ def test_a_refused_key_is_refused_by_name_unless_it_asks_for_nothing(tmp_path: P
         ({"multusConfigFile": ""}, 'multusConfigFile: must be "auto" or the path of a CNI config file'),
         ({"multusMasterCNI": "00-multus.conf"}, "multusMasterCNI: names the 00-multus.conf the daemon"),
         ({"cniVersion": "1.2.0"}, "cniVersion: must be one of 0.1.0"),
+        ({"forceCNIVersion": True, "cniVersion": ""}, "forceCNIVersion: needs cniVersion"),  # "": unset
+        ({"socketDir": 5}, "socketDir: Input is not a valid path"),
+        (
+            {"confDir": ["/etc"]},
+            "confDir: Input is not a valid path",
+        ),  # a multus key, read as 00-multus.conf's
+        ({"maxRequestBytes": 1023}, "maxRequestBytes: Input should be greater than or equal to 1024"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,25 +17,91 @@ from multus.cni.errors import IOFailure
 
 
 def sample() -> ContainerRecord:
-    return ContainerRecord(
-        containerId="c1",
-        netns="/var/run/netns/x",
-        podNamespace="ns",
-        podName="p",
-        podUID="u",
-        cniVersion="1.1.0",
-        attachments=[
-            AttachmentRecord(
-                network="ns/a",
-                ifname="net1",
-                config={"cniVersion": "1.0.0", "name": "a", "plugins": [{"type": "bridge", "vendor.x": [1]}]},
-                capabilityArgs={"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]},
-                cniArgs=[("IgnoreUnknown", "1"), ("IP", "10.1.1.5/24")],
-                result={"cniVersion": "1.0.0", "ips": [{"address": "10.1.1.5/24"}]},
-                future_field={"kept": True},
-            )
-        ],
+    return ContainerRecord.validate(
+        {
+            "containerId": "c1",
+            "netns": "/var/run/netns/x",
+            "podNamespace": "ns",
+            "podName": "p",
+            "podUID": "u",
+            "cniVersion": "1.1.0",
+            "attachments": [
+                {
+                    "network": "ns/a",
+                    "ifname": "net1",
+                    "config": {
+                        "cniVersion": "1.0.0",
+                        "name": "a",
+                        "plugins": [{"type": "bridge", "vendor.x": [1]}],
+                    },
+                    "capabilityArgs": {
+                        "portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]
+                    },
+                    "cniArgs": [("IgnoreUnknown", "1"), ("IP", "10.1.1.5/24")],
+                    "result": {"cniVersion": "1.0.0", "ips": [{"address": "10.1.1.5/24"}]},
+                    "future_field": {"kept": True},
+                }
+            ],
+        }
     )
+
+
+# A record file as earlier releases wrote it: every field under its JSON key, defaults included, in the
+# declared order, unknown keys kept after them, compact UTF-8. Files on nodes being upgraded look so.
+STORED = (
+    '{"kind":"multusAttachmentsV1","containerId":"c1","netns":"/var/run/netns/x","podNamespace":"ns",'
+    '"podName":"p","podUID":"u","cniVersion":"1.1.0","attachments":[{"network":"ns/a","ifname":"net1",'
+    '"config":{"cniVersion":"1.0.0","name":"a","plugins":[{"type":"bridge","vendor.x":[1]}]},'
+    '"capabilityArgs":{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]},'
+    '"cniArgs":[["IgnoreUnknown","1"],["IP","10.1.1.5/24"]],"isDefault":false,'
+    '"result":{"cniVersion":"1.0.0","ips":[{"address":"10.1.1.5/24"}]},"deviceInfo":null,'
+    '"future_field":{"kept":true}},{"network":"ns/b","ifname":"eth0","config":{"name":"réseau"},'
+    '"capabilityArgs":{},"cniArgs":[],"isDefault":true,"result":null,"deviceInfo":{"type":"pci",'
+    '"version":"1.1.0","pci":{"pci-address":"0000:00:1f.6"}}}],"runtimeNote":"kept"}'
+)
+
+
+def test_a_stored_record_reads_back_and_is_written_again_byte_for_byte(tmp_path: Path) -> None:
+    cache = AttachmentCache(tmp_path)
+    cache.path("c1").write_bytes(STORED.encode())
+    loaded = cache.load("c1")
+    assert loaded is not None
+    default = loaded.attachments[1]
+    assert (default.network, default.is_default, default.cni_args, default.result) == ("ns/b", True, [], None)
+    assert default.device_info == {"type": "pci", "version": "1.1.0", "pci": {"pci-address": "0000:00:1f.6"}}
+    assert loaded.attachments[0].cni_args == [("IgnoreUnknown", "1"), ("IP", "10.1.1.5/24")]
+    assert loaded.extra == {"runtimeNote": "kept"}
+    cache.path("c1").unlink()
+    cache.save(loaded)
+    assert cache.path("c1").read_bytes() == STORED.encode()
+
+
+def test_a_record_made_in_code_is_stored_whole(tmp_path: Path) -> None:
+    """Fields left to their defaults are written too, so the file does not depend on how it was made."""
+    cache = AttachmentCache(tmp_path)
+    entry = AttachmentRecord.make(network="ns/a", ifname="net1", config={"name": "a"})
+    cache.save(ContainerRecord.make(container_id="c9", netns="", cni_version="1.0.0", attachments=[entry]))
+    assert json.loads(cache.path("c9").read_bytes()) == {
+        "kind": "multusAttachmentsV1",
+        "containerId": "c9",
+        "netns": "",
+        "podNamespace": "",
+        "podName": "",
+        "podUID": "",
+        "cniVersion": "1.0.0",
+        "attachments": [
+            {
+                "network": "ns/a",
+                "ifname": "net1",
+                "config": {"name": "a"},
+                "capabilityArgs": {},
+                "cniArgs": [],
+                "isDefault": False,
+                "result": None,
+                "deviceInfo": None,
+            }
+        ],
+    }
 
 
 def test_round_trip_is_lossless(tmp_path: Path) -> None:
@@ -44,7 +111,7 @@ def test_round_trip_is_lossless(tmp_path: Path) -> None:
     loaded = cache.load("c1")
     assert loaded == record
     assert loaded is not None
-    assert loaded.attachments[0].model_extra == {"future_field": {"kept": True}}
+    assert loaded.attachments[0].extra == {"future_field": {"kept": True}}
     assert cache.container_ids() == ["c1"]
     assert [p.name for p in (tmp_path / "multus").iterdir()] == ["c1"]  # no temporary file left
 
@@ -57,6 +124,14 @@ def test_unreadable_records_read_as_missing(tmp_path: Path) -> None:
     assert cache.load("c1") is None
     cache.path("c1").write_text('{"kind": "somethingElse"}')
     assert cache.load("c1") is None
+    for damaged in (
+        STORED.replace('"kind":"multusAttachmentsV1"', '"kind":"somethingElse"'),
+        STORED.replace('"cniArgs":[]', '"cniArgs":[["IP"]]'),
+        STORED.replace('"attachments":[', '"attachments":[7,'),
+        STORED.replace('"runtimeNote"', '"netns"'),
+    ):
+        cache.path("c1").write_text(damaged)
+        assert cache.load("c1") is None, damaged
     assert cache.load("never-written") is None
 
 
@@ -93,7 +168,7 @@ def test_saves_fill_spare_files_made_ahead(tmp_path: Path) -> None:
     assert stray.name not in made  # an earlier process's spare is removed
     assert not spares.short()
 
-    second = sample().model_copy(update={"container_id": "c2"})
+    second = sample().replace(container_id="c2")
     cache.save(second)
     assert cache.load("c2") == second
     left = sorted(path.name for path in folder.iterdir() if path.name.startswith(SpareFiles.PREFIX))
@@ -127,7 +202,7 @@ def test_a_spare_that_vanished_leaves_the_save_to_a_file_of_its_own(tmp_path: Pa
     [spare] = tmp_path.glob(f"{SpareFiles.PREFIX}*")
     spare.unlink()  # swept by another process, say
 
-    second = sample().model_copy(update={"container_id": "c2"})
+    second = sample().replace(container_id="c2")
     cache.save(second)
 
     assert cache.load("c2") == second

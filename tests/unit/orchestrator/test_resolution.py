@@ -87,7 +87,7 @@ def resolve(
 ) -> list[PlannedAttachment]:
     (cluster / "pod.yaml").write_text(pod(namespace, "web", **annotations))
     view = FileView(cluster)
-    config = MultusConfig.model_validate(
+    config = MultusConfig.validate(
         {"clusterNetwork": "cluster", "confDir": str(cluster.parent / "net.d"), **settings}
     )
     the_pod = asyncio.run(view.get_pod(namespace, "web"))
