@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import tempfile
 import threading
 from pathlib import Path
@@ -99,7 +98,7 @@ class SpareFiles:
 
     def __init__(self, per_folder: int = 4) -> None:
         self.per_folder = per_folder
-        self._token = f"{self.PREFIX}{secrets.token_hex(4)}-"
+        self._token = f"{self.PREFIX}{os.urandom(4).hex()}-"
         self._ready: dict[Path, list[tuple[int, Path]]] = {}
         self._swept: set[Path] = set()
         self._lock = threading.Lock()
@@ -125,7 +124,7 @@ class SpareFiles:
                     self._remove_strays(folder)
                     self._swept.add(folder)
                 while len(ready) < self.per_folder:
-                    path = folder / f"{self._token}{secrets.token_hex(8)}"
+                    path = folder / f"{self._token}{os.urandom(8).hex()}"
                     try:
                         ready.append((os.open(path, _NEW_FILE, 0o600), path))
                     except OSError:  # no folder yet, or a full disk: saves make their own files meanwhile

@@ -36,6 +36,7 @@ def make_view(config: MultusConfig, environ: Mapping[str, str]) -> ClusterView |
         return FileView(config.cluster_folder, config.state_folder)
     if config.kubeconfig is not None or environ.get(IN_CLUSTER_ENV):
         from multus.kube.apiview import ApiSettings, ApiView  # noqa: PLC0415
+        from multus.kube.transport_asyncio import AsyncioTransport  # noqa: PLC0415
 
         settings = ApiSettings(
             kubeconfig=config.kubeconfig,
@@ -43,7 +44,8 @@ def make_view(config: MultusConfig, environ: Mapping[str, str]) -> ClusterView |
             retries=config.api.retries,
             retry_backoff=config.api.backoff,
         )
-        return ApiView(settings)
+        # One connection, its requests in turn: each TLS handshake would cost this process more.
+        return ApiView(settings, AsyncioTransport(connections=1))
     return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import math
-import uuid
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +118,7 @@ class ApiView:
         body = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": f"{pod.name}.{uuid.uuid4().hex[:16]}", "namespace": pod.namespace},
+            "metadata": {"name": f"{pod.name}.{os.urandom(8).hex()}", "namespace": pod.namespace},
             "involvedObject": {
                 "apiVersion": "v1",
                 "kind": "Pod",

@@ -13,7 +13,7 @@ import asyncio
 import ssl
 import urllib.parse
 from collections.abc import AsyncGenerator, Mapping
-from contextlib import aclosing, suppress
+from contextlib import AbstractAsyncContextManager, aclosing, nullcontext, suppress
 from dataclasses import dataclass, field
 
 from multus.kube.errors import error_for, unanswered
@@ -72,11 +72,24 @@ class _Reply:
 
 
 class AsyncioTransport:
-    def __init__(self) -> None:
+    def __init__(self, connections: int | None = None) -> None:
+        """`connections`: how many requests may be under way at once, each on a connection of its own
+        (None: any number); the others wait for one to be free. A short-lived process sets 1: one TLS
+        handshake costs more CPU than several requests in turn on the connection it opened."""
         self._idle: list[_Connection] = []
         self._pooled_for: _Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._default_tls: dict[bool, ssl.SSLContext] = {}
+        self._connections = connections
+        self._free: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def _turn(self) -> AbstractAsyncContextManager[object]:
+        if self._connections is None:
+            return nullcontext()
+        loop = asyncio.get_running_loop()
+        if self._free is None or self._free[0] is not loop:
+            self._free = (loop, asyncio.Semaphore(self._connections))
+        return self._free[1]
 
     def _server(self, url: urllib.parse.SplitResult, ssl_context: ssl.SSLContext | bool) -> _Server:
         if url.scheme not in ("http", "https") or not url.hostname:
@@ -144,7 +157,7 @@ class AsyncioTransport:
         try:
             server = self._server(parts, ssl_context)
             message = _message(method, parts, server, params=params, headers=headers, data=data)
-            async with asyncio.timeout(timeout):
+            async with self._turn(), asyncio.timeout(timeout):
                 while True:
                     connection = self._take_idle(server) or await self._connect(server)
                     try:

@@ -155,6 +155,50 @@ def test_reloaded_credentials_leave_no_connection_behind(apiserver: TestEnv) -> 
     assert open_sockets == [open_sockets[0]] * 6
 
 
+IN_TURN = """
+import asyncio, os, sys
+from pathlib import Path
+from multus.kube.credentials import load_credentials
+from multus.kube.rest import RestClient
+from multus.kube.transport_asyncio import AsyncioTransport
+
+def sockets():
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return found
+
+async def main(connections):
+    before = sockets()
+    transport = AsyncioTransport(connections)
+    rest = RestClient(load_credentials(Path(sys.argv[1])), timeout=5, transport=transport)
+    answers = await asyncio.gather(*(rest.request("GET", "/api/v1/namespaces/default") for _ in range(5)))
+    print(sockets() - before, sorted({answer["metadata"]["name"] for answer in answers}))
+    await rest.close()
+
+asyncio.run(main(None if sys.argv[2] == "any" else int(sys.argv[2])))
+"""
+
+
+@pytest.mark.parametrize("connections", ["1", "any"])
+def test_requests_wait_their_turn_for_a_connection(apiserver: TestEnv, connections: str) -> None:
+    """Five requests at once over a transport allowed one connection share one; without a limit each
+    opens its own (pooled up to POOL_SIZE). Counted in a process of its own."""
+    done = subprocess.run(
+        [sys.executable, "-c", IN_TURN, str(apiserver.kubeconfig), connections],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    opened, names = done.stdout.split(" ", 1)
+    assert names.strip() == "['default']"
+    assert int(opened) == 1 if connections == "1" else int(opened) > 1
+
+
 def test_no_answer_is_unavailable_without_a_status(apiserver: TestEnv, tmp_path: Path) -> None:
     closed = apiserver.kubeconfig_copy(tmp_path / "closed.kubeconfig", server="https://127.0.0.1:1")
 
