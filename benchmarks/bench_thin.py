@@ -19,7 +19,9 @@ Two installs of the same source are measured, each figure printed for both (`ins
   (bench_daemon's `Direct`), each operation after a pause.
 - Imports: `python -X importtime` of one VERSION and one ADD, each through the console script: the
   total, whether pydantic, aiohttp, yaml or pyroute2 were loaded, and the TOP_IMPORTS modules with the
-  largest cumulative time (their own time beside it).
+  largest cumulative time (their own time beside it). Beside them, once: the installed console
+  script's interpreter started bare and started importing the standard library's modules the ADD
+  imported, the part of the ADD no code of the plugin's own can remove.
 
 Needs root. Usage: python -m benchmarks.bench_thin [--rounds N]
 """
@@ -125,8 +127,9 @@ def through_multus(multus: Path, box: Sandbox, command: str, config: bytes) -> f
 
 def import_profile(
     install: str, multus: Path, path: str, env: dict[str, str], stdin: bytes
-) -> dict[str, Any]:
-    """`-X importtime` of one run of the console script: total, heavy packages, the slowest modules."""
+) -> tuple[dict[str, Any], list[str]]:
+    """`-X importtime` of one run of the console script: total, heavy packages, the slowest modules;
+    and the names of the standard library's modules it imported."""
     done = subprocess.run(
         [str(multus.parent / "python"), "-X", "importtime", str(multus)],
         input=stdin,
@@ -144,6 +147,7 @@ def import_profile(
         rows.append((name.strip(), int(own), int(cumulative)))
     top = sorted(rows, key=lambda row: row[2], reverse=True)[:TOP_IMPORTS]
     loaded = {name for name, _, _ in rows}
+    standard = sorted({name for name, _, _ in rows if name.split(".")[0] in sys.stdlib_module_names})
     return {
         "bench": f"thin plugin imports: {path} path, {install} (python -X importtime)",
         "install": install,
@@ -155,6 +159,30 @@ def import_profile(
             {"module": name, "self_ms": round(own / 1e3, 1), "cumulative_ms": round(cum / 1e3, 1)}
             for name, own, cum in top
         ],
+    }, standard
+
+
+def standard_library_floor(multus: Path, modules: list[str]) -> dict[str, Any]:
+    """The interpreter the console script runs, started bare and started importing the standard
+    library's modules an ADD imported (asyncio, ssl, logging, ...): what any plugin in Python that runs
+    this orchestrator pays before a line of its own, VERSION_RUNS times each, interleaved."""
+    python = str(multus.parent / "python")
+    # As the plugin did: those only some platforms have (msvcrt, _winapi) were tried and not found.
+    tried = f"for name in {modules!r}:\n try: __import__(name)\n except ImportError: pass"
+    probes = {"bare": "pass", "standard_library": tried}
+    times: dict[str, list[float]] = {name: [] for name in probes}
+    for number in range(WARMUP + VERSION_RUNS):
+        for name, code in probes.items():
+            took, status, output = timed_run([python, "-c", code], {"PATH": SYSTEM_PATH}, b"")
+            if status != 0:
+                raise SystemExit(f"{python} -c {code!r} failed: {output!r}")
+            if number >= WARMUP:
+                times[name].append(took)
+    return {
+        "bench": "thin plugin ADD: its interpreter alone, and with the standard library it imports",
+        "modules": len(modules),
+        "bare_median_ms": ms(statistics.median(times["bare"])),
+        "standard_library_median_ms": ms(statistics.median(times["standard_library"])),
     }
 
 
@@ -198,7 +226,7 @@ def run(rounds: int, root: Path) -> list[dict[str, Any]]:
         )
         emit(lines[-1])
         version_env = {"CNI_COMMAND": "VERSION", "PATH": SYSTEM_PATH}
-        emit(import_profile(install, multus, "VERSION", version_env, b'{"cniVersion": "1.1.0"}'))
+        emit(import_profile(install, multus, "VERSION", version_env, b'{"cniVersion": "1.1.0"}')[0])
     with running(root / "testenv") as env, node(env, root / "node") as world:
         config = thin_config(world)
         direct = Direct(bridges_delegates(world))
@@ -210,8 +238,11 @@ def run(rounds: int, root: Path) -> list[dict[str, Any]]:
         samples = interleaved_rounds(box, direct, ways, rounds, WARMUP)
         for install, multus in installs.items():
             box.container_id = f"bench{os.urandom(10).hex()}"
-            emit(import_profile(install, multus, "ADD", box.environment("ADD"), config))
+            profile, standard = import_profile(install, multus, "ADD", box.environment("ADD"), config)
+            emit(profile)
             through_multus(multus, box, "DEL", config)
+            if install == "installed":
+                emit(standard_library_floor(multus, standard))
         left = world.leftovers([box])
         if left:
             raise SystemExit(f"left behind after DEL: {left}")
