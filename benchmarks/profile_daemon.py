@@ -9,9 +9,16 @@ coroutine's time includes what it awaits (threads, subprocesses, the API server)
 sampling profiler of the event loop cannot show. Nested functions are listed separately, so times do
 not add up: read them as "this part of the ADD took this long".
 
+`--timeline` times the request's moments instead, as bench_daemon's rounds see them: the shim is run
+from a process of its own (a client thread here would share the daemon's GIL), after bench_daemon's
+settle pause, and the medians printed are those of the steps between the shim's start, the request
+parsed, each plugin spawned (the loop waits for the exec) and exited, the reply and the shim's exit.
+The daemon's own time is what lies between the request and the reply outside the plugins.
+
 Not part of `python -m benchmarks`; run it by hand when the overhead figure moves.
 `--busy-core` keeps core 0 busy meanwhile, as bench_daemon's loaded runs do.
 Needs root. Usage: python -m benchmarks.profile_daemon [--rounds N] [--shape bridges|macvlan] [--busy-core]
+[--timeline]
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import multiprocessing
 import os
 import statistics
 import sys
@@ -45,7 +53,18 @@ import multus.orchestrator.parts
 import multus.orchestrator.records
 import multus.orchestrator.report
 import multus.resolution
-from benchmarks.support import Daemon, bridges_shape, busy_core, macvlan_shape, node, shims, timed_run
+from benchmarks.support import (
+    SETTLE_SECONDS,
+    Daemon,
+    Sandbox,
+    Shim,
+    bridges_shape,
+    busy_core,
+    macvlan_shape,
+    node,
+    shims,
+    timed_run,
+)
 from multus.daemon import main as daemon_main
 from multus.daemon.settings import load_config
 from multus.logs import configure
@@ -144,14 +163,104 @@ def drive(
     return samples
 
 
+class Timeline:
+    """The moments of the daemon's requests, by time.perf_counter (the system's monotonic clock, which
+    the client process reads too)."""
+
+    def __init__(self) -> None:
+        self.moments: list[tuple[float, str]] = []
+
+    def mark(self, what: str) -> None:
+        self.moments.append((time.perf_counter(), what))
+
+    def install(self) -> None:
+        mark = self.mark
+        handle, respond = multus.daemon.http.HTTPServer._handle, multus.daemon.http.Request.respond
+        start, finish = vars(multus.cni.exec._Child)["start"].__func__, multus.cni.exec._Child.finish
+
+        def handled(server: Any, request: Any) -> Any:
+            mark("request")
+            return handle(server, request)
+
+        def responded(request: Any, *args: Any, **kwargs: Any) -> None:
+            mark("reply")
+            respond(request, *args, **kwargs)
+
+        async def started(cls: Any, *args: Any) -> Any:
+            mark("spawn")
+            child = await start(cls, *args)
+            mark("spawned")
+            return child
+
+        async def finished(child: Any, stdin: bytes) -> None:
+            await finish(child, stdin)
+            mark("exited")
+
+        multus.daemon.http.HTTPServer._handle = handled
+        multus.daemon.http.Request.respond = responded
+        multus.cni.exec._Child.start = classmethod(started)
+        multus.cni.exec._Child.finish = finished
+
+    def steps(self, started: float, ended: float) -> dict[str, float]:
+        """Seconds per step of the request the shim made between `started` and `ended`."""
+        moments = [(at, what) for at, what in self.moments if started <= at <= ended]
+        first = {what: at for at, what in reversed(moments)}
+        spawns = [at for at, what in moments if what == "spawn"]
+        spawned = [at for at, what in moments if what == "spawned"]
+        exits = [at for at, what in moments if what == "exited"]
+        between = sum(after - before for before, after in zip(exits, spawns[1:], strict=False))
+        steps = {
+            "shim start -> request parsed": first["request"] - started,
+            "request -> first plugin spawn": spawns[0] - first["request"] if spawns else 0.0,
+            "spawns (the loop waits for each exec)": sum(b - a for a, b in zip(spawns, spawned, strict=True)),
+            "plugins (spawned -> exit seen)": sum(b - a for a, b in zip(spawned, exits, strict=True)),
+            "plugin exit -> next plugin spawn": between,
+            "last plugin exit -> reply": first["reply"] - exits[-1] if exits else 0.0,
+            "reply -> shim exit": ended - first["reply"],
+        }
+        outside = steps["request -> first plugin spawn"] + between + steps["last plugin exit -> reply"]
+        return steps | {"daemon's own steps": outside, "total": ended - started}
+
+
+def timeline_client(
+    shim: Shim, box: Sandbox, node_config: Path, rounds: int
+) -> list[tuple[str, float, float]]:
+    """The shim's ADDs and DELs, each after the settle pause: (command, started, ended) per round."""
+    ops = []
+    for round_number in range(WARMUP + rounds):
+        box.container_id = f"prof{os.urandom(10).hex()}"
+        for command in ("ADD", "DEL"):
+            time.sleep(SETTLE_SECONDS)
+            started = time.perf_counter()
+            _, status, output = timed_run(shim.argv, box.environment(command), node_config.read_bytes())
+            ended = time.perf_counter()
+            if status != 0:
+                raise SystemExit(f"{command} failed: {output!r}")
+            if round_number >= WARMUP:
+                ops.append((command, started, ended))
+    return ops
+
+
+def print_timeline(timeline: Timeline, ops: list[tuple[str, float, float]], title: str) -> None:
+    print(f"{title}; median ms per step (a step's median, so they do not add up to the total's):")
+    for command in ("ADD", "DEL"):
+        steps = [timeline.steps(started, ended) for name, started, ended in ops if name == command]
+        print(f"  {command}:")
+        for step in steps[0]:
+            print(f"    {step:42s} {statistics.median(s[step] for s in steps) * 1e3:8.2f}")
+
+
 SHAPES = {"bridges": bridges_shape, "macvlan": macvlan_shape}
 
 
-def run(rounds: int, shape_name: str, root: Path, *, busy: bool = False) -> None:
-    timers = Timers()
-    for owner, names in TIMED:
-        for name in names:
-            timers.wrap(owner, name)
+def run(rounds: int, shape_name: str, root: Path, *, busy: bool = False, timeline: bool = False) -> None:
+    timers, moments = Timers(), Timeline()
+    if timeline:
+        moments.install()
+    else:
+        for owner, names in TIMED:
+            for name in names:
+                timers.wrap(owner, name)
     measured, _ = shims(root / "bin")
     shim = measured[0]
     with running(root / "testenv") as env, node(env, root / "node") as world:
@@ -161,6 +270,7 @@ def run(rounds: int, shape_name: str, root: Path, *, busy: bool = False) -> None
         configure("verbose", root / "daemon.log", to_stderr=False)
         box = shape.box
         samples: dict[str, list[float]] = {}
+        ops: list[tuple[str, float, float]] = []
 
         def run_shim(command: str) -> float:
             elapsed, status, output = timed_run(
@@ -183,7 +293,12 @@ def run(rounds: int, shape_name: str, root: Path, *, busy: bool = False) -> None
                     while not (settings.node_config.exists() and served.view.synced):
                         time.sleep(0.1)
                     with busy_core(rounds * 3.0) if busy else contextlib.nullcontext():
-                        samples.update(drive(run_shim, timers, rounds, new_container))
+                        if timeline:
+                            args = (shim, box, settings.node_config, rounds)
+                            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                                ops.extend(pool.apply(timeline_client, args))
+                        else:
+                            samples.update(drive(run_shim, timers, rounds, new_container))
                 finally:
                     loop.call_soon_threadsafe(stop.set)
 
@@ -191,6 +306,13 @@ def run(rounds: int, shape_name: str, root: Path, *, busy: bool = False) -> None
             await served.run(stop)
 
         asyncio.run(serve())
+    if timeline:
+        print_timeline(
+            moments,
+            ops,
+            f"{shim.name} shim, {shape.name}{', one core busy' if busy else ''}, {rounds} rounds",
+        )
+        return
     print(
         f"{shim.name} shim, {shape.name}{', one core busy' if busy else ''}, {rounds} rounds;"
         " median wall time of the shim exec:"
@@ -209,11 +331,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--shape", choices=sorted(SHAPES), default="bridges")
     parser.add_argument("--busy-core", action="store_true", help="a process spinning on core 0 meanwhile")
+    parser.add_argument(
+        "--timeline", action="store_true", help="the request's steps, as bench_daemon runs it"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root for network namespaces")
     with tempfile.TemporaryDirectory(prefix="multus-profile-") as folder:
-        run(args.rounds, args.shape, Path(folder), busy=args.busy_core)
+        run(args.rounds, args.shape, Path(folder), busy=args.busy_core, timeline=args.timeline)
 
 
 if __name__ == "__main__":

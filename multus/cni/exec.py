@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import fcntl
 import functools
@@ -23,6 +24,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -180,7 +182,7 @@ class DelegateExecutor:
         pauses = iter(self._busy_pauses)
         while True:
             try:
-                return _Child.start(path, environ)
+                return await _Child.start(path, environ)
             except OSError as exc:
                 pause = next(pauses, None)
                 if exc.errno != errno.ETXTBSY or pause is None:
@@ -199,10 +201,13 @@ class _Child:
     for every delegate of every pod.
     """
 
+    running = 0  # started and not yet reaped, in this process
+
     def __init__(self, pid: int, stdin_fd: int, stdout_fd: int, stderr_fd: int) -> None:
         self.pid = pid
         self.returncode: int | None = None
         self._loop = asyncio.get_running_loop()
+        _Child.running += 1
         self._stdin_fd = stdin_fd
         self._stdout_fd, self._stderr_fd = stdout_fd, stderr_fd
         self._output = {stdout_fd: bytearray(), stderr_fd: bytearray()}
@@ -212,33 +217,29 @@ class _Child:
             os.set_blocking(fd, False)
             self._loop.add_reader(fd, self._readable, fd)
         self._exit = self._watch_exit()
+        self._exit.add_done_callback(_reaped)
 
     @classmethod
-    def start(cls, path: Path, environ: Mapping[str, str]) -> _Child:
-        """posix_spawn (a vfork underneath) in a process group of its own, so a kill reaches its helpers
-        too. Not a session of its own: where the kernel has scheduler autogroups, each new session costs
-        one, about half a millisecond per run."""
-        _seal_inherited_descriptors()
-        (stdin_r, stdin_w), (stdout_r, stdout_w), (stderr_r, stderr_w) = _pipe(), _pipe(), _pipe()
-        theirs, ours = (stdin_r, stdout_w, stderr_w), (stdin_w, stdout_r, stderr_r)
+    async def start(cls, path: Path, environ: Mapping[str, str]) -> _Child:
+        """The plugin started. The spawn waits until the plugin has exec'd, which on a busy node takes
+        milliseconds: while other plugins of ours run, it waits in a worker thread (without the GIL),
+        so that the loop goes on reading their outputs and serving requests meanwhile. With none
+        running, the loop has nothing else of ours to do and waits itself, sparing a thread's wake-up."""
+        if not cls.running:
+            return cls(*_spawn_process(path, environ, off_loop=False))
+        spawn = functools.partial(_spawn_process, path, environ, off_loop=True)
+        spawning = asyncio.get_running_loop().run_in_executor(_spawner(), spawn)
         try:
-            pid = os.posix_spawn(
-                path,
-                [str(path)],
-                environ,
-                file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(theirs)],
-                setpgroup=0,
-                setsigmask=(),
-                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),  # ignored by Python; plugins get the defaults
-            )
-        except BaseException:
-            for fd in ours:
-                os.close(fd)
+            started = await asyncio.shield(spawning)
+        except asyncio.CancelledError:  # the caller gave up: a plugin started meanwhile is killed
+            try:
+                orphan = cls(*await spawning)
+            except (OSError, ValueError):
+                raise asyncio.CancelledError from None
+            await orphan.kill()
+            orphan.close()
             raise
-        finally:
-            for fd in theirs:
-                os.close(fd)
-        return cls(pid, *ours)
+        return cls(*started)
 
     @property
     def stdout(self) -> bytes:
@@ -341,6 +342,116 @@ def _pipe() -> tuple[int, int]:
         else:
             ends.append(end)
     return ends[0], ends[1]
+
+
+def _reaped(_: asyncio.Future[int]) -> None:
+    _Child.running -= 1
+
+
+@functools.cache
+def _spawner() -> ThreadPoolExecutor:
+    """Threads for spawns only: the default executor's may all be busy with file writes and fsyncs."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="multus-spawn")
+
+
+def _spawn_process(path: Path, environ: Mapping[str, str], *, off_loop: bool) -> tuple[int, int, int, int]:
+    """posix_spawn (a vfork underneath) in a process group of its own, so a kill reaches its helpers
+    too; the pid and our ends of its stdin, stdout and stderr pipes. Not a session of its own: where
+    the kernel has scheduler autogroups, each new session costs one, about half a millisecond per run.
+
+    os.posix_spawn holds the GIL until the child has exec'd: `off_loop` (a worker thread's spawn) goes
+    through libc with ctypes instead, which lets the GIL go; os.posix_spawn costs less otherwise."""
+    _seal_inherited_descriptors()
+    (stdin_r, stdin_w), (stdout_r, stdout_w), (stderr_r, stderr_w) = _pipe(), _pipe(), _pipe()
+    theirs, ours = (stdin_r, stdout_w, stderr_w), (stdin_w, stdout_r, stderr_r)
+    try:
+        if off_loop:
+            pid = _libc_spawn(path, environ, theirs)
+        else:
+            pid = os.posix_spawn(
+                path,
+                [str(path)],
+                environ,
+                file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(theirs)],
+                setpgroup=0,
+                setsigmask=(),
+                setsigdef=_DEFAULT_SIGNALS,
+            )
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    return pid, *ours
+
+
+# Ignored by Python; plugins get their defaults.
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+# Room for libc's opaque posix_spawnattr_t, posix_spawn_file_actions_t and sigset_t (glibc: 336, 80
+# and 128 bytes).
+_OPAQUE_BYTES = 1024
+# posix_spawnattr_setflags flags, the same in glibc and musl.
+_SETPGROUP, _SETSIGDEF, _SETSIGMASK = 0x02, 0x04, 0x08
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _checked(code: int) -> None:
+    """posix_spawn and its helpers return an errno value rather than setting errno."""
+    if code:
+        raise OSError(code, os.strerror(code))
+
+
+@functools.cache
+def _spawn_attributes() -> ctypes.Array[ctypes.c_char]:
+    """The attributes of every off-loop spawn, made once (posix_spawn only reads them): a process group
+    of its own, no signal blocked, _DEFAULT_SIGNALS at their defaults."""
+    attributes, no_signals, defaults = (ctypes.create_string_buffer(_OPAQUE_BYTES) for _ in range(3))
+    _LIBC.sigemptyset(no_signals)
+    _LIBC.sigemptyset(defaults)
+    for number in _DEFAULT_SIGNALS:
+        _LIBC.sigaddset(defaults, int(number))
+    _checked(_LIBC.posix_spawnattr_init(attributes))
+    _checked(
+        _LIBC.posix_spawnattr_setflags(attributes, ctypes.c_short(_SETPGROUP | _SETSIGDEF | _SETSIGMASK))
+    )
+    _checked(_LIBC.posix_spawnattr_setpgroup(attributes, 0))
+    _checked(_LIBC.posix_spawnattr_setsigmask(attributes, no_signals))
+    _checked(_LIBC.posix_spawnattr_setsigdefault(attributes, defaults))
+    return attributes
+
+
+def _libc_spawn(path: Path, environ: Mapping[str, str], fds: Sequence[int]) -> int:
+    """libc's posix_spawn of `path` with `environ`, `fds` as its 0, 1 and 2; its pid. Refuses what
+    os.posix_spawn refuses (a NUL byte, a name with `=`) with the same ValueError."""
+    program = _c_string(os.fsencode(path))
+    entries = [_environment_entry(name, value) for name, value in environ.items()]
+    attributes = _spawn_attributes()
+    actions = ctypes.create_string_buffer(_OPAQUE_BYTES)
+    _checked(_LIBC.posix_spawn_file_actions_init(actions))
+    try:
+        for target, fd in enumerate(fds):
+            _checked(_LIBC.posix_spawn_file_actions_adddup2(actions, fd, target))
+        pid = ctypes.c_int()
+        argv = (ctypes.c_char_p * 2)(program, None)
+        envp = (ctypes.c_char_p * (len(entries) + 1))(*entries, None)
+        _checked(_LIBC.posix_spawn(ctypes.byref(pid), program, actions, attributes, argv, envp))
+        return pid.value
+    finally:
+        _LIBC.posix_spawn_file_actions_destroy(actions)
+
+
+def _c_string(data: bytes) -> bytes:
+    if b"\0" in data:
+        raise ValueError("embedded null byte")
+    return data
+
+
+def _environment_entry(name: str, value: str) -> bytes:
+    if not name or "=" in name:
+        raise ValueError(f"illegal environment variable name {name!r}")
+    return _c_string(os.fsencode(name) + b"=" + os.fsencode(value))
 
 
 @functools.cache

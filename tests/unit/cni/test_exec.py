@@ -8,11 +8,14 @@ import json
 import os
 import shutil
 import signal
+import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
+import multus.cni.exec as exec_module
 from multus.cni import (
     CNIEnvironment,
     CNIError,
@@ -356,3 +359,116 @@ def test_plugins_get_a_process_group_of_their_own_in_our_session(tmp_path: Path)
     pid, group, session = (int(field) for field in run.stdout.split())
     assert group == pid
     assert session == os.getsid(0)
+
+
+def _spawns_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+    spawned: list[str],
+    release: threading.Event,
+    pids: list[int] | None = None,
+) -> None:
+    """Each spawn's thread name in `spawned` (and pid in `pids`); a spawn off the loop's thread waits for
+    `release`."""
+    real = exec_module._spawn_process
+
+    def recorded(path: Path, environ: Mapping[str, str], *, off_loop: bool) -> tuple[int, int, int, int]:
+        spawned.append(threading.current_thread().name)
+        if off_loop:
+            release.wait(10)
+        started = real(path, environ, off_loop=off_loop)
+        if pids is not None:
+            pids.append(started[0])
+        return started
+
+    monkeypatch.setattr(exec_module, "_spawn_process", recorded)
+
+
+def test_spawns_wait_off_the_loop_while_other_plugins_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a plugin running, the next spawn waits for its exec in a worker thread: the loop goes on
+    (here it hears the first plugin end while the second is still being spawned)."""
+    _script(tmp_path, "ids", "cut -d' ' -f1,5 /proc/$$/stat; grep -E '^SigIgn' /proc/self/status")
+    _script(tmp_path, "slow", "read line; printf '%s' \"$line\"")
+    spawned: list[str] = []
+    release = threading.Event()
+    _spawns_recorded(monkeypatch, spawned, release)
+    executor = DelegateExecutor([tmp_path])
+
+    async def two() -> tuple[bytes, bytes]:
+        first = asyncio.create_task(executor.execute("slow", ADD, b"done\n"))
+        await asyncio.sleep(0)  # the first one spawns on the loop
+        second = asyncio.create_task(executor.execute("ids", ADD, b""))
+        output = await first  # ends while the second one's spawn still waits
+        release.set()
+        return output, await second
+
+    first, second = asyncio.run(two())
+    assert first == b"done"
+    assert spawned[0] == threading.main_thread().name
+    assert spawned[1].startswith("multus-spawn")
+    pid, group, _, mask = second.split()
+    assert int(group) == int(pid)
+    assert not int(mask, 16) & (1 << (signal.SIGPIPE - 1))
+
+
+def test_caller_giving_up_during_a_spawn_off_the_loop_leaves_no_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spawned: list[str] = []
+    pids: list[int] = []
+    release = threading.Event()
+    _spawns_recorded(monkeypatch, spawned, release, pids)
+    executor = DelegateExecutor([FAKE_PLUGINS], timeout=60)
+
+    async def give_up_during_the_spawn() -> None:
+        running = asyncio.create_task(executor.execute("fake-hang", ADD, _stdin(pidFile=str(tmp_path / "a"))))
+        await asyncio.sleep(0)
+        task = asyncio.create_task(executor.execute("fake-hang", ADD, _stdin(pidFile=str(tmp_path / "b"))))
+        while len(spawned) < 2:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    asyncio.run(give_up_during_the_spawn())
+    assert spawned[1].startswith("multus-spawn")
+    assert len(pids) == 2  # the second plugin did start, after its caller had given up
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)  # killed and reaped, no zombie
+
+
+def test_spawns_off_the_loop_fail_as_those_on_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exec refused, or an environment execve cannot take, is the same DelegateFailed either way."""
+    (tmp_path / "noexec").write_text("#!/bin/sh\n")
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    _script(tmp_path, "waits", f"read line < {gate}")
+    nul = CNIEnvironment(Command.DEL, "ctr1", "/var/run/netns/a\0b", "net1")
+    spawned: list[str] = []
+    release = threading.Event()
+    release.set()
+    _spawns_recorded(monkeypatch, spawned, release)
+    executor = DelegateExecutor([tmp_path])
+
+    async def while_another_runs() -> list[BaseException | bytes]:
+        running = asyncio.create_task(executor.execute("waits", ADD, b""))
+        await asyncio.sleep(0)
+        failures = await asyncio.gather(
+            executor.execute("noexec", ADD, b"{}"),
+            executor.execute("waits", nul, b""),
+            return_exceptions=True,
+        )
+        await asyncio.to_thread(gate.write_text, "open\n")
+        await running
+        return failures
+
+    refused, unencodable = asyncio.run(while_another_runs())
+    assert all(name.startswith("multus-spawn") for name in spawned[1:])
+    assert isinstance(refused, DelegateFailed)
+    assert refused.details == "Permission denied"
+    assert isinstance(unencodable, DelegateFailed)
+    assert "null byte" in unencodable.details
