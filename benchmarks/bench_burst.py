@@ -3,7 +3,8 @@
 A real daemon serves a real API server. 50 pods (eth0 + 2 NAD networks each: three bridge plugin runs)
 are created on the daemon's node and the daemon's pod cache is allowed to see them; then 50 shims are
 started at the same moment, one per pod. Each ADD's latency runs from its shim's start to its exit.
-Then the 50 DELs go the same way, and nothing may be left behind.
+Once the daemon has reported every pod (network-status and Events, which it writes when no request is
+under way), the 50 DELs go the same way, and nothing may be left behind.
 
 The floor: the same 150 delegate calls run directly, 50 pods at once (each pod's three plugins one
 after the other, with the stdin and environment the daemon gives them), ADDs then DELs, in the same
@@ -133,6 +134,22 @@ def wait_for_cache(served: Daemon, pods: int, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
+def wait_for_reports(served: Daemon, boxes: list[Sandbox], timeout: float = 60.0) -> None:
+    """Until the daemon has written every pod's network-status and Events, which it does once no request
+    is under way: the DELs are measured as a burst of their own, as the ADDs were, not under the ADDs'
+    reports (a node's pods are not deleted the moment they have started)."""
+    wanted = {box.container_id for box in boxes}
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = served.log_file.read_text().splitlines()
+        reported = {json.loads(line).get("container") for line in lines if '"pod reported"' in line}
+        if wanted <= reported:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the daemon reported {len(wanted & reported)} of {len(wanted)} pods")
+        time.sleep(0.2)
+
+
 def figures(latencies: list[float], wall: float) -> dict[str, float]:
     return {
         "median_ms": ms(statistics.median(latencies)),
@@ -172,6 +189,8 @@ def run(pods: int, root: Path, samples_file: Path | None = None) -> list[dict[st
             lines.append(line)
             if errors:
                 raise SystemExit(f"{len(errors)} {command}s failed, first: {errors[0]}")
+            if command == "ADD":
+                wait_for_reports(served, boxes)
         left = world.leftovers(boxes)
         if left:
             raise SystemExit(f"left behind after DEL: {left[:10]}")

@@ -42,6 +42,9 @@ from multus.orchestrator import Parts, RequestScope, pod_of, run_bookkeeping, ru
 log = get_logger("server")
 
 SOCKET_NAME = "multus.sock"
+# Reports wait, at most this many seconds, while pod requests are under way: in a burst, the finished
+# pods' API writes would take CPU from the plugins of the pods still waiting for theirs.
+REPORT_QUIET_WAIT = 2.0
 # The methods promhttp names in its `method` label; any other is "unknown".
 _STANDARD_METHODS = frozenset(
     {"GET", "PUT", "HEAD", "POST", "DELETE", "CONNECT", "OPTIONS", "NOTIFY", "TRACE", "PATCH"}
@@ -124,6 +127,8 @@ class CNIServer:
         self._is_ready = ready or (lambda: True)
         self._status = status
         self.in_flight = 0  # requests admitted and not yet answered, dynamic-network changes included
+        self._quiet = asyncio.Event()  # set while nothing is in flight
+        self._quiet.set()
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self._container_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # lock, requests using it
         self.draining = False
@@ -142,7 +147,7 @@ class CNIServer:
         earlier = self._latest_report.get(pod)
         if earlier is not None and earlier.cancel():
             log.info("pod report replaced by a newer one", extra=fields(pod=pod))
-        task = asyncio.create_task(_after(earlier, report))
+        task = asyncio.create_task(_after(earlier, self._quiet, report))
         self._reports.add(task)
         self._latest_report[pod] = task
 
@@ -335,12 +340,15 @@ class CNIServer:
         """Within the concurrency bound, and after any other request for the same container."""
         self.metrics.in_flight.inc()
         self.in_flight += 1
+        self._quiet.clear()
         try:
             async with self._slots, self._serialised(container_id):
                 yield
         finally:
             self.metrics.in_flight.dec()
             self.in_flight -= 1
+            if not self.in_flight:
+                self._quiet.set()
 
     @asynccontextmanager
     async def _serialised(self, container_id: str) -> AsyncIterator[None]:
@@ -361,10 +369,19 @@ class CNIServer:
                 self._container_locks[container_id] = (lock, users - 1)
 
 
-async def _after(earlier: asyncio.Task[None] | None, report: Coroutine[Any, Any, None]) -> None:
-    """`report`, once `earlier` (cancelled) has ended: its request may be on the wire still."""
-    if earlier is not None:
-        await asyncio.wait({earlier})
+async def _after(
+    earlier: asyncio.Task[None] | None, quiet: asyncio.Event, report: Coroutine[Any, Any, None]
+) -> None:
+    """`report`, once `earlier` (cancelled) has ended, as its request may be on the wire still, and once
+    no pod request is under way (REPORT_QUIET_WAIT at most)."""
+    try:
+        if earlier is not None:
+            await asyncio.wait({earlier})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(quiet.wait(), REPORT_QUIET_WAIT)
+    except asyncio.CancelledError:
+        report.close()  # replaced by a newer one before it began
+        raise
     await report
 
 

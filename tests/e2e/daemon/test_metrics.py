@@ -63,3 +63,46 @@ def test_metrics_count_requests_in_flight_and_cached(
     assert metric(samples, "multus_cache_objects", kind="network-attachment-definitions") == nads_before + 1
     assert rt.leftovers(good) == []
     assert rt.leftovers(bad) == []
+
+
+def test_a_pods_report_waits_while_another_pods_request_is_under_way(
+    start_daemon: StartDaemon, runtime_for: RuntimeFor
+) -> None:
+    """Network-status and Events go out once no pod request is under way (REPORT_QUIET_WAIT at most), so
+    that in a burst the API writes of finished pods take no CPU from the plugins of the others."""
+    daemon = start_daemon()
+    rt = runtime_for(daemon)
+    # Its sleep ends well within REPORT_QUIET_WAIT of the quick pod's answer.
+    slow, started = rt.sleeping_net("slow", 1.0)
+    rt.nad("slow", slow.config)
+    held, quick = rt.pod("slow"), rt.pod()
+    wait_for(
+        "both pods in the cache", lambda: metric(daemon.metrics(), "multus_cache_objects", kind="pods") == 2
+    )
+
+    pending = rt.start("ADD", sandbox=held)
+    wait_for("the held pod's list to reach its sleep", lambda: started.exists() or pending.poll() is not None)
+    assert pending.poll() is None, pending.communicate()
+    quick_add = rt.start("ADD", sandbox=quick)
+    stdout, stderr = quick_add.communicate(timeout=60)
+    assert quick_add.returncode == 0, (stdout, stderr)
+    stdout, stderr = pending.communicate(timeout=60)
+    assert pending.returncode == 0, (stdout, stderr)
+    rt.wait_for_report(quick)
+
+    lines = daemon.log_lines()
+    held_answered = next(
+        index
+        for index, line in enumerate(lines)
+        if line.get("msg") == "request" and line.get("container") == held.container_id
+    )
+    quick_reported = next(
+        index
+        for index, line in enumerate(lines)
+        if line.get("msg") == "pod reported" and line.get("container") == quick.container_id
+    )
+    assert quick_reported > held_answered
+    rt.delete(held)
+    rt.delete(quick)
+    assert rt.leftovers(held) == []
+    assert rt.leftovers(quick) == []
