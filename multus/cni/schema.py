@@ -421,8 +421,7 @@ class Record:
 
     def to_json(self) -> str:
         """The whole record as compact JSON, for a file that keeps it: every field under its JSON key,
-        defaults included, then the kept unknown keys, nested records alike
-        (= model_dump_json(by_alias=True))."""
+        defaults included, then the kept unknown keys, nested records alike."""
         return json.dumps(self, default=_by_alias, separators=(",", ":"), ensure_ascii=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
