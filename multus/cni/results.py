@@ -18,26 +18,22 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from multus.cni import validation
 from multus.cni.errors import DecodeFailure, InvalidConfig
 from multus.cni.jsontext import load_json
 from multus.cni.schema import (
-    Check,
     Field,
-    Invalid,
-    Problem,
     Record,
     SchemaError,
+    dataclass_of,
     integer,
     list_of,
     nested,
     nullable,
-    run_check,
     string,
     tuple_of,
 )
@@ -233,86 +229,21 @@ def _route_dict(route: Route) -> dict[str, Any]:
     return out
 
 
-# Reading a result: the daemon reads one on every delegate's reply, so the fields are read into the
-# dataclasses above directly (with schema's checks and problems), not through schema Records first.
+# Reading a result: the daemon reads one on every delegate's reply, so interfaces, addresses and routes
+# are read straight into the dataclasses above (`schema.dataclass_of`), not through Records first.
 
-D = TypeVar("D")
-_ABSENT = object()
 _int = nullable(integer())
 _strings = tuple_of(string)
-# (attribute, JSON key, the attribute's name when that is another key accepted, check) of each field
-_Keys = list[tuple[str, str, str | None, Check]]
 
-
-def _keys(checks: dict[str, Check], aliases: dict[str, str] | None = None) -> _Keys:
-    aliases = aliases or {}
-    return [
-        (attr, aliases.get(attr, attr), attr if attr in aliases else None, check)
-        for attr, check in checks.items()
-    ]
-
-
-def _read(
-    value: Mapping[str, Any], keys: _Keys, values: dict[str, Any], required: frozenset[str] = frozenset()
-) -> dict[str, Any]:
-    """`values` with each field `value` has put through its check, by attribute name; unknown keys are
-    ignored. SchemaError with every problem, a `required` field not there being one."""
-    problems: list[Problem] = []
-    for attr, json_key, by_name, item in keys:
-        key, given = json_key, value.get(json_key, _ABSENT)
-        if given is _ABSENT and by_name is not None and by_name in value:
-            key, given = by_name, value[by_name]
-        if given is _ABSENT:
-            if attr in required:
-                problems.append({"type": "missing", "loc": (key,), "msg": "Field required", "input": value})
-            continue
-        try:
-            values[attr] = item(given)
-        except ValueError:
-            run_check(item, given, (key,), problems)  # again, to note every problem in it
-    if problems:
-        raise SchemaError(problems)
-    return values
-
-
-def _from_json(cls: type[D], checks: dict[str, Check], aliases: dict[str, str] | None = None) -> Check:
-    """The check turning a JSON object into the dataclass `cls` (whose defaults are plain values): each
-    field under its JSON key (`aliases` maps the attribute names that differ) or its attribute name, put
-    through its check; fields not there take their defaults and unknown keys are ignored."""
-    name = cls.__name__
-    keys = _keys(checks, aliases)
-    defaults = {each.name: each.default for each in fields(cls)}  # type: ignore[arg-type]
-    required = frozenset(attr for attr, default in defaults.items() if default is MISSING)
-
-    def check(value: Any) -> D:
-        if type(value) is not dict and not isinstance(value, Mapping):
-            if isinstance(value, cls):
-                return value
-            raise Invalid(
-                "dataclass_type",
-                f"Input should be a dictionary or an instance of {name}",
-                value,
-                {"class_name": name},
-            )
-        values = _read(value, keys, defaults.copy(), required)
-        # Set as the dataclass's __init__ would: its object.__setattr__ per field costs four times as much,
-        # a third of the parse of a typical result.
-        made = object.__new__(cls)
-        made.__dict__.update(values)
-        return made
-
-    return check
-
-
-_interface_json = _from_json(
+_interface_json = dataclass_of(
     Interface,
     {"name": string, "mac": string, "sandbox": string, "mtu": _int, "socket_path": string, "pci_id": string},
     {"socket_path": "socketPath", "pci_id": "pciID"},
 )
-_ip_json = _from_json(
+_ip_json = dataclass_of(
     IPConfig, {"address": _address_with_prefix, "gateway": _optional_address, "interface": _int}
 )
-_route_json = _from_json(
+_route_json = dataclass_of(
     Route,
     {
         "dst": _address_with_prefix,
@@ -324,25 +255,9 @@ _route_json = _from_json(
         "scope": _int,
     },
 )
-_dns_json = _from_json(
+_dns_json = dataclass_of(
     DNS, {"nameservers": _strings, "domain": string, "search": _strings, "options": _strings}
 )
-
-
-def _optional_list(item: Check) -> Check:
-    """`nullable(list_of(item))`, trying the items without noting problems first: a reply is seldom
-    refused, and this saves a fifth of the parse of a typical one."""
-    noting = nullable(list_of(item))
-
-    def check(value: Any) -> list[Any] | None:
-        if type(value) is list:
-            try:
-                return [item(element) for element in value]
-            except ValueError:
-                pass
-        return noting(value)  # type: ignore[no-any-return]
-
-    return check
 
 
 class _LegacyIPConfig(Record):
@@ -357,46 +272,57 @@ class _LegacyIPConfig(Record):
     routes: list[Route] | None
 
 
-# The fields of a result's JSON object, 0.1.0 and 0.2.0 (LEGACY) and later (CURRENT).
-_LEGACY = _keys(
-    {
-        "ip4": nullable(nested(_LegacyIPConfig)),
-        "ip6": nullable(nested(_LegacyIPConfig)),
-        "dns": nullable(_dns_json),
+class _LegacyResult(Record):
+    """0.1.0 and 0.2.0."""
+
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "ip4": Field(nullable(nested(_LegacyIPConfig)), None),
+        "ip6": Field(nullable(nested(_LegacyIPConfig)), None),
+        "dns": Field(nullable(_dns_json), None),
     }
-)
-_CURRENT = _keys(
-    {
-        "interfaces": _optional_list(_interface_json),
-        "ips": _optional_list(_ip_json),
-        "routes": _optional_list(_route_json),
-        "dns": nullable(_dns_json),
+
+    ip4: _LegacyIPConfig | None
+    ip6: _LegacyIPConfig | None
+    dns: DNS | None
+
+    def to_result(self, version: str) -> Result:
+        ips: list[IPConfig] = []
+        routes: list[Route] = []
+        for legacy in (self.ip4, self.ip6):
+            if legacy is not None:
+                ips.append(IPConfig(legacy.ip, legacy.gateway))
+                routes += legacy.routes or []
+        return Result(version, (), tuple(ips), tuple(routes), self.dns or DNS())
+
+
+class _CurrentResult(Record):
+    """0.3.0 and later."""
+
+    FIELDS: ClassVar[dict[str, Field]] = {
+        "interfaces": Field(nullable(list_of(_interface_json)), None),
+        "ips": Field(nullable(list_of(_ip_json)), None),
+        "routes": Field(nullable(list_of(_route_json)), None),
+        "dns": Field(nullable(_dns_json), None),
     }
-)
+
+    interfaces: list[Interface] | None
+    ips: list[IPConfig] | None
+    routes: list[Route] | None
+    dns: DNS | None
+
+    def to_result(self, version: str) -> Result:
+        return Result(
+            version,
+            tuple(self.interfaces or ()),
+            tuple(self.ips or ()),
+            tuple(self.routes or ()),
+            self.dns or DNS(),
+        )
+
+
 _LEGACY_VERSIONS = frozenset(
     version for version in SUPPORTED_VERSIONS if parse_version(version) < _FIRST_WITH_INTERFACES
 )
-
-
-def _legacy_result(wire: dict[str, Any], version: str) -> Result:
-    ips: list[IPConfig] = []
-    routes: list[Route] = []
-    legacy: _LegacyIPConfig | None
-    for legacy in (wire.get("ip4"), wire.get("ip6")):
-        if legacy is not None:
-            ips.append(IPConfig(legacy.ip, legacy.gateway))
-            routes += legacy.routes or []
-    return Result(version, (), tuple(ips), tuple(routes), wire.get("dns") or DNS())
-
-
-def _current_result(wire: dict[str, Any], version: str) -> Result:
-    return Result(
-        version,
-        tuple(wire.get("interfaces") or ()),
-        tuple(wire.get("ips") or ()),
-        tuple(wire.get("routes") or ()),
-        wire.get("dns") or DNS(),
-    )
 
 
 def parse_result(data: bytes | str | dict[str, Any], *, default_version: str | None = None) -> Result:
@@ -415,8 +341,9 @@ def parse_result(data: bytes | str | dict[str, Any], *, default_version: str | N
     except InvalidConfig as exc:  # a result is decoded, not configured
         raise DecodeFailure(exc.msg, exc.details) from None
     try:
-        if version in _LEGACY_VERSIONS:
-            return _legacy_result(_read(data, _LEGACY, {}), version)
-        return _current_result(_read(data, _CURRENT, {}), version)
+        wire: type[_LegacyResult | _CurrentResult] = (
+            _LegacyResult if version in _LEGACY_VERSIONS else _CurrentResult
+        )
+        return wire.validate(data).to_result(version)
     except SchemaError as exc:
         raise DecodeFailure(f"invalid result: {validation.describe(exc)}") from None
